@@ -1,0 +1,16 @@
+using System.Text.Json;
+
+namespace BatchScheduler.Executors.Contract;
+
+/// <summary>What an executor is told about the work item it runs.</summary>
+/// <param name="DataType">The data type, e.g. <c>daily-prices</c>.</param>
+/// <param name="EntityId">The entity, e.g. <c>AAPL</c>.</param>
+/// <param name="Payload">The item's payload as registered (JSON), or null.</param>
+/// <param name="Attempt">1 for the first attempt of a due cycle, 2 for the first retry, ...</param>
+/// <param name="NodeId">The node running the item, for logs.</param>
+public sealed record WorkItemContext(
+    string DataType,
+    string EntityId,
+    JsonElement? Payload,
+    int Attempt,
+    string NodeId);
