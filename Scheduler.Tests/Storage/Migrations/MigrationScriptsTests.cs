@@ -1,0 +1,52 @@
+using BatchScheduler.Storage;
+using BatchScheduler.Storage.Migrations;
+
+namespace BatchScheduler.Tests.Storage.Migrations;
+
+public sealed class MigrationScriptsTests
+{
+    [Theory]
+    [InlineData(StorageProvider.Sqlite)]
+    [InlineData(StorageProvider.Postgres)]
+    [InlineData(StorageProvider.SqlServer)]
+    public void For_EveryProvider_ListsTheSameVersionsInOrder(StorageProvider provider)
+    {
+        var names = MigrationScripts.For(provider).Select(s => s.Name).ToArray();
+
+        Assert.Equal(["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql"], names);
+    }
+
+    [Fact]
+    public void EmbeddedResources_AreNamedByProviderFolderAndFile()
+    {
+        var resources = typeof(SchemaMigrator).Assembly.GetManifestResourceNames()
+            .Where(r => r.StartsWith("BatchScheduler.Database.", StringComparison.Ordinal))
+            .Select(r => r.Replace('\\', '/'))
+            .Order(StringComparer.Ordinal)
+            .ToArray();
+
+        Assert.Equal(
+            [
+                "BatchScheduler.Database.postgres/V001__quartz_tables.sql",
+                "BatchScheduler.Database.postgres/V002__batchscheduler_tables.sql",
+                "BatchScheduler.Database.sqlite/V001__quartz_tables.sql",
+                "BatchScheduler.Database.sqlite/V002__batchscheduler_tables.sql",
+                "BatchScheduler.Database.sqlserver/V001__quartz_tables.sql",
+                "BatchScheduler.Database.sqlserver/V002__batchscheduler_tables.sql",
+            ],
+            resources);
+    }
+
+    [Fact]
+    public void For_SqlServer_SeparatesBatchesWithGoLines()
+    {
+        // DbUp's SQL Server executor and sqlcmd split on GO; one batch holding several IF ... CREATE
+        // blocks would still run, but a CREATE INDEX after a CREATE TABLE in one batch may not compile.
+        foreach (var script in MigrationScripts.For(StorageProvider.SqlServer))
+        {
+            var creates = script.Contents.Split('\n').Count(l => l.TrimStart().StartsWith("CREATE ", StringComparison.Ordinal));
+            var gos = script.Contents.Split('\n').Count(l => l.Trim() == "GO");
+            Assert.True(creates == gos, $"{script.Name}: {creates} CREATE statements but {gos} GO lines");
+        }
+    }
+}

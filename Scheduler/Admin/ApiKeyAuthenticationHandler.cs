@@ -1,0 +1,85 @@
+using System.Net;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using BatchScheduler.Configuration;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace BatchScheduler.Admin;
+
+/// <summary>
+/// With <c>Admin:ApiKeys</c> configured: <c>Authorization: Bearer &lt;key&gt;</c> or
+/// <c>X-Api-Key: &lt;key&gt;</c> identifies the caller and its role. With none configured: loopback
+/// callers are admins and everyone else is refused.
+/// </summary>
+internal sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    IOptions<AdminOptions> admin) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    private const string FailureItem = "BatchScheduler.AuthFailure";
+
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var keys = admin.Value.ApiKeys;
+        if (keys.Count == 0)
+        {
+            var remote = Context.Connection.RemoteIpAddress;
+            if (remote is null || IPAddress.IsLoopback(remote))
+                return Task.FromResult(Success("loopback", AdminRoles.Admin));
+            return Task.FromResult(Fail("This node has no Admin:ApiKeys configured, so it answers loopback requests only."));
+        }
+        var presented = PresentedKey();
+        if (presented is null)
+            return Task.FromResult(AuthenticateResult.NoResult());
+        foreach (var key in keys)
+        {
+            if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(key.Key), Encoding.UTF8.GetBytes(presented)))
+                return Task.FromResult(Success("api-key", key.Role));
+        }
+        return Task.FromResult(Fail("The API key is not valid."));
+    }
+
+    private string? PresentedKey()
+    {
+        var authorization = Request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            return authorization["Bearer ".Length..].Trim();
+        var header = Request.Headers["X-Api-Key"].ToString();
+        return string.IsNullOrEmpty(header) ? null : header;
+    }
+
+    private AuthenticateResult Success(string name, string role)
+    {
+        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, name), new Claim(ClaimTypes.Role, role)], SchemeName);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+
+    private AuthenticateResult Fail(string reason)
+    {
+        Context.Items[FailureItem] = reason;
+        return AuthenticateResult.Fail(reason);
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var reason = Context.Items[FailureItem] as string
+            ?? "An API key is required: send 'Authorization: Bearer <key>' or 'X-Api-Key: <key>'.";
+        var loopbackOnly = admin.Value.ApiKeys.Count == 0;
+        return WriteProblemAsync(loopbackOnly ? StatusCodes.Status403Forbidden : StatusCodes.Status401Unauthorized, reason);
+    }
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        WriteProblemAsync(StatusCodes.Status403Forbidden, "This API key has the viewer role; changing things needs the admin role.");
+
+    private Task WriteProblemAsync(int status, string detail)
+    {
+        if (status == StatusCodes.Status401Unauthorized)
+            Response.Headers.WWWAuthenticate = "Bearer";
+        return Results.Problem(detail, statusCode: status, title: status == 401 ? "Unauthorized" : "Forbidden").ExecuteAsync(Context);
+    }
+}

@@ -1,0 +1,36 @@
+using BatchScheduler.Failures;
+using BatchScheduler.Health;
+using BatchScheduler.WorkItems;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace BatchScheduler.Api;
+
+/// <summary>The read-mostly routes ops look at: health, failures, nodes.</summary>
+internal static class StatusApi
+{
+    public static RouteGroupBuilder MapStatusApi(this RouteGroupBuilder api)
+    {
+        api.MapGet("/health", async (HealthQuery health, CancellationToken ct) => TypedResults.Ok(await health.GetAsync(ct)))
+            .WithTags("Health").RequireAuthorization(ApiPolicies.Viewer);
+        api.MapGet("/nodes", async (NodeStatusQuery nodes, CancellationToken ct) => TypedResults.Ok(await nodes.ListAsync(ct)))
+            .WithTags("Nodes").RequireAuthorization(ApiPolicies.Viewer);
+        var failures = api.MapGroup("/failures").WithTags("Failures");
+        failures.MapGet("/", ListFailuresAsync).RequireAuthorization(ApiPolicies.Viewer);
+        failures.MapPost("/{id:long}/done", MarkDoneAsync).RequireAuthorization(ApiPolicies.Admin);
+        return api;
+    }
+
+    private static async Task<Results<Ok<FailurePage>, ProblemHttpResult>> ListFailuresAsync(
+        FailureStore store, DataTypeCatalog catalog, CancellationToken cancellationToken,
+        bool? done = null, string? dataType = null, string? entityId = null, int page = 1, int pageSize = 100)
+    {
+        if (dataType is not null && !catalog.TryGet(dataType, out _))
+            return ApiProblems.BadRequest(catalog.Unknown(dataType));
+        if (page < 1 || pageSize is < 1 or > WorkItemInput.MaxPageSize)
+            return ApiProblems.BadRequest($"page must be 1 or more and pageSize between 1 and {WorkItemInput.MaxPageSize} (were {page} and {pageSize}).");
+        return TypedResults.Ok(await store.ListAsync(done, dataType, entityId, page, pageSize, cancellationToken));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> MarkDoneAsync(long id, FailureStore store, CancellationToken cancellationToken) =>
+        await store.MarkDoneAsync(id, cancellationToken) ? TypedResults.NoContent() : ApiProblems.NotFound($"No failure with id {id}.");
+}

@@ -1,0 +1,51 @@
+using System.Text.Json;
+using BatchScheduler.WorkItems;
+
+namespace BatchScheduler.Api;
+
+/// <summary>Body of <c>PUT /api/work-items/{dataType}/{entityId}</c>.</summary>
+public sealed record PutWorkItemRequest(string? Tier, JsonElement? Payload);
+
+/// <summary>Body of <c>POST /api/work-items</c>.</summary>
+public sealed record BulkWorkItemsRequest(string? DataType, List<BulkWorkItem?>? Items);
+
+/// <summary>One item of a bulk registration.</summary>
+public sealed record BulkWorkItem(string? EntityId, string? Tier, JsonElement? Payload);
+
+/// <summary>Answer to a bulk registration.</summary>
+public sealed record BulkWorkItemsResponse(int Accepted);
+
+/// <summary>A page of work items.</summary>
+public sealed record WorkItemPage(IReadOnlyList<WorkItem> Items, int Page, int PageSize, long Total);
+
+/// <summary>Checks the parts of a registration a user can get wrong, each with a message saying how.</summary>
+internal static class WorkItemInput
+{
+    public const int MaxPayloadChars = 64 * 1024;
+    public const int MaxItemsPerRequest = 10_000;
+    public const int MaxPageSize = 1000;
+
+    public static string? RejectEntityId(string? entityId, string field)
+    {
+        if (string.IsNullOrWhiteSpace(entityId))
+            return $"{field} is missing or empty; every work item needs an entity id.";
+        if (entityId.Length > 200)
+            return $"{field} is {entityId.Length} characters long; entity ids may have at most 200.";
+        if (entityId.Any(char.IsControl))
+            return $"{field} contains control characters.";
+        return null;
+    }
+
+    /// <summary>Resolves the tier (default when absent) and serialises the payload, or explains why not.</summary>
+    public static (WorkItemRegistration? Item, string? Error) ToRegistration(
+        DataTypeDefinition dataType, string entityId, string? tier, JsonElement? payload, string field)
+    {
+        var resolved = string.IsNullOrWhiteSpace(tier) ? dataType.DefaultTier : tier;
+        if (dataType.RejectTier(resolved) is { } tierError)
+            return (null, $"{field}.tier: {tierError}");
+        string? json = payload is { ValueKind: not JsonValueKind.Undefined and not JsonValueKind.Null } p ? p.GetRawText() : null;
+        if (json is { Length: > MaxPayloadChars })
+            return (null, $"{field}.payload is {json.Length} characters of JSON; the limit is {MaxPayloadChars}.");
+        return (new WorkItemRegistration(entityId, resolved, json), null);
+    }
+}

@@ -1,0 +1,67 @@
+using BatchScheduler.Configuration;
+using BatchScheduler.Hosting;
+using BatchScheduler.Storage.Migrations;
+using Microsoft.Extensions.Options;
+
+namespace BatchScheduler.Cli;
+
+/// <summary>Runs the verbs and turns start-up failures into one clear message and an exit code.</summary>
+internal static class NodeRunner
+{
+    public const int BadSettings = 2;
+    public const int StartFailed = 1;
+
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var app = NodeHost.Build(args);
+            // The host handles SIGTERM/Ctrl+C itself, so shutdown is graceful rather than cut off.
+            await app.RunAsync();
+            return 0;
+        }
+        catch (Exception ex) when (Classify(ex) is { } exit)
+        {
+            return exit;
+        }
+    }
+
+    public static async Task<int> MigrateAsync(string[] args, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var app = NodeHost.Build(args);
+            var storage = app.Services.GetRequiredService<IOptions<StorageOptions>>().Value;
+            var applied = await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(storage.Provider, storage.ConnectionString, cancellationToken);
+            await Console.Out.WriteLineAsync(applied.Count == 0
+                ? $"{storage.Provider} schema is up to date."
+                : $"{storage.Provider} schema migrated: {string.Join(", ", applied)}");
+            return 0;
+        }
+        catch (Exception ex) when (Classify(ex) is { } exit)
+        {
+            return exit;
+        }
+    }
+
+    /// <summary>Prints what stopped the node; null for exceptions that should crash loudly as they are.</summary>
+    private static int? Classify(Exception ex)
+    {
+        switch (ex)
+        {
+            case OptionsValidationException invalid:
+                Console.Error.WriteLine("The node cannot start: its settings are invalid.");
+                foreach (var failure in invalid.Failures)
+                    Console.Error.WriteLine($"  - {failure}");
+                return BadSettings;
+            case InvalidOperationException when ex.Message.Contains("configuration", StringComparison.OrdinalIgnoreCase):
+                Console.Error.WriteLine($"The node cannot start: {ex.Message}{(ex.InnerException is { } inner ? " " + inner.Message : "")}");
+                return BadSettings;
+            case SchemaMigrationException migration:
+                Console.Error.WriteLine($"The schema could not be migrated: {migration.Message}");
+                return StartFailed;
+            default:
+                return null;
+        }
+    }
+}

@@ -1,0 +1,26 @@
+namespace BatchScheduler.Configuration;
+
+/// <summary>Access to the API and dashboard (section <c>Admin</c>).</summary>
+public sealed class AdminOptions
+{
+    public const string Section = "Admin";
+
+    /// <summary>API keys. Empty: only loopback requests are answered.</summary>
+    public List<ApiKeyOptions> ApiKeys { get; set; } = [];
+}
+
+/// <summary>One API key and what it may do.</summary>
+public sealed class ApiKeyOptions
+{
+    public string Key { get; set; } = "";
+
+    /// <summary><c>viewer</c> (read) or <c>admin</c> (read and change).</summary>
+    public string Role { get; set; } = AdminRoles.Viewer;
+}
+
+/// <summary>The values <see cref="ApiKeyOptions.Role"/> accepts.</summary>
+public static class AdminRoles
+{
+    public const string Viewer = "viewer";
+    public const string Admin = "admin";
+}

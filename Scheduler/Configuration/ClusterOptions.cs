@@ -1,0 +1,29 @@
+namespace BatchScheduler.Configuration;
+
+/// <summary>What this node is within the cluster (section <c>Cluster</c>).</summary>
+public sealed class ClusterOptions
+{
+    public const string Section = "Cluster";
+
+    /// <summary>Unique node id; <c>auto</c> derives one from host name, process id and a random suffix.</summary>
+    public string NodeId { get; set; } = "auto";
+
+    /// <summary><c>worker</c> executes work items and serves the API; <c>api</c> only serves.</summary>
+    public string Role { get; set; } = NodeRoles.Worker;
+
+    /// <summary>Work items this node runs at once (Quartz worker threads).</summary>
+    public int MaxConcurrency { get; set; } = 32;
+
+    /// <summary>How often the node checks in to the cluster (PostgreSQL / SQL Server only).</summary>
+    public TimeSpan CheckinInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Quartz scheduler name: nodes with the same name and database form one cluster.</summary>
+    public string SchedulerName { get; set; } = "BatchScheduler";
+}
+
+/// <summary>The values <see cref="ClusterOptions.Role"/> accepts.</summary>
+public static class NodeRoles
+{
+    public const string Worker = "worker";
+    public const string Api = "api";
+}

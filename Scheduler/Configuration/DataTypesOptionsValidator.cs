@@ -1,0 +1,59 @@
+using BatchScheduler.Executors.BuiltIn;
+using BatchScheduler.Executors.Contract;
+using BatchScheduler.WorkItems;
+using Microsoft.Extensions.Options;
+
+namespace BatchScheduler.Configuration;
+
+/// <summary>
+/// Refuses a node whose data types cannot work: every message names the setting, the value and
+/// what is allowed, so the fix is in the message.
+/// </summary>
+internal sealed class DataTypesOptionsValidator(
+    IEnumerable<ExecutorRegistration> executors,
+    IOptions<VendorsOptions> vendors,
+    IOptionsMonitor<HttpExecutorOptions> httpOptions,
+    IOptionsMonitor<DemoExecutorOptions> demoOptions) : IValidateOptions<DataTypesOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DataTypesOptions options)
+    {
+        var known = executors.Select(e => e.Name).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var errors = new List<string>();
+        foreach (var (dataType, dt) in options.Items)
+        {
+            var key = $"{DataTypeOptions.Section}:{dataType}";
+            if (!SettingNames.IsValidName(dataType))
+                errors.Add($"{key}: the data type name '{dataType}' is not allowed; use {SettingNames.NameRule}.");
+            if (string.IsNullOrWhiteSpace(dt.Executor))
+                errors.Add($"{key}:Executor is missing; set it to one of: {string.Join(", ", known)}.");
+            else if (!known.Contains(dt.Executor, StringComparer.Ordinal))
+                errors.Add($"{key}:Executor '{dt.Executor}' is not a registered executor; known executors: {string.Join(", ", known)}.");
+            ValidateTiers(key, dt, errors);
+            errors.AddRange(dt.Retry.Validate().Select(e => $"{key}:Retry:{e}"));
+            if (dt.Expiry is { } expiry && expiry <= TimeSpan.Zero)
+                errors.Add($"{key}:Expiry must be a positive duration such as \"01:00:00\" (was {expiry}).");
+            if (dt.Vendor is { Length: > 0 } vendor && !vendors.Value.Items.ContainsKey(vendor))
+                errors.Add($"{key}:Vendor '{vendor}' is not configured under {VendorOptions.Section}; configured: {string.Join(", ", vendors.Value.Items.Keys)}.");
+            if (dt.CreditsPerCall < 0)
+                errors.Add($"{key}:CreditsPerCall must be 0 or more (was {dt.CreditsPerCall}).");
+            if (dt.Executor == BuiltInExecutors.Http)
+                errors.AddRange(httpOptions.Get(dataType).Validate().Select(e => $"{key}:Http:{e}"));
+            if (dt.Executor == BuiltInExecutors.Demo)
+                errors.AddRange(demoOptions.Get(dataType).Validate().Select(e => $"{key}:Demo:{e}"));
+        }
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateTiers(string key, DataTypeOptions dt, List<string> errors)
+    {
+        foreach (var (tier, cadence) in dt.Cadence)
+        {
+            if (tier == Tiers.Exclude || !SettingNames.IsValidName(tier))
+                errors.Add($"{key}:Cadence:{tier}: tier names use {SettingNames.NameRule}, and '{Tiers.Exclude}' is reserved for items that never run.");
+            if (cadence is { } c && c < TimeSpan.FromSeconds(1))
+                errors.Add($"{key}:Cadence:{tier} must be at least 00:00:01, or empty for a tier that runs once (was {c}).");
+        }
+        if (dt.DefaultTier is { Length: > 0 } defaultTier && !dt.Cadence.ContainsKey(defaultTier))
+            errors.Add($"{key}:DefaultTier '{defaultTier}' is not one of the tiers under {key}:Cadence ({string.Join(", ", dt.Cadence.Keys)}).");
+    }
+}

@@ -1,0 +1,69 @@
+using BatchScheduler.Storage;
+using Microsoft.Extensions.Options;
+
+namespace BatchScheduler.Configuration;
+
+/// <summary>Validates <see cref="ClusterOptions"/>.</summary>
+internal sealed class ClusterOptionsValidator : IValidateOptions<ClusterOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ClusterOptions o)
+    {
+        var errors = new List<string>();
+        var s = ClusterOptions.Section;
+        if (string.IsNullOrWhiteSpace(o.NodeId) || o.NodeId.Length > SettingNames.MaxKeyLength)
+            errors.Add($"{s}:NodeId must be 'auto' or a unique name of at most 200 characters (was '{o.NodeId}').");
+        if (o.Role is not (NodeRoles.Worker or NodeRoles.Api))
+            errors.Add($"{s}:Role must be '{NodeRoles.Worker}' or '{NodeRoles.Api}' (was '{o.Role}').");
+        if (o.MaxConcurrency is < 1 or > 1000)
+            errors.Add($"{s}:MaxConcurrency must be between 1 and 1000 (was {o.MaxConcurrency}).");
+        if (o.CheckinInterval < TimeSpan.FromSeconds(1) || o.CheckinInterval > TimeSpan.FromMinutes(5))
+            errors.Add($"{s}:CheckinInterval must be between 00:00:01 and 00:05:00 (was {o.CheckinInterval}).");
+        if (!SettingNames.IsValidName(o.SchedulerName))
+            errors.Add($"{s}:SchedulerName '{o.SchedulerName}' is not allowed; use {SettingNames.NameRule}.");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}
+
+/// <summary>Validates <see cref="StorageOptions"/>.</summary>
+internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
+{
+    public ValidateOptionsResult Validate(string? name, StorageOptions o)
+    {
+        var s = StorageOptions.Section;
+        if (!Enum.IsDefined(o.Provider))
+            return ValidateOptionsResult.Fail($"{s}:Provider must be Sqlite, Postgres or SqlServer (was '{o.Provider}').");
+        if (string.IsNullOrWhiteSpace(o.ConnectionString))
+            return ValidateOptionsResult.Fail($"{s}:ConnectionString is empty; give an ADO.NET connection string for {o.Provider}.");
+        try
+        {
+            _ = ConnectionFactory.Parse(o.Provider, o.ConnectionString);
+        }
+        catch (ArgumentException ex)
+        {
+            return ValidateOptionsResult.Fail($"{s}:ConnectionString is not a valid {o.Provider} connection string: {ex.Message}");
+        }
+        return ValidateOptionsResult.Success;
+    }
+}
+
+/// <summary>Validates <see cref="AdminOptions"/>.</summary>
+internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AdminOptions o)
+    {
+        var errors = new List<string>();
+        for (var i = 0; i < o.ApiKeys.Count; i++)
+        {
+            var k = o.ApiKeys[i];
+            var key = $"{AdminOptions.Section}:ApiKeys:{i}";
+            if (string.IsNullOrWhiteSpace(k.Key) || k.Key.Length < 8)
+                errors.Add($"{key}:Key must be at least 8 characters; generate one with e.g. 'openssl rand -hex 24'.");
+            if (k.Role is not (AdminRoles.Viewer or AdminRoles.Admin))
+                errors.Add($"{key}:Role must be '{AdminRoles.Viewer}' or '{AdminRoles.Admin}' (was '{k.Role}').");
+        }
+        var duplicates = o.ApiKeys.GroupBy(k => k.Key, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
+        if (duplicates.Count > 0)
+            errors.Add($"{AdminOptions.Section}:ApiKeys: each key may appear once; {duplicates.Count} key(s) appear more than once.");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,161 @@
+using System.Text.Json;
+using BatchScheduler.Executors.Contract;
+using BatchScheduler.Executors.Retry;
+using BatchScheduler.Hosting;
+using BatchScheduler.Scheduling;
+using BatchScheduler.WorkItems;
+using Microsoft.Extensions.Logging;
+using Quartz;
+
+namespace BatchScheduler.Coordination;
+
+/// <summary>
+/// The one Quartz job for every data type. Around each execution it writes
+/// <c>updates_start</c>/<c>updates_end</c>, calls the executor, records failures and moves the
+/// item's own trigger: retries, deferrals and dead-letters are trigger reschedules, never sleeps.
+/// </summary>
+public sealed class CoordinatorJob(
+    DataTypeCatalog catalog,
+    WorkItemStore store,
+    WorkItemScheduler scheduler,
+    NodeIdentity node,
+    TimeProvider time,
+    ILogger<CoordinatorJob> logger) : IJob
+{
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
+    {
+        var item = new ItemRef(context.Trigger.Key.Group, context.Trigger.Key.Name);
+        var firing = FiringData.From(context, time.GetUtcNow());
+        using var scope = logger.BeginScope(new Dictionary<string, object>
+        {
+            ["DataType"] = item.DataType, ["EntityId"] = item.EntityId, ["Attempt"] = firing.Attempt, ["NodeId"] = node.Id,
+        });
+        if (!catalog.TryGet(item.DataType, out var dataType))
+        {
+            CoordinatorLog.UnknownDataType(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);
+            return;
+        }
+        await RunAsync(dataType, item, firing, cancellationToken);
+    }
+
+    private async Task RunAsync(DataTypeDefinition dataType, ItemRef item, FiringData firing, CancellationToken cancellationToken)
+    {
+        var planner = dataType.CreateRetryPlanner();
+        var started = time.GetUtcNow();
+        if (planner.IsExpired(started, firing.DueAt))
+        {
+            var reason = $"Expired: attempt {firing.Attempt} would start at {started:u}, past the expiry window of {dataType.Options.Expiry} from {firing.DueAt:u}";
+            await ExpireAsync(dataType, item, firing, reason, started);
+            return;
+        }
+
+        var begun = await store.BeginAttemptAsync(item.DataType, item.EntityId, firing.Attempt, node.Id, started, cancellationToken);
+        if (begun is not { } row)
+        {
+            CoordinatorLog.ItemGone(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);
+            await scheduler.RemoveAsync(item.DataType, item.EntityId, CancellationToken.None);
+            return;
+        }
+        CoordinatorLog.Starting(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);
+
+        var executorContext = new WorkItemContext(item.DataType, item.EntityId, ParsePayload(row.Payload), firing.Attempt, node.Id);
+        try
+        {
+            await dataType.Executor.ExecuteAsync(executorContext, cancellationToken);
+        }
+        catch (WorkItemDeferredException deferred)
+        {
+            await DeferAsync(item, firing, deferred.RetryAfter, deferred.Message, FiringKind.Deferred);
+            return;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            CoordinatorLog.HandedBack(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);
+            await DeferAsync(item, firing, TimeSpan.Zero, "Handed back: the node was shutting down mid-attempt", FiringKind.Deferred);
+            return;
+        }
+#pragma warning disable CA1031 // the executor boundary: any failure becomes a persisted state with a reason
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            await FailAsync(dataType, planner, item, firing, row.Tier, ex);
+            return;
+        }
+
+        // The outcome is persisted even while the node shuts down: the work has been done.
+        var finished = time.GetUtcNow();
+        await store.CompleteAsync(item.DataType, item.EntityId, finished, CancellationToken.None);
+        CoordinatorLog.Completed(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, (finished - started).TotalSeconds);
+        if (firing.Kind != FiringKind.Regular)
+            await RearmAsync(dataType, item, row.Tier, finished);
+    }
+
+    private async Task FailAsync(DataTypeDefinition dataType, RetryPlanner planner, ItemRef item, FiringData firing, string? tier, Exception ex)
+    {
+        var failedAt = time.GetUtcNow();
+        var decision = planner.Decide(firing.Attempt, failedAt, firing.DueAt, $"{ex.GetType().Name}: {ex.Message}");
+        var state = decision switch
+        {
+            RetryDecision.Retry => WorkItemStates.Retrying,
+            RetryDecision.DeadLetter => WorkItemStates.DeadLettered,
+            _ => WorkItemStates.Expired,
+        };
+        var failure = new FailureRecord(item.DataType, item.EntityId, firing.Attempt, node.Id, failedAt,
+            ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.ToString());
+        await store.RecordFailureAsync(failure, state, decision.Reason, CancellationToken.None);
+        CoordinatorLog.Failed(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, failure.ExceptionType, decision.Reason);
+
+        switch (decision)
+        {
+            case RetryDecision.Retry retry:
+                CoordinatorLog.Retrying(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, retry.At, retry.Reason);
+                await scheduler.ScheduleOneOffAsync(item.DataType, item.EntityId, retry.At,
+                    firing with { Attempt = retry.NextAttempt, Kind = FiringKind.Retry }, CancellationToken.None);
+                break;
+            case RetryDecision.DeadLetter:
+                CoordinatorLog.DeadLettered(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, decision.Reason);
+                await scheduler.RemoveAsync(item.DataType, item.EntityId, CancellationToken.None);
+                break;
+            default:
+                CoordinatorLog.Expired(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, decision.Reason);
+                if (firing.Kind != FiringKind.Regular)
+                    await RearmAsync(dataType, item, tier, failedAt);
+                break;
+        }
+    }
+
+    private async Task ExpireAsync(DataTypeDefinition dataType, ItemRef item, FiringData firing, string reason, DateTimeOffset now)
+    {
+        await store.SetStateAsync(item.DataType, item.EntityId, WorkItemStates.Expired, reason, null, now, CancellationToken.None);
+        CoordinatorLog.Expired(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, reason);
+        if (firing.Kind != FiringKind.Regular)
+        {
+            var current = await store.GetAsync(item.DataType, item.EntityId, CancellationToken.None);
+            if (current is not null)
+                await RearmAsync(dataType, item, current.Tier, now);
+        }
+    }
+
+    private async Task DeferAsync(ItemRef item, FiringData firing, TimeSpan delay, string reason, FiringKind kind)
+    {
+        var now = time.GetUtcNow();
+        var runAt = now + delay;
+        // The attempt is not counted: the next firing carries the same number again.
+        await store.SetStateAsync(item.DataType, item.EntityId, WorkItemStates.Deferred, reason, firing.Attempt - 1, now, CancellationToken.None);
+        await scheduler.ScheduleOneOffAsync(item.DataType, item.EntityId, runAt, firing with { Kind = kind }, CancellationToken.None);
+        CoordinatorLog.Deferred(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, runAt, reason);
+    }
+
+    /// <summary>After a retry, deferral or run-now, a recurring item goes back to its tier's cadence.</summary>
+    private Task RearmAsync(DataTypeDefinition dataType, ItemRef item, string? tier, DateTimeOffset now)
+    {
+        if (dataType.CadenceOf(tier) is not { } cadence || tier == Tiers.Exclude)
+            return Task.CompletedTask;
+        return scheduler.ArmAsync(dataType, [(item.EntityId, tier)], now + cadence, CancellationToken.None);
+    }
+
+    private static JsonElement? ParsePayload(string? payload) =>
+        payload is null ? null : JsonDocument.Parse(payload).RootElement.Clone();
+
+    private readonly record struct ItemRef(string DataType, string EntityId);
+}

@@ -1,0 +1,41 @@
+using Microsoft.Extensions.Logging;
+
+namespace BatchScheduler.Coordination;
+
+/// <summary>
+/// Every log line about a work item, with data type, entity id, attempt and node as properties.
+/// Event ids 1000-1099 are the coordinator's and stay stable.
+/// </summary>
+internal static partial class CoordinatorLog
+{
+    [LoggerMessage(1000, LogLevel.Debug, "Starting {DataType}/{EntityId} attempt {Attempt} on {NodeId}")]
+    public static partial void Starting(ILogger logger, string dataType, string entityId, int attempt, string nodeId);
+
+    [LoggerMessage(1001, LogLevel.Information, "Completed {DataType}/{EntityId} attempt {Attempt} on {NodeId} in {DurationSeconds:0.000} s")]
+    public static partial void Completed(ILogger logger, string dataType, string entityId, int attempt, string nodeId, double durationSeconds);
+
+    // The stack trace is in failures.detail; the log line carries the type and the decision.
+    [LoggerMessage(1002, LogLevel.Warning, "Failed {DataType}/{EntityId} attempt {Attempt} on {NodeId} with {ExceptionType}: {Reason}")]
+    public static partial void Failed(ILogger logger, string dataType, string entityId, int attempt, string nodeId, string exceptionType, string reason);
+
+    [LoggerMessage(1003, LogLevel.Error, "Dead-lettered {DataType}/{EntityId} at attempt {Attempt} on {NodeId}: {Reason}")]
+    public static partial void DeadLettered(ILogger logger, string dataType, string entityId, int attempt, string nodeId, string reason);
+
+    [LoggerMessage(1004, LogLevel.Warning, "Expired {DataType}/{EntityId} at attempt {Attempt} on {NodeId}: {Reason}")]
+    public static partial void Expired(ILogger logger, string dataType, string entityId, int attempt, string nodeId, string reason);
+
+    [LoggerMessage(1005, LogLevel.Information, "Deferred {DataType}/{EntityId} attempt {Attempt} on {NodeId} until {RunAt:o}: {Reason}")]
+    public static partial void Deferred(ILogger logger, string dataType, string entityId, int attempt, string nodeId, DateTimeOffset runAt, string reason);
+
+    [LoggerMessage(1006, LogLevel.Warning, "Trigger for {DataType}/{EntityId} attempt {Attempt} on {NodeId} has no work item row; removing the trigger")]
+    public static partial void ItemGone(ILogger logger, string dataType, string entityId, int attempt, string nodeId);
+
+    [LoggerMessage(1007, LogLevel.Error, "Trigger for {DataType}/{EntityId} attempt {Attempt} on {NodeId} names a data type that is not configured; leaving it for a node that knows it")]
+    public static partial void UnknownDataType(ILogger logger, string dataType, string entityId, int attempt, string nodeId);
+
+    [LoggerMessage(1008, LogLevel.Warning, "Handing back {DataType}/{EntityId} attempt {Attempt} on {NodeId}: the node is shutting down")]
+    public static partial void HandedBack(ILogger logger, string dataType, string entityId, int attempt, string nodeId);
+
+    [LoggerMessage(1009, LogLevel.Information, "Retrying {DataType}/{EntityId} after attempt {Attempt} on {NodeId} at {RunAt:o}: {Reason}")]
+    public static partial void Retrying(ILogger logger, string dataType, string entityId, int attempt, string nodeId, DateTimeOffset runAt, string reason);
+}

@@ -1,0 +1,17 @@
+using BatchScheduler.Api;
+
+namespace BatchScheduler.Hosting;
+
+/// <summary>Maps every route the node serves.</summary>
+internal static class EndpointRouteBuilderExtensions
+{
+    public static WebApplication MapBatchScheduler(this WebApplication app)
+    {
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapGet("/healthz", () => TypedResults.Ok(new { status = "alive" })).WithTags("Health");
+        app.MapGet("/", () => TypedResults.Content(LandingPage.Html, "text/html; charset=utf-8")).RequireAuthorization(ApiPolicies.Viewer).ExcludeFromDescription();
+        app.MapGroup("/api").MapWorkItemsApi().MapStatusApi();
+        return app;
+    }
+}

@@ -1,0 +1,77 @@
+using BatchScheduler.Admin;
+using BatchScheduler.Api;
+using BatchScheduler.Configuration;
+using BatchScheduler.Demo;
+using BatchScheduler.Executors.BuiltIn;
+using BatchScheduler.Failures;
+using BatchScheduler.Health;
+using BatchScheduler.Scheduling;
+using BatchScheduler.Storage;
+using BatchScheduler.Storage.Migrations;
+using BatchScheduler.WorkItems;
+using Microsoft.AspNetCore.Authentication;
+using Serilog;
+
+namespace BatchScheduler.Hosting;
+
+/// <summary>Composes a node: settings, storage, Quartz, coordinator, API.</summary>
+public static class NodeHost
+{
+    /// <summary>Where a node listens when neither <c>ASPNETCORE_URLS</c> nor <c>--urls</c> says.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:5080";
+
+    /// <summary>
+    /// Builds a node from <paramref name="args"/> (configuration overrides such as
+    /// <c>--Storage:Provider=Postgres</c>). <paramref name="configure"/> lets embedding code and
+    /// tests add executors (<c>AddExecutor&lt;T&gt;</c>) or services before the node is built.
+    /// </summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+            builder.WebHost.UseUrls(DefaultUrl);
+
+        var configuration = builder.Configuration;
+        var storage = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
+        var cluster = configuration.GetSection(ClusterOptions.Section).Get<ClusterOptions>() ?? new ClusterOptions();
+        var node = NodeIdentity.Resolve(cluster);
+        var services = builder.Services;
+
+        services.AddSingleton(node);
+        services.AddSerilog((_, logger) => logger
+            .ReadFrom.Configuration(configuration)
+            .Enrich.FromLogContext()
+            .Enrich.WithProperty("NodeId", node.Id)
+            .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {Message:lj}{NewLine}{Exception}"));
+        services.AddBatchSchedulerSettings(configuration);
+        services.AddBuiltInExecutors();
+        services.AddSingleton<ConnectionFactory>();
+        services.AddSingleton<SchemaMigrator>();
+        services.AddSingleton<DataTypeCatalog>();
+        services.AddSingleton<WorkItemStore>();
+        services.AddSingleton<WorkItemScheduler>();
+        services.AddSingleton<WorkItemService>();
+        services.AddSingleton<FailureStore>();
+        services.AddSingleton<NodeStatusQuery>();
+        services.AddSingleton<HealthQuery>();
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
+
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(ApiPolicies.Viewer, p => p.RequireRole(AdminRoles.Viewer, AdminRoles.Admin))
+            .AddPolicy(ApiPolicies.Admin, p => p.RequireRole(AdminRoles.Admin));
+
+        // Hosted services start in this order: schema, durable jobs, Quartz, demo items, banner.
+        services.AddHostedService<SchemaMigrationService>();
+        services.AddHostedService<JobRegistrationService>();
+        services.AddBatchSchedulerQuartz(storage, cluster, node);
+        services.AddHostedService<DemoSeeder>();
+        services.AddHostedService<AddressBanner>();
+
+        configure?.Invoke(builder);
+        var app = builder.Build();
+        app.MapBatchScheduler();
+        return app;
+    }
+}

@@ -1,0 +1,29 @@
+using BatchScheduler.Configuration;
+using BatchScheduler.Executors.BuiltIn;
+using Microsoft.Extensions.Options;
+
+namespace BatchScheduler.Hosting;
+
+/// <summary>Binds every settings section to its typed options and validates them on start.</summary>
+internal static class SettingsServiceCollectionExtensions
+{
+    public static IServiceCollection AddBatchSchedulerSettings(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.Section)).ValidateOnStart();
+        services.AddOptions<ClusterOptions>().Bind(configuration.GetSection(ClusterOptions.Section)).ValidateOnStart();
+        services.AddOptions<AdminOptions>().Bind(configuration.GetSection(AdminOptions.Section)).ValidateOnStart();
+        services.AddOptions<DemoOptions>().Bind(configuration.GetSection(DemoOptions.Section));
+        services.AddOptions<VendorsOptions>().Configure(o => configuration.GetSection(VendorOptions.Section).Bind(o.Items));
+        services.AddOptions<DataTypesOptions>().Configure(o => configuration.GetSection(DataTypeOptions.Section).Bind(o.Items)).ValidateOnStart();
+        foreach (var dataType in configuration.GetSection(DataTypeOptions.Section).GetChildren())
+        {
+            services.Configure<HttpExecutorOptions>(dataType.Key, dataType.GetSection("Http"));
+            services.Configure<DemoExecutorOptions>(dataType.Key, dataType.GetSection("Demo"));
+        }
+        services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
+        services.AddSingleton<IValidateOptions<ClusterOptions>, ClusterOptionsValidator>();
+        services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
+        services.AddSingleton<IValidateOptions<DataTypesOptions>, DataTypesOptionsValidator>();
+        return services;
+    }
+}

@@ -1,0 +1,3 @@
+using BatchScheduler.Cli;
+
+return await SchedulerCommands.Create().Parse(args).InvokeAsync(new() { ProcessTerminationTimeout = null });

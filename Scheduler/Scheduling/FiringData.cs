@@ -1,0 +1,57 @@
+using System.Globalization;
+using Quartz;
+
+namespace BatchScheduler.Scheduling;
+
+/// <summary>
+/// What a one-off trigger (a retry, a deferral, a run-now) carries in its data map: which attempt
+/// it is and when the item's current due cycle began, so the expiry window keeps counting from the
+/// original due time. A regular trigger carries nothing: attempt 1, due at its scheduled fire time.
+/// </summary>
+public sealed record FiringData(int Attempt, DateTimeOffset DueAt, FiringKind Kind)
+{
+    private const string AttemptKey = "attempt";
+    private const string DueAtKey = "dueAt";
+    private const string KindKey = "kind";
+
+    public static FiringData From(IJobExecutionContext context, DateTimeOffset now)
+    {
+        var map = context.Trigger.JobDataMap;
+        if (!map.ContainsKey(KindKey))
+        {
+            // A misfired one-shot trigger is fired late with a new scheduled time; its start time
+            // still says when the item became due, which is where the expiry window starts.
+            var dueAt = context.Trigger is ISimpleTrigger { RepeatCount: 0 }
+                ? context.Trigger.StartTimeUtc
+                : context.ScheduledFireTimeUtc ?? now;
+            return new FiringData(1, dueAt, FiringKind.Regular);
+        }
+        return new FiringData(
+            int.Parse(map.GetString(AttemptKey)!, CultureInfo.InvariantCulture),
+            new DateTimeOffset(long.Parse(map.GetString(DueAtKey)!, CultureInfo.InvariantCulture), TimeSpan.Zero),
+            Enum.Parse<FiringKind>(map.GetString(KindKey)!));
+    }
+
+    public JobDataMap ToMap() => new()
+    {
+        [AttemptKey] = Attempt.ToString(CultureInfo.InvariantCulture),
+        [DueAtKey] = DueAt.UtcTicks.ToString(CultureInfo.InvariantCulture),
+        [KindKey] = Kind.ToString(),
+    };
+}
+
+/// <summary>Why a trigger fires.</summary>
+public enum FiringKind
+{
+    /// <summary>The item's own schedule (its tier's cadence, or its single run).</summary>
+    Regular,
+
+    /// <summary>A retry after a failed attempt.</summary>
+    Retry,
+
+    /// <summary>Run again later without counting an attempt (credits, HTTP 429, shutdown).</summary>
+    Deferred,
+
+    /// <summary>Run now, asked for by hand.</summary>
+    Manual,
+}

@@ -1,0 +1,34 @@
+using Quartz;
+
+namespace BatchScheduler.Scheduling;
+
+/// <summary>Builds the one trigger each work item has.</summary>
+public static class WorkItemTriggers
+{
+    /// <summary>
+    /// The item's regular trigger: repeating at <paramref name="cadence"/> from
+    /// <paramref name="startAt"/> for a recurring tier (Quartz re-arms it after each firing, so a
+    /// success costs no reschedule), or a single firing for a one-shot item.
+    /// </summary>
+    public static ITrigger Regular(string dataType, string entityId, TimeSpan? cadence, DateTimeOffset startAt)
+    {
+        var builder = Base(dataType, entityId).StartAt(startAt);
+        return cadence is { } every
+            ? builder.WithSimpleSchedule(s => s.WithInterval(every).RepeatForever().WithMisfireInstruction(SimpleTriggerMisfireInstruction.NowWithExistingCount)).Build()
+            : builder.WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow)).Build();
+    }
+
+    /// <summary>A single firing at <paramref name="at"/> carrying <paramref name="data"/> (retry, deferral, run-now).</summary>
+    public static ITrigger OneOff(string dataType, string entityId, DateTimeOffset at, FiringData data) =>
+        Base(dataType, entityId)
+            .StartAt(at)
+            .UsingJobData(data.ToMap())
+            .WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow))
+            .Build();
+
+    private static TriggerBuilder<IJob> Base(string dataType, string entityId) =>
+        TriggerBuilder.Create()
+            .WithIdentity(WorkItemKeys.Trigger(dataType, entityId))
+            .ForJob(WorkItemKeys.Job(dataType))
+            .WithRetryPolicy(RetryPolicy.None);
+}

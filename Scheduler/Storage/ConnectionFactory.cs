@@ -1,0 +1,63 @@
+using System.Data.Common;
+using BatchScheduler.Configuration;
+using Microsoft.Data.SqlClient;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace BatchScheduler.Storage;
+
+/// <summary>Opens connections to the configured store and knows its SQL dialect.</summary>
+public sealed class ConnectionFactory : IAsyncDisposable
+{
+    private readonly NpgsqlDataSource? _postgres;
+    private readonly string _connectionString;
+
+    public ConnectionFactory(IOptions<StorageOptions> options)
+    {
+        Provider = options.Value.Provider;
+        _connectionString = options.Value.ConnectionString;
+        Dialect = SqlDialect.For(Provider);
+        if (Provider == StorageProvider.Postgres)
+            _postgres = NpgsqlDataSource.Create(_connectionString);
+    }
+
+    public StorageProvider Provider { get; }
+
+    public SqlDialect Dialect { get; }
+
+    /// <summary>Opens a pooled connection.</summary>
+    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        DbConnection connection = Provider switch
+        {
+            StorageProvider.Postgres => _postgres!.CreateConnection(),
+            StorageProvider.SqlServer => new SqlConnection(_connectionString),
+            _ => new SqliteConnection(_connectionString),
+        };
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Parses a connection string for <paramref name="provider"/>; throws <see cref="ArgumentException"/> when it is malformed.</summary>
+    public static DbConnectionStringBuilder Parse(StorageProvider provider, string connectionString) => provider switch
+    {
+        StorageProvider.Postgres => new NpgsqlConnectionStringBuilder(connectionString),
+        StorageProvider.SqlServer => new SqlConnectionStringBuilder(connectionString),
+        _ => new SqliteConnectionStringBuilder(connectionString),
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_postgres is not null)
+            await _postgres.DisposeAsync();
+    }
+}

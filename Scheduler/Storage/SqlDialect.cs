@@ -1,0 +1,68 @@
+namespace BatchScheduler.Storage;
+
+/// <summary>
+/// The few statements whose syntax differs between providers. PostgreSQL and SQLite share
+/// <c>ON CONFLICT</c>, <c>RETURNING</c> and <c>LIMIT/OFFSET</c>; SQL Server overrides them.
+/// </summary>
+public class SqlDialect
+{
+    private static readonly SqlDialect Standard = new();
+    private static readonly SqlDialect SqlServer = new SqlServerDialect();
+
+    public static SqlDialect For(StorageProvider provider) =>
+        provider == StorageProvider.SqlServer ? SqlServer : Standard;
+
+    /// <summary>Rows per multi-row statement, kept under each provider's parameter limit.</summary>
+    public virtual int RowsPerStatement => 500;
+
+    /// <summary>Upsert of <paramref name="rows"/> registrations (@d{i}, @e{i}, @t{i}, @p{i}, @b{i}; @now shared).</summary>
+    public virtual string UpsertWorkItems(int rows) =>
+        $"""
+        INSERT INTO work_items (data_type, entity_id, tier, payload, batch_id, state, attempt, created_at, updated_at)
+        VALUES {string.Join(", ", Enumerable.Range(0, rows).Select(i => $"(@d{i}, @e{i}, @t{i}, @p{i}, @b{i}, 'never_run', 0, @now, @now)"))}
+        ON CONFLICT (data_type, entity_id) DO UPDATE
+        SET tier = excluded.tier, payload = excluded.payload,
+            batch_id = COALESCE(excluded.batch_id, work_items.batch_id), updated_at = excluded.updated_at
+        """;
+
+    /// <summary>Marks an attempt started and returns what the executor needs.</summary>
+    public virtual string BeginAttempt =>
+        """
+        UPDATE work_items
+        SET state = 'in_flight', updates_start = @now, attempt = @attempt, node_id = @node, updated_at = @now
+        WHERE data_type = @dataType AND entity_id = @entityId
+        RETURNING tier, payload
+        """;
+
+    public virtual string Page(string offsetParameter, string limitParameter) =>
+        $"LIMIT {limitParameter} OFFSET {offsetParameter}";
+}
+
+/// <summary>SQL Server spellings: MERGE, OUTPUT, OFFSET/FETCH.</summary>
+internal sealed class SqlServerDialect : SqlDialect
+{
+    public override int RowsPerStatement => 200;
+
+    public override string UpsertWorkItems(int rows) =>
+        $"""
+        MERGE work_items WITH (HOLDLOCK) AS t
+        USING (VALUES {string.Join(", ", Enumerable.Range(0, rows).Select(i => $"(@d{i}, @e{i}, @t{i}, @p{i}, @b{i})"))})
+              AS s (data_type, entity_id, tier, payload, batch_id)
+        ON t.data_type = s.data_type AND t.entity_id = s.entity_id
+        WHEN MATCHED THEN UPDATE SET tier = s.tier, payload = s.payload,
+             batch_id = COALESCE(s.batch_id, t.batch_id), updated_at = @now
+        WHEN NOT MATCHED THEN INSERT (data_type, entity_id, tier, payload, batch_id, state, attempt, created_at, updated_at)
+             VALUES (s.data_type, s.entity_id, s.tier, s.payload, s.batch_id, 'never_run', 0, @now, @now);
+        """;
+
+    public override string BeginAttempt =>
+        """
+        UPDATE work_items
+        SET state = 'in_flight', updates_start = @now, attempt = @attempt, node_id = @node, updated_at = @now
+        OUTPUT inserted.tier, inserted.payload
+        WHERE data_type = @dataType AND entity_id = @entityId
+        """;
+
+    public override string Page(string offsetParameter, string limitParameter) =>
+        $"OFFSET {offsetParameter} ROWS FETCH NEXT {limitParameter} ROWS ONLY";
+}

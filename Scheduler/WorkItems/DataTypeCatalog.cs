@@ -1,0 +1,60 @@
+using BatchScheduler.Configuration;
+using BatchScheduler.Executors.Contract;
+using BatchScheduler.Executors.Retry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace BatchScheduler.WorkItems;
+
+/// <summary>A configured data type with its executor resolved and its tiers worked out.</summary>
+public sealed class DataTypeDefinition(string name, DataTypeOptions options, IWorkItemExecutor executor)
+{
+    public string Name { get; } = name;
+
+    public DataTypeOptions Options { get; } = options;
+
+    public IWorkItemExecutor Executor { get; } = executor;
+
+    /// <summary>The tier items get when registered without one, or null when the data type has no tiers.</summary>
+    public string? DefaultTier { get; } = options.DefaultTier is { Length: > 0 } t
+        ? t
+        : options.Cadence.Where(c => c.Value is not null).OrderBy(c => c.Value).Select(c => c.Key).FirstOrDefault()
+          ?? options.Cadence.Keys.FirstOrDefault();
+
+    /// <summary>The cadence of <paramref name="tier"/>; null for a tier that runs once (or no tier).</summary>
+    public TimeSpan? CadenceOf(string? tier) =>
+        tier is not null && Options.Cadence.TryGetValue(tier, out var cadence) ? cadence : null;
+
+    /// <summary>Why <paramref name="tier"/> cannot be used, or null when it can.</summary>
+    public string? RejectTier(string? tier)
+    {
+        if (tier is null || tier == Tiers.Exclude || Options.Cadence.Count == 0 || Options.Cadence.ContainsKey(tier))
+            return null;
+        return $"Unknown tier '{tier}' for data type '{Name}'; use one of: {string.Join(", ", Options.Cadence.Keys.Append(Tiers.Exclude))}.";
+    }
+
+    public RetryPlanner CreateRetryPlanner() => new(Options.Retry, Options.Expiry, Random.Shared.NextDouble);
+}
+
+/// <summary>All data types this node knows, resolved once at start from validated settings.</summary>
+public sealed class DataTypeCatalog
+{
+    private readonly Dictionary<string, DataTypeDefinition> _byName;
+
+    public DataTypeCatalog(IOptions<DataTypesOptions> options, IServiceProvider services)
+    {
+        _byName = options.Value.Items.ToDictionary(
+            kv => kv.Key,
+            kv => new DataTypeDefinition(kv.Key, kv.Value, services.GetRequiredKeyedService<IWorkItemExecutor>(kv.Value.Executor)),
+            StringComparer.Ordinal);
+    }
+
+    public IReadOnlyCollection<DataTypeDefinition> All => _byName.Values;
+
+    public bool TryGet(string name, out DataTypeDefinition definition) =>
+        _byName.TryGetValue(name, out definition!);
+
+    /// <summary>The message for an unknown data type, listing the configured ones.</summary>
+    public string Unknown(string name) =>
+        $"Unknown data type '{name}'; configured data types: {string.Join(", ", _byName.Keys.Order(StringComparer.Ordinal))}.";
+}

@@ -1,0 +1,31 @@
+using System.Text.Json;
+
+namespace BatchScheduler.WorkItems;
+
+/// <summary>A work item as the API shows it: its row plus the next fire time of its trigger.</summary>
+public sealed record WorkItem(
+    string DataType,
+    string EntityId,
+    string? Tier,
+    string State,
+    DateTimeOffset? UpdatesStart,
+    DateTimeOffset? UpdatesEnd,
+    int Attempt,
+    DateTimeOffset? NextRunAt,
+    string? LastError,
+    string? BatchId,
+    JsonElement? Payload);
+
+/// <summary>One item to register: the tier is already resolved, the payload is JSON text.</summary>
+public sealed record WorkItemRegistration(string EntityId, string? Tier, string? Payload, string? BatchId = null);
+
+/// <summary>What registering an item found: whether it existed, and its tier before.</summary>
+public sealed record RegistrationOutcome(WorkItemRegistration Item, bool Existed, string? PreviousTier);
+
+/// <summary>Filter and page for listing items.</summary>
+public sealed record WorkItemQuery(string? DataType, string? State, string? Tier, int Page, int PageSize);
+
+/// <summary>A failed attempt, as recorded in the <c>failures</c> table.</summary>
+public sealed record FailureRecord(
+    string DataType, string EntityId, int Attempt, string NodeId, DateTimeOffset FailedAt,
+    string ExceptionType, string Message, string? Detail);

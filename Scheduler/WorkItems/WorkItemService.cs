@@ -1,0 +1,40 @@
+using BatchScheduler.Scheduling;
+
+namespace BatchScheduler.WorkItems;
+
+/// <summary>Registers, re-tiers, runs and removes work items: their row and their trigger together.</summary>
+public sealed class WorkItemService(WorkItemStore store, WorkItemScheduler scheduler, TimeProvider time)
+{
+    /// <summary>
+    /// Upserts the items, then arms a trigger for every item that is new or whose tier changed.
+    /// Re-registering an unchanged item updates its payload and leaves its schedule alone.
+    /// </summary>
+    public async Task<int> RegisterAsync(DataTypeDefinition dataType, IReadOnlyList<WorkItemRegistration> items, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var outcomes = await store.RegisterAsync(dataType.Name, items, now, cancellationToken);
+        var toArm = outcomes.Where(o => !o.Existed || o.PreviousTier != o.Item.Tier)
+            .Select(o => (o.Item.EntityId, o.Item.Tier)).ToList();
+        if (toArm.Count > 0)
+            await scheduler.ArmAsync(dataType, toArm, now, cancellationToken);
+        return outcomes.Count;
+    }
+
+    /// <summary>Fires the item now as attempt 1 of a fresh cycle (also how a dead-lettered item is retried by hand).</summary>
+    public async Task<WorkItem?> RunNowAsync(DataTypeDefinition dataType, string entityId, CancellationToken cancellationToken)
+    {
+        var item = await store.GetAsync(dataType.Name, entityId, cancellationToken);
+        if (item is null)
+            return null;
+        var now = time.GetUtcNow();
+        await scheduler.ScheduleOneOffAsync(dataType.Name, entityId, now, new FiringData(1, now, FiringKind.Manual), cancellationToken);
+        return await store.GetAsync(dataType.Name, entityId, cancellationToken);
+    }
+
+    /// <summary>Removes the item's trigger and row. False when there was no such item.</summary>
+    public async Task<bool> RemoveAsync(DataTypeDefinition dataType, string entityId, CancellationToken cancellationToken)
+    {
+        await scheduler.RemoveAsync(dataType.Name, entityId, cancellationToken);
+        return await store.DeleteAsync(dataType.Name, entityId, cancellationToken);
+    }
+}

@@ -1,0 +1,23 @@
+namespace BatchScheduler.WorkItems;
+
+/// <summary>The states a work item shows in the API and the <c>work_items.state</c> column.</summary>
+public static class WorkItemStates
+{
+    public const string NeverRun = "never_run";
+    public const string InFlight = "in_flight";
+    public const string Completed = "completed";
+    public const string Retrying = "retrying";
+    public const string Deferred = "deferred";
+    public const string DeadLettered = "dead_lettered";
+    public const string Expired = "expired";
+
+    public static readonly IReadOnlyList<string> All =
+        [NeverRun, InFlight, Completed, Retrying, Deferred, DeadLettered, Expired];
+}
+
+/// <summary>Reserved tier names.</summary>
+public static class Tiers
+{
+    /// <summary>Items in this tier are kept but never run.</summary>
+    public const string Exclude = "exclude";
+}

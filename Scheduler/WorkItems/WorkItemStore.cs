@@ -1,0 +1,200 @@
+using System.Data.Common;
+using System.Text.Json;
+using BatchScheduler.Configuration;
+using BatchScheduler.Storage;
+using Microsoft.Extensions.Options;
+
+namespace BatchScheduler.WorkItems;
+
+/// <summary>
+/// Reads and writes the <c>work_items</c> and <c>failures</c> tables: the state that tells the
+/// truth. Only the coordinator writes <c>updates_start</c>/<c>updates_end</c>.
+/// </summary>
+public sealed class WorkItemStore(ConnectionFactory connections, IOptions<ClusterOptions> cluster)
+{
+    private const int MaxErrorLength = 4000;
+    private readonly string _schedulerName = cluster.Value.SchedulerName;
+
+    /// <summary>Inserts new items and updates existing ones in one transaction; never duplicates.</summary>
+    public async Task<IReadOnlyList<RegistrationOutcome>> RegisterAsync(
+        string dataType, IReadOnlyList<WorkItemRegistration> items, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var existing = await ExistingTiersAsync(connection, transaction, dataType, items, cancellationToken);
+        var dialect = connections.Dialect;
+        foreach (var chunk in items.Chunk(dialect.RowsPerStatement))
+        {
+            await using var command = connection.Command(dialect.UpsertWorkItems(chunk.Length), transaction).With("@now", now);
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                command.With($"@d{i}", dataType).With($"@e{i}", chunk[i].EntityId).With($"@t{i}", chunk[i].Tier)
+                    .With($"@p{i}", chunk[i].Payload).With($"@b{i}", chunk[i].BatchId);
+            }
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return items.Select(i => new RegistrationOutcome(i, existing.TryGetValue(i.EntityId, out var tier), tier)).ToList();
+    }
+
+    private static async Task<Dictionary<string, string?>> ExistingTiersAsync(
+        DbConnection connection, DbTransaction transaction, string dataType, IReadOnlyList<WorkItemRegistration> items, CancellationToken cancellationToken)
+    {
+        var result = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var chunk in items.Chunk(500))
+        {
+            var names = string.Join(", ", chunk.Select((_, i) => $"@e{i}"));
+            await using var command = connection.Command(
+                $"SELECT entity_id, tier FROM work_items WHERE data_type = @dataType AND entity_id IN ({names})", transaction)
+                .With("@dataType", dataType);
+            for (var i = 0; i < chunk.Length; i++)
+                command.With($"@e{i}", chunk[i].EntityId);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+                result[reader.GetString(0)] = reader.IsDBNull(1) ? null : reader.GetString(1);
+        }
+        return result;
+    }
+
+    /// <summary>Writes <c>updates_start</c> and returns the item's tier and payload, or null when the item is gone.</summary>
+    public async Task<(string? Tier, string? Payload)?> BeginAttemptAsync(
+        string dataType, string entityId, int attempt, string nodeId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using var command = connection.Command(connections.Dialect.BeginAttempt)
+            .With("@now", now).With("@attempt", attempt).With("@node", nodeId)
+            .With("@dataType", dataType).With("@entityId", entityId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+            return null;
+        return (reader.Get<string>("tier"), reader.Get<string>("payload"));
+    }
+
+    /// <summary>Writes <c>updates_end</c>: the attempt succeeded.</summary>
+    public async Task CompleteAsync(string dataType, string entityId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using var command = connection.Command(
+            """
+            UPDATE work_items SET state = 'completed', updates_end = @now, last_error = NULL, updated_at = @now
+            WHERE data_type = @dataType AND entity_id = @entityId
+            """).With("@now", now).With("@dataType", dataType).With("@entityId", entityId);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Records a failed attempt and the item's new state in one transaction.</summary>
+    public async Task RecordFailureAsync(FailureRecord failure, string newState, string reason, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var insert = connection.Command(
+            """
+            INSERT INTO failures (data_type, entity_id, attempt, node_id, failed_at, exception_type, message, detail, done)
+            VALUES (@dataType, @entityId, @attempt, @node, @at, @type, @message, @detail, @done)
+            """, transaction))
+        {
+            insert.With("@dataType", failure.DataType).With("@entityId", failure.EntityId).With("@attempt", failure.Attempt)
+                .With("@node", failure.NodeId).With("@at", failure.FailedAt).With("@type", Truncate(failure.ExceptionType, 500))
+                .With("@message", failure.Message).With("@detail", failure.Detail).With("@done", false);
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await UpdateStateAsync(connection, transaction, failure.DataType, failure.EntityId, newState, reason, null, failure.FailedAt, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Sets the state (and optionally the attempt counter) without touching the timestamps.</summary>
+    public async Task SetStateAsync(
+        string dataType, string entityId, string state, string? reason, int? attempt, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await UpdateStateAsync(connection, null, dataType, entityId, state, reason, attempt, now, cancellationToken);
+    }
+
+    private static async Task UpdateStateAsync(
+        DbConnection connection, DbTransaction? transaction, string dataType, string entityId, string state,
+        string? reason, int? attempt, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var command = connection.Command(
+            """
+            UPDATE work_items SET state = @state, last_error = @reason, attempt = COALESCE(@attempt, attempt), updated_at = @now
+            WHERE data_type = @dataType AND entity_id = @entityId
+            """, transaction)
+            .With("@state", state).With("@reason", Truncate(reason, MaxErrorLength)).With("@attempt", attempt ?? (object?)DBNull.Value)
+            .With("@now", now).With("@dataType", dataType).With("@entityId", entityId);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<WorkItem?> GetAsync(string dataType, string entityId, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using var command = connection.Command(
+            $"{SelectItems} WHERE w.data_type = @dataType AND w.entity_id = @entityId")
+            .With("@sched", _schedulerName).With("@dataType", dataType).With("@entityId", entityId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadItem(reader) : null;
+    }
+
+    /// <summary>A page of items ordered by data type and entity id, and the total matching.</summary>
+    public async Task<(IReadOnlyList<WorkItem> Items, long Total)> ListAsync(WorkItemQuery query, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        const string where = """
+            WHERE (@dataType IS NULL OR w.data_type = @dataType)
+              AND (@state IS NULL OR w.state = @state)
+              AND (@tier IS NULL OR w.tier = @tier)
+            """;
+        DbCommand Filtered(string sql) => connection.Command(sql)
+            .With("@dataType", query.DataType).With("@state", query.State).With("@tier", query.Tier);
+
+        await using var count = Filtered($"SELECT COUNT(*) FROM work_items w {where}");
+        var total = Convert.ToInt64(await count.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+
+        await using var page = Filtered(
+            $"{SelectItems} {where} ORDER BY w.data_type, w.entity_id {connections.Dialect.Page("@offset", "@limit")}")
+            .With("@sched", _schedulerName).With("@offset", (query.Page - 1) * query.PageSize).With("@limit", query.PageSize);
+        var items = new List<WorkItem>(query.PageSize);
+        await using var reader = await page.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            items.Add(ReadItem(reader));
+        return (items, total);
+    }
+
+    /// <summary>Deletes the item's row; its failure rows stay as history. False when there was none.</summary>
+    public async Task<bool> DeleteAsync(string dataType, string entityId, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using var command = connection.Command("DELETE FROM work_items WHERE data_type = @dataType AND entity_id = @entityId")
+            .With("@dataType", dataType).With("@entityId", entityId);
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+    }
+
+    private const string SelectItems =
+        """
+        SELECT w.data_type, w.entity_id, w.tier, w.state, w.updates_start, w.updates_end, w.attempt,
+               w.last_error, w.batch_id, w.payload, t.next_fire_time
+        FROM work_items w
+        LEFT JOIN qrtz_triggers t
+          ON t.sched_name = @sched AND t.trigger_group = w.data_type AND t.trigger_name = w.entity_id
+        """;
+
+    private static WorkItem ReadItem(DbDataReader r)
+    {
+        var nextFire = r.IsDBNull(r.GetOrdinal("next_fire_time")) ? 0L : r.GetInt64("next_fire_time");
+        var payload = r.Get<string>("payload");
+        return new WorkItem(
+            r.GetString(r.GetOrdinal("data_type")),
+            r.GetString(r.GetOrdinal("entity_id")),
+            r.Get<string>("tier"),
+            r.GetString(r.GetOrdinal("state")),
+            r.GetTime("updates_start"),
+            r.GetTime("updates_end"),
+            (int)r.GetInt64("attempt"),
+            nextFire > 0 ? new DateTimeOffset(nextFire, TimeSpan.Zero) : null,
+            r.Get<string>("last_error"),
+            r.Get<string>("batch_id"),
+            payload is null ? null : JsonDocument.Parse(payload).RootElement.Clone());
+    }
+
+    private static string? Truncate(string? value, int max) =>
+        value is null || value.Length <= max ? value : value[..max];
+}
