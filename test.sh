@@ -18,6 +18,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 PG_HOST=127.0.0.1
 PG_PORT="${BATCHSCHEDULER_PG_PORT:-55432}"
 PG_DIR=""          # set only when this script started the server
+PG_BIN=""
 PG_RUN_AS=()       # postgres refuses to run as root: run its binaries as user postgres then
 
 log() { echo "test.sh: $*" >&2; }
@@ -42,12 +43,17 @@ install_postgres() {
   apt-get install -y postgresql
 }
 
+# Runs a PostgreSQL binary from inside the cluster's directory, which its user can always enter.
+pg_run() {
+  (cd "$PG_DIR" && "${PG_RUN_AS[@]}" "$PG_BIN/$1" "${@:2}")
+}
+
+# Quiet, and safe to call twice: it runs before the counts line and again from the EXIT trap.
 stop_postgres() {
   [[ -n "$PG_DIR" ]] || return 0
-  local dir="$PG_DIR"
+  pg_run pg_ctl -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
   PG_DIR=""
-  "${PG_RUN_AS[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
-  rm -rf "$dir"
 }
 
 start_postgres() {
@@ -68,7 +74,7 @@ start_postgres() {
   chmod 700 "$PG_DIR"
 
   log "starting a private PostgreSQL cluster ($PG_BIN) in $PG_DIR on $PG_HOST:$PG_PORT"
-  "${PG_RUN_AS[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --locale=C >"$PG_DIR/initdb.log" 2>&1 \
+  pg_run initdb -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --locale=C >"$PG_DIR/initdb.log" 2>&1 \
     || { cat "$PG_DIR/initdb.log" >&2; die "initdb failed"; }
   # fsync stays on: the tests should see the durability costs production sees.
   cat >>"$PG_DIR/data/postgresql.conf" <<EOF
@@ -80,7 +86,7 @@ unix_socket_directories = '$PG_DIR/data'
 max_connections = 300
 shared_preload_libraries = 'pg_stat_statements'
 EOF
-  "${PG_RUN_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start >/dev/null \
+  pg_run pg_ctl -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start >/dev/null \
     || { cat "$PG_DIR/server.log" >&2; die "PostgreSQL did not start"; }
 }
 
@@ -112,10 +118,11 @@ stop_postgres
 
 passed=0
 failed=0
+# One attribute of a TRX <Counters .../> element, 0 when absent.
+count() { local v; v=$(sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$counters"); echo "${v:-0}"; }
 shopt -s nullglob globstar
 for trx in "$RESULTS_DIR"/**/*.trx; do
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1 || true)
-  count() { local v; v=$(sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$counters"); echo "${v:-0}"; }
   passed=$((passed + $(count passed)))
   for kind in failed error timeout aborted; do
     failed=$((failed + $(count "$kind")))

@@ -47,8 +47,9 @@ public sealed class PostgresTestDatabase : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        // Pooled connections to the test database would hold it open; FORCE ends any that remain.
-        NpgsqlConnection.ClearAllPools();
+        // Idle pooled connections to the test database would hold it open; FORCE ends any others.
+        await using (var pooled = new NpgsqlConnection(ConnectionString))
+            NpgsqlConnection.ClearPool(pooled);
         await using var connection = new NpgsqlConnection(_adminConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", connection);

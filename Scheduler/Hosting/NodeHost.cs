@@ -11,6 +11,7 @@ using BatchScheduler.Storage.Migrations;
 using BatchScheduler.WorkItems;
 using Microsoft.AspNetCore.Authentication;
 using Serilog;
+using Serilog.Core;
 
 namespace BatchScheduler.Hosting;
 
@@ -22,12 +23,16 @@ public static class NodeHost
 
     /// <summary>
     /// Builds a node from <paramref name="args"/> (configuration overrides such as
-    /// <c>--Storage:Provider=Postgres</c>). <paramref name="configure"/> lets embedding code and
-    /// tests add executors (<c>AddExecutor&lt;T&gt;</c>) or services before the node is built.
+    /// <c>--Storage:Provider=Postgres</c>). <paramref name="configure"/> runs first, so embedding
+    /// code and tests can add executors (<c>AddExecutor&lt;T&gt;</c>), a clock, log sinks or
+    /// configuration sources that the node then reads. <paramref name="overrideServices"/> runs
+    /// after the node's own registrations, so what it registers wins (e.g. a test executor that
+    /// replaces a built-in one).
     /// </summary>
-    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null, Action<IServiceCollection>? overrideServices = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        configure?.Invoke(builder);
         if (string.IsNullOrEmpty(builder.Configuration["urls"]))
             builder.WebHost.UseUrls(DefaultUrl);
 
@@ -38,11 +43,15 @@ public static class NodeHost
         var services = builder.Services;
 
         services.AddSingleton(node);
-        services.AddSerilog((_, logger) => logger
-            .ReadFrom.Configuration(configuration)
-            .Enrich.FromLogContext()
-            .Enrich.WithProperty("NodeId", node.Id)
-            .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {Message:lj}{NewLine}{Exception}"));
+        services.AddSerilog((provider, logger) =>
+        {
+            logger.ReadFrom.Configuration(configuration)
+                .Enrich.FromLogContext()
+                .Enrich.WithProperty("NodeId", node.Id)
+                .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {Message:lj}{NewLine}{Exception}");
+            foreach (var sink in provider.GetServices<ILogEventSink>())
+                logger.WriteTo.Sink(sink);
+        });
         services.AddBatchSchedulerSettings(configuration);
         services.AddBuiltInExecutors();
         services.AddSingleton<ConnectionFactory>();
@@ -69,7 +78,7 @@ public static class NodeHost
         services.AddHostedService<DemoSeeder>();
         services.AddHostedService<AddressBanner>();
 
-        configure?.Invoke(builder);
+        overrideServices?.Invoke(services);
         var app = builder.Build();
         app.MapBatchScheduler();
         return app;

@@ -17,10 +17,11 @@ public sealed class WorkItemScheduler(ISchedulerFactory schedulers)
             .Build();
 
     /// <summary>
-    /// Gives each item its regular trigger starting at <paramref name="startAt"/>, replacing any
-    /// trigger it had; items in tier <c>exclude</c> lose their trigger instead.
+    /// Gives each item its regular trigger starting at <paramref name="startAt"/> (null: now, by
+    /// Quartz's clock), replacing any trigger it had; items in tier <c>exclude</c> lose their
+    /// trigger instead.
     /// </summary>
-    public async Task ArmAsync(DataTypeDefinition dataType, IReadOnlyCollection<(string EntityId, string? Tier)> items, DateTimeOffset startAt, CancellationToken cancellationToken)
+    public async Task ArmAsync(DataTypeDefinition dataType, IReadOnlyCollection<(string EntityId, string? Tier)> items, DateTimeOffset? startAt, CancellationToken cancellationToken)
     {
         var scheduler = await schedulers.GetScheduler(cancellationToken);
         var excluded = items.Where(i => i.Tier == Tiers.Exclude)

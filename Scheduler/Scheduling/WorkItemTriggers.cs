@@ -7,12 +7,12 @@ public static class WorkItemTriggers
 {
     /// <summary>
     /// The item's regular trigger: repeating at <paramref name="cadence"/> from
-    /// <paramref name="startAt"/> for a recurring tier (Quartz re-arms it after each firing, so a
+    /// <paramref name="startAt"/> (null: now) for a recurring tier (Quartz re-arms it after each firing, so a
     /// success costs no reschedule), or a single firing for a one-shot item.
     /// </summary>
-    public static ITrigger Regular(string dataType, string entityId, TimeSpan? cadence, DateTimeOffset startAt)
+    public static ITrigger Regular(string dataType, string entityId, TimeSpan? cadence, DateTimeOffset? startAt)
     {
-        var builder = Base(dataType, entityId).StartAt(startAt);
+        var builder = startAt is { } at ? Base(dataType, entityId).StartAt(at) : Base(dataType, entityId).StartNow();
         return cadence is { } every
             ? builder.WithSimpleSchedule(s => s.WithInterval(every).RepeatForever().WithMisfireInstruction(SimpleTriggerMisfireInstruction.NowWithExistingCount)).Build()
             : builder.WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow)).Build();

@@ -16,7 +16,7 @@ public sealed class WorkItemService(WorkItemStore store, WorkItemScheduler sched
         var toArm = outcomes.Where(o => !o.Existed || o.PreviousTier != o.Item.Tier)
             .Select(o => (o.Item.EntityId, o.Item.Tier)).ToList();
         if (toArm.Count > 0)
-            await scheduler.ArmAsync(dataType, toArm, now, cancellationToken);
+            await scheduler.ArmAsync(dataType, toArm, startAt: null, cancellationToken);
         return outcomes.Count;
     }
 

@@ -44,14 +44,16 @@ public sealed class SchemaMigrator(ILogger<SchemaMigrator> logger)
 
         await using (heldLock)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var result = target.CreateBuilder()
+            var engine = target.CreateBuilder()
                 .WithScripts(scripts)
                 .WithTransactionPerScript()
                 .WithVariablesDisabled()
                 .LogTo(new UpgradeLogAdapter(logger))
-                .Build()
-                .PerformUpgrade();
+                .Build();
+
+            // DbUp blocks for as long as the scripts run; on a thread of its own it starves no pool thread.
+            var result = await Task.Factory.StartNew(
+                engine.PerformUpgrade, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
             if (!result.Successful)
                 throw Failure(target, result);

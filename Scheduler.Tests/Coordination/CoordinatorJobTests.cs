@@ -1,0 +1,219 @@
+using System.Net.Http.Json;
+using BatchScheduler.Executors.Contract;
+using BatchScheduler.Failures;
+using BatchScheduler.Storage;
+using BatchScheduler.Tests.Infrastructure;
+using BatchScheduler.WorkItems;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BatchScheduler.Tests.Coordination;
+
+/// <summary>
+/// The coordinator's state transitions, driven through a real node on a real database: every
+/// retry, dead-letter, expiry and deferral is observed in the tables the API reads.
+/// </summary>
+public abstract class CoordinatorJobTests(StorageProvider provider)
+{
+    private readonly RecordingExecutor _recording = new();
+    private readonly GateExecutor _gate = new();
+
+    private const int MaxRetryAttempts = 2;
+
+    private Dictionary<string, string?> Settings() => new()
+    {
+        ["DataTypes:recorded:Executor"] = "recording",
+        ["DataTypes:recorded:Retry:MaxRetryAttempts"] = MaxRetryAttempts.ToString(),
+        ["DataTypes:recorded:Retry:Delay"] = "00:00:00.050",
+        ["DataTypes:recorded:Retry:BackoffType"] = "Constant",
+        ["DataTypes:recorded:Retry:UseJitter"] = "false",
+        ["DataTypes:recurring:Executor"] = "recording",
+        ["DataTypes:recurring:Cadence:hourly"] = "01:00:00",
+        ["DataTypes:recurring:Cadence:daily"] = "1.00:00:00",
+        ["DataTypes:recurring:Retry:Delay"] = "00:00:00.050",
+        ["DataTypes:recurring:Retry:UseJitter"] = "false",
+        ["DataTypes:short-window:Executor"] = "recording",
+        ["DataTypes:short-window:Expiry"] = "00:00:02",
+        ["DataTypes:short-window:Retry:Delay"] = "00:00:30",
+        ["DataTypes:short-window:Retry:UseJitter"] = "false",
+        ["DataTypes:gated:Executor"] = "gate",
+    };
+
+    private async Task<TestNode> StartAsync(TestStore store, int maxConcurrency = 8)
+    {
+        var settings = Settings();
+        settings["Cluster:MaxConcurrency"] = maxConcurrency.ToString();
+        return await TestNode.StartAsync(store.Provider, store.ConnectionString, settings, s =>
+        {
+            s.AddExecutor("recording", _recording);
+            s.AddExecutor("gate", _gate);
+        });
+    }
+
+    [Fact]
+    public async Task Execute_SuccessfulItem_MovesThroughInFlightToCompleted()
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var node = await StartAsync(store);
+
+        await node.PutAsync("gated", "g-1", new { payload = new { n = 1 } });
+        await _gate.Started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var inFlight = await node.WaitForStateAsync("gated", "g-1", WorkItemStates.InFlight);
+        Assert.NotNull(inFlight.UpdatesStart);
+        Assert.Null(inFlight.UpdatesEnd);
+        Assert.Equal(1, inFlight.Attempt);
+
+        _gate.Release();
+        var done = await node.WaitForStateAsync("gated", "g-1", WorkItemStates.Completed);
+        Assert.True(done.UpdatesEnd >= done.UpdatesStart, "updates_end must not be older than updates_start once completed");
+        Assert.Null(done.NextRunAt); // one-shot: its trigger is gone, its row is not
+    }
+
+    [Fact]
+    public async Task Execute_AlwaysFailing_DeadLettersAfterMaxAttemptsWithOneFailureRowPerAttempt()
+    {
+        _recording.Failing = true;
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var node = await StartAsync(store);
+
+        await node.PutAsync("recorded", "doomed", new { });
+        var item = await node.WaitForStateAsync("recorded", "doomed", WorkItemStates.DeadLettered);
+
+        var expectedAttempts = 1 + MaxRetryAttempts;
+        Assert.Equal(expectedAttempts, item.Attempt);
+        Assert.Equal(expectedAttempts, _recording.CallsFor("doomed"));
+        Assert.Equal(Enumerable.Range(1, expectedAttempts), _recording.Calls.Where(c => c.EntityId == "doomed").Select(c => c.Attempt));
+        var failures = await node.App.Services.GetRequiredService<FailureStore>()
+            .ListAsync(null, "recorded", "doomed", 1, 100, CancellationToken.None);
+        Assert.Equal(Enumerable.Range(1, expectedAttempts), failures.Items.Select(f => f.Attempt).Order());
+        Assert.All(failures.Items, f => Assert.Contains("Recorded failure", f.Message));
+        Assert.Contains("Dead-lettered", item.LastError);
+        Assert.Null(item.NextRunAt); // no trigger left: it will not run again by itself
+    }
+
+    [Fact]
+    public async Task RunNow_DeadLetteredItem_RunsAgainFromAttemptOneAndCompletes()
+    {
+        _recording.Failing = true;
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var node = await StartAsync(store);
+        await node.PutAsync("recorded", "revived", new { });
+        await node.WaitForStateAsync("recorded", "revived", WorkItemStates.DeadLettered);
+
+        _recording.Failing = false;
+        using var response = await node.Http.PostAsync("/api/work-items/recorded/revived/run", null);
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
+
+        var item = await node.WaitForStateAsync("recorded", "revived", WorkItemStates.Completed);
+        Assert.Equal(1, item.Attempt);
+        Assert.Equal(2 + MaxRetryAttempts, _recording.CallsFor("revived"));
+    }
+
+    [Fact]
+    public async Task Execute_RetryWouldFallPastExpiryWindow_ItemExpires()
+    {
+        _recording.Failing = true;
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var node = await StartAsync(store);
+
+        await node.PutAsync("short-window", "late", new { });
+        var item = await node.WaitForStateAsync("short-window", "late", WorkItemStates.Expired);
+
+        Assert.Equal(1, _recording.CallsFor("late"));
+        Assert.Contains("expiry", item.LastError, StringComparison.OrdinalIgnoreCase);
+        Assert.Null(item.NextRunAt);
+    }
+
+    [Fact]
+    public async Task Execute_FiredPastExpiryWindow_ExpiresWithoutCallingTheExecutor()
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        // One worker thread, held by a gated item: the next item waits in a backlog.
+        await using var node = await StartAsync(store, maxConcurrency: 1);
+        await node.PutAsync("gated", "blocker", new { });
+        await _gate.Started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        await node.PutAsync("short-window", "stale", new { });
+        var registered = TimeProvider.System.GetUtcNow();
+        await Eventually.TrueAsync(() => Task.FromResult(TimeProvider.System.GetUtcNow() > registered.AddSeconds(2.5)),
+            TimeSpan.FromSeconds(10), "the 2 s expiry window must pass while the item waits in the backlog");
+        Assert.Equal(WorkItemStates.NeverRun, (await node.ItemAsync("short-window", "stale"))!.State);
+        _gate.Release();
+
+        var item = await node.WaitForStateAsync("short-window", "stale", WorkItemStates.Expired);
+
+        Assert.Equal(0, _recording.CallsFor("stale"));
+        Assert.Null(item.UpdatesStart);
+    }
+
+    [Fact]
+    public async Task Execute_ExecutorDefers_ItemIsDeferredWithoutCountingAnAttemptOrFailure()
+    {
+        _recording.Throw = c => c.EntityId == "busy" ? new WorkItemDeferredException(TimeSpan.FromHours(1), "vendor busy") : null;
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var node = await StartAsync(store);
+
+        await node.PutAsync("recorded", "busy", new { });
+        var item = await node.WaitForStateAsync("recorded", "busy", WorkItemStates.Deferred);
+
+        Assert.Equal(0, item.Attempt);
+        Assert.Equal("vendor busy", item.LastError);
+        Assert.InRange(item.NextRunAt!.Value, TimeProvider.System.GetUtcNow().AddMinutes(55), TimeProvider.System.GetUtcNow().AddMinutes(61));
+        var failures = await node.App.Services.GetRequiredService<FailureStore>()
+            .ListAsync(null, "recorded", "busy", 1, 10, CancellationToken.None);
+        Assert.Equal(0, failures.Total);
+    }
+
+    [Fact]
+    public async Task Execute_RecurringItemRetriedThenSucceeds_IsReArmedToItsCadence()
+    {
+        _recording.Throw = c => c.EntityId == "hourly-1" && c.Attempt == 1 ? new TimeoutException("first attempt times out") : null;
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var node = await StartAsync(store);
+
+        await node.PutAsync("recurring", "hourly-1", new { tier = "hourly" });
+        var item = await node.WaitForStateAsync("recurring", "hourly-1", WorkItemStates.Completed);
+
+        Assert.Equal(2, item.Attempt);
+        Assert.NotNull(item.NextRunAt);
+        Assert.InRange(item.NextRunAt!.Value, item.UpdatesEnd!.Value.AddMinutes(59), item.UpdatesEnd.Value.AddMinutes(61));
+    }
+
+    [Fact]
+    public async Task Register_TierChangedToExclude_RemovesTriggerAndKeepsRow()
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var node = await StartAsync(store);
+        await node.PutAsync("recurring", "tiered", new { tier = "daily" });
+        await node.WaitForStateAsync("recurring", "tiered", WorkItemStates.Completed);
+        Assert.NotNull((await node.ItemAsync("recurring", "tiered"))!.NextRunAt);
+
+        await node.PutAsync("recurring", "tiered", new { tier = "exclude" });
+
+        var item = await node.ItemAsync("recurring", "tiered");
+        Assert.Equal("exclude", item!.Tier);
+        Assert.Null(item.NextRunAt);
+    }
+
+    [Fact]
+    public async Task Register_SameItemsTwice_NeverDuplicates()
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var node = await StartAsync(store);
+        var body = new { dataType = "recorded", items = new[] { new { entityId = "a" }, new { entityId = "b" }, new { entityId = "c" } } };
+
+        (await node.Http.PostAsJsonAsync("/api/work-items", body)).EnsureSuccessStatusCode();
+        (await node.Http.PostAsJsonAsync("/api/work-items", body)).EnsureSuccessStatusCode();
+
+        var page = await node.Store.ListAsync(new WorkItemQuery("recorded", null, null, 1, 100), CancellationToken.None);
+        Assert.Equal(3, page.Total);
+        foreach (var id in new[] { "a", "b", "c" })
+            await node.WaitForStateAsync("recorded", id, WorkItemStates.Completed);
+        Assert.Equal(3, _recording.Calls.Count); // an unchanged re-registration does not re-run a one-shot item
+    }
+}
+
+[Trait("Provider", "Sqlite")]
+public sealed class SqliteCoordinatorJobTests() : CoordinatorJobTests(StorageProvider.Sqlite);
+
+[Trait("Provider", "Postgres")]
+public sealed class PostgresCoordinatorJobTests() : CoordinatorJobTests(StorageProvider.Postgres);
