@@ -195,6 +195,24 @@ public abstract class CoordinatorJobTests(StorageProvider provider)
     }
 
     [Fact]
+    public async Task Register_TierChangedAfterARun_NextRunIsLastEndPlusTheNewCadence()
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var node = await StartAsync(store);
+        await node.PutAsync("recurring", "retiered", new { tier = "daily" });
+        var first = await node.WaitForStateAsync("recurring", "retiered", WorkItemStates.Completed);
+        Assert.InRange(first.NextRunAt!.Value, first.UpdatesStart!.Value.AddHours(23), first.UpdatesStart.Value.AddHours(25));
+
+        await node.PutAsync("recurring", "retiered", new { tier = "hourly" });
+
+        var item = await node.ItemAsync("recurring", "retiered");
+        Assert.Equal("hourly", item!.Tier);
+        Assert.Equal(1, _recording.CallsFor("retiered")); // a tier change does not run the item again now
+        var expected = first.UpdatesEnd!.Value.AddHours(1);
+        Assert.InRange(item.NextRunAt!.Value, expected.AddSeconds(-1), expected.AddSeconds(1));
+    }
+
+    [Fact]
     public async Task Register_SameItemsTwice_NeverDuplicates()
     {
         await using var store = await TestStore.CreateAsync(provider);

@@ -82,12 +82,14 @@ public sealed class CoordinatorJob(
             return;
         }
 
-        // The outcome is persisted even while the node shuts down: the work has been done.
+        // The trigger moves before the state is written: a crash in between leaves an item that
+        // runs again (executors are idempotent), never a recurring item without a trigger. The
+        // outcome is persisted even while the node shuts down: the work has been done.
         var finished = time.GetUtcNow();
-        await store.CompleteAsync(item.DataType, item.EntityId, finished, CancellationToken.None);
-        CoordinatorLog.Completed(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, (finished - started).TotalSeconds);
         if (firing.Kind != FiringKind.Regular)
             await RearmAsync(dataType, item, row.Tier, finished);
+        await store.CompleteAsync(item.DataType, item.EntityId, finished, CancellationToken.None);
+        CoordinatorLog.Completed(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, (finished - started).TotalSeconds);
     }
 
     private async Task FailAsync(DataTypeDefinition dataType, RetryPlanner planner, ItemRef item, FiringData firing, string? tier, Exception ex)
@@ -102,38 +104,43 @@ public sealed class CoordinatorJob(
         };
         var failure = new FailureRecord(item.DataType, item.EntityId, firing.Attempt, node.Id, failedAt,
             ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.ToString());
-        await store.RecordFailureAsync(failure, state, decision.Reason, CancellationToken.None);
         CoordinatorLog.Failed(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, failure.ExceptionType, decision.Reason);
 
+        // Whatever keeps the item alive (a retry, the next cycle) is scheduled before the state is
+        // written; a dead-letter is written before the trigger goes. Either way a crash in between
+        // leaves an item that runs once more, never one that is silently dropped.
         switch (decision)
         {
             case RetryDecision.Retry retry:
-                CoordinatorLog.Retrying(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, retry.At, retry.Reason);
                 await scheduler.ScheduleOneOffAsync(item.DataType, item.EntityId, retry.At,
                     firing with { Attempt = retry.NextAttempt, Kind = FiringKind.Retry }, CancellationToken.None);
+                await store.RecordFailureAsync(failure, state, decision.Reason, CancellationToken.None);
+                CoordinatorLog.Retrying(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, retry.At, retry.Reason);
                 break;
             case RetryDecision.DeadLetter:
-                CoordinatorLog.DeadLettered(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, decision.Reason);
+                await store.RecordFailureAsync(failure, state, decision.Reason, CancellationToken.None);
                 await scheduler.RemoveAsync(item.DataType, item.EntityId, CancellationToken.None);
+                CoordinatorLog.DeadLettered(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, decision.Reason);
                 break;
             default:
-                CoordinatorLog.Expired(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, decision.Reason);
                 if (firing.Kind != FiringKind.Regular)
                     await RearmAsync(dataType, item, tier, failedAt);
+                await store.RecordFailureAsync(failure, state, decision.Reason, CancellationToken.None);
+                CoordinatorLog.Expired(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, decision.Reason);
                 break;
         }
     }
 
     private async Task ExpireAsync(DataTypeDefinition dataType, ItemRef item, FiringData firing, string reason, DateTimeOffset now)
     {
-        await store.SetStateAsync(item.DataType, item.EntityId, WorkItemStates.Expired, reason, null, now, CancellationToken.None);
-        CoordinatorLog.Expired(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, reason);
         if (firing.Kind != FiringKind.Regular)
         {
             var current = await store.GetAsync(item.DataType, item.EntityId, CancellationToken.None);
             if (current is not null)
                 await RearmAsync(dataType, item, current.Tier, now);
         }
+        await store.SetStateAsync(item.DataType, item.EntityId, WorkItemStates.Expired, reason, null, now, CancellationToken.None);
+        CoordinatorLog.Expired(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, reason);
     }
 
     private async Task DeferAsync(ItemRef item, FiringData firing, TimeSpan delay, string reason, FiringKind kind)
@@ -141,8 +148,8 @@ public sealed class CoordinatorJob(
         var now = time.GetUtcNow();
         var runAt = now + delay;
         // The attempt is not counted: the next firing carries the same number again.
-        await store.SetStateAsync(item.DataType, item.EntityId, WorkItemStates.Deferred, reason, firing.Attempt - 1, now, CancellationToken.None);
         await scheduler.ScheduleOneOffAsync(item.DataType, item.EntityId, runAt, firing with { Kind = kind }, CancellationToken.None);
+        await store.SetStateAsync(item.DataType, item.EntityId, WorkItemStates.Deferred, reason, firing.Attempt - 1, now, CancellationToken.None);
         CoordinatorLog.Deferred(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, runAt, reason);
     }
 
@@ -151,7 +158,7 @@ public sealed class CoordinatorJob(
     {
         if (dataType.CadenceOf(tier) is not { } cadence || tier == Tiers.Exclude)
             return Task.CompletedTask;
-        return scheduler.ArmAsync(dataType, [(item.EntityId, tier)], now + cadence, CancellationToken.None);
+        return scheduler.ArmAsync(dataType, [(item.EntityId, tier, now + cadence)], CancellationToken.None);
     }
 
     private static JsonElement? ParsePayload(string? payload) =>

@@ -51,7 +51,7 @@ public static class NodeHost
                 .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {Message:lj}{NewLine}{Exception}");
             foreach (var sink in provider.GetServices<ILogEventSink>())
                 logger.WriteTo.Sink(sink);
-        });
+        }, preserveStaticLogger: true); // each node (several share a process in tests) keeps its own logger
         services.AddBatchSchedulerSettings(configuration);
         services.AddBuiltInExecutors();
         services.AddSingleton<ConnectionFactory>();

@@ -17,11 +17,11 @@ public sealed class WorkItemScheduler(ISchedulerFactory schedulers)
             .Build();
 
     /// <summary>
-    /// Gives each item its regular trigger starting at <paramref name="startAt"/> (null: now, by
-    /// Quartz's clock), replacing any trigger it had; items in tier <c>exclude</c> lose their
-    /// trigger instead.
+    /// Gives each item its regular trigger starting at its <c>StartAt</c> (null: now, by Quartz's
+    /// clock), replacing any trigger it had; items in tier <c>exclude</c> lose their trigger instead.
     /// </summary>
-    public async Task ArmAsync(DataTypeDefinition dataType, IReadOnlyCollection<(string EntityId, string? Tier)> items, DateTimeOffset? startAt, CancellationToken cancellationToken)
+    public async Task ArmAsync(
+        DataTypeDefinition dataType, IReadOnlyCollection<(string EntityId, string? Tier, DateTimeOffset? StartAt)> items, CancellationToken cancellationToken)
     {
         var scheduler = await schedulers.GetScheduler(cancellationToken);
         var excluded = items.Where(i => i.Tier == Tiers.Exclude)
@@ -29,7 +29,7 @@ public sealed class WorkItemScheduler(ISchedulerFactory schedulers)
         if (excluded.Count > 0)
             await scheduler.UnscheduleJobs(excluded, cancellationToken);
         var triggers = items.Where(i => i.Tier != Tiers.Exclude)
-            .Select(i => WorkItemTriggers.Regular(dataType.Name, i.EntityId, dataType.CadenceOf(i.Tier), startAt))
+            .Select(i => WorkItemTriggers.Regular(dataType.Name, i.EntityId, dataType.CadenceOf(i.Tier), i.StartAt))
             .ToList();
         foreach (var chunk in triggers.Chunk(1000))
         {

@@ -19,8 +19,8 @@ public sealed record WorkItem(
 /// <summary>One item to register: the tier is already resolved, the payload is JSON text.</summary>
 public sealed record WorkItemRegistration(string EntityId, string? Tier, string? Payload, string? BatchId = null);
 
-/// <summary>What registering an item found: whether it existed, and its tier before.</summary>
-public sealed record RegistrationOutcome(WorkItemRegistration Item, bool Existed, string? PreviousTier);
+/// <summary>What registering an item found: whether it existed, its tier before and when it last completed.</summary>
+public sealed record RegistrationOutcome(WorkItemRegistration Item, bool Existed, string? PreviousTier, DateTimeOffset? LastEnd);
 
 /// <summary>Filter and page for listing items.</summary>
 public sealed record WorkItemQuery(string? DataType, string? State, string? Tier, int Page, int PageSize);

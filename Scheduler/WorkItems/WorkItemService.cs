@@ -6,7 +6,8 @@ namespace BatchScheduler.WorkItems;
 public sealed class WorkItemService(WorkItemStore store, WorkItemScheduler scheduler, TimeProvider time)
 {
     /// <summary>
-    /// Upserts the items, then arms a trigger for every item that is new or whose tier changed.
+    /// Upserts the items, then arms a trigger for every item that is new (due now) or whose tier
+    /// changed (due one new cadence after it last completed, or now when that has passed).
     /// Re-registering an unchanged item updates its payload and leaves its schedule alone.
     /// </summary>
     public async Task<int> RegisterAsync(DataTypeDefinition dataType, IReadOnlyList<WorkItemRegistration> items, CancellationToken cancellationToken)
@@ -14,11 +15,16 @@ public sealed class WorkItemService(WorkItemStore store, WorkItemScheduler sched
         var now = time.GetUtcNow();
         var outcomes = await store.RegisterAsync(dataType.Name, items, now, cancellationToken);
         var toArm = outcomes.Where(o => !o.Existed || o.PreviousTier != o.Item.Tier)
-            .Select(o => (o.Item.EntityId, o.Item.Tier)).ToList();
+            .Select(o => (o.Item.EntityId, o.Item.Tier, StartAt: NextStart(dataType, o, now))).ToList();
         if (toArm.Count > 0)
-            await scheduler.ArmAsync(dataType, toArm, startAt: null, cancellationToken);
+            await scheduler.ArmAsync(dataType, toArm, cancellationToken);
         return outcomes.Count;
     }
+
+    private static DateTimeOffset? NextStart(DataTypeDefinition dataType, RegistrationOutcome outcome, DateTimeOffset now) =>
+        outcome is { Existed: true, LastEnd: { } lastEnd } && dataType.CadenceOf(outcome.Item.Tier) is { } cadence && lastEnd + cadence > now
+            ? lastEnd + cadence
+            : null;
 
     /// <summary>Fires the item now as attempt 1 of a fresh cycle (also how a dead-lettered item is retried by hand).</summary>
     public async Task<WorkItem?> RunNowAsync(DataTypeDefinition dataType, string entityId, CancellationToken cancellationToken)

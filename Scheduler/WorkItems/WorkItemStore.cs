@@ -34,24 +34,26 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
-        return items.Select(i => new RegistrationOutcome(i, existing.TryGetValue(i.EntityId, out var tier), tier)).ToList();
+        return items.Select(i => existing.TryGetValue(i.EntityId, out var found)
+            ? new RegistrationOutcome(i, true, found.Tier, found.LastEnd)
+            : new RegistrationOutcome(i, false, null, null)).ToList();
     }
 
-    private static async Task<Dictionary<string, string?>> ExistingTiersAsync(
+    private static async Task<Dictionary<string, (string? Tier, DateTimeOffset? LastEnd)>> ExistingTiersAsync(
         DbConnection connection, DbTransaction transaction, string dataType, IReadOnlyList<WorkItemRegistration> items, CancellationToken cancellationToken)
     {
-        var result = new Dictionary<string, string?>(StringComparer.Ordinal);
+        var result = new Dictionary<string, (string? Tier, DateTimeOffset? LastEnd)>(StringComparer.Ordinal);
         foreach (var chunk in items.Chunk(500))
         {
             var names = string.Join(", ", chunk.Select((_, i) => $"@e{i}"));
             await using var command = connection.Command(
-                $"SELECT entity_id, tier FROM work_items WHERE data_type = @dataType AND entity_id IN ({names})", transaction)
+                $"SELECT entity_id, tier, updates_end FROM work_items WHERE data_type = @dataType AND entity_id IN ({names})", transaction)
                 .With("@dataType", dataType);
             for (var i = 0; i < chunk.Length; i++)
                 command.With($"@e{i}", chunk[i].EntityId);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
-                result[reader.GetString(0)] = reader.IsDBNull(1) ? null : reader.GetString(1);
+                result[reader.GetString(0)] = (reader.Get<string>("tier"), reader.GetTime("updates_end"));
         }
         return result;
     }
