@@ -5,6 +5,7 @@ using BatchScheduler.Storage;
 using BatchScheduler.Tests.Infrastructure;
 using BatchScheduler.WorkItems;
 using Microsoft.Extensions.DependencyInjection;
+using Quartz;
 
 namespace BatchScheduler.Tests.Coordination;
 
@@ -38,10 +39,11 @@ public abstract class CoordinatorJobTests(StorageProvider provider)
         ["DataTypes:gated:Executor"] = "gate",
     };
 
-    private async Task<TestNode> StartAsync(TestStore store, int maxConcurrency = 8)
+    private async Task<TestNode> StartAsync(TestStore store, int maxConcurrency = 8, string role = "worker")
     {
         var settings = Settings();
         settings["Cluster:MaxConcurrency"] = maxConcurrency.ToString();
+        settings["Cluster:Role"] = role;
         return await TestNode.StartAsync(store.Provider, store.ConnectionString, settings, s =>
         {
             s.AddExecutor("recording", _recording);
@@ -210,6 +212,39 @@ public abstract class CoordinatorJobTests(StorageProvider provider)
         Assert.Equal(1, _recording.CallsFor("retiered")); // a tier change does not run the item again now
         var expected = first.UpdatesEnd!.Value.AddHours(1);
         Assert.InRange(item.NextRunAt!.Value, expected.AddSeconds(-1), expected.AddSeconds(1));
+    }
+
+    /// <summary>Registers an item on an API-only node and then takes its trigger away, as a crash between the two writes would.</summary>
+    private static async Task<TestNode> ItemWithoutTriggerAsync(TestNode apiNode, string entityId)
+    {
+        await apiNode.PutAsync("recorded", entityId, new { });
+        var scheduler = await apiNode.App.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+        Assert.True(await scheduler.UnscheduleJob(new TriggerKey(entityId, "recorded")));
+        Assert.Null((await apiNode.ItemAsync("recorded", entityId))!.NextRunAt);
+        return apiNode;
+    }
+
+    [Fact]
+    public async Task Register_UnchangedItemThatLostItsTrigger_IsReArmed()
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var api = await ItemWithoutTriggerAsync(await StartAsync(store, role: "api"), "orphan");
+
+        await api.PutAsync("recorded", "orphan", new { });
+
+        Assert.NotNull((await api.ItemAsync("recorded", "orphan"))!.NextRunAt);
+    }
+
+    [Fact]
+    public async Task Start_ItemThatLostItsTrigger_IsReArmedAndRuns()
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        await (await ItemWithoutTriggerAsync(await StartAsync(store, role: "api"), "orphan")).DisposeAsync();
+
+        await using var worker = await StartAsync(store);
+
+        await worker.WaitForStateAsync("recorded", "orphan", WorkItemStates.Completed);
+        Assert.Equal(1, _recording.CallsFor("orphan"));
     }
 
     [Fact]

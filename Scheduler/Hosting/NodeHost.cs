@@ -71,9 +71,10 @@ public static class NodeHost
             .AddPolicy(ApiPolicies.Viewer, p => p.RequireRole(AdminRoles.Viewer, AdminRoles.Admin))
             .AddPolicy(ApiPolicies.Admin, p => p.RequireRole(AdminRoles.Admin));
 
-        // Hosted services start in this order: schema, durable jobs, Quartz, demo items, banner.
+        // Hosted services start in this order: schema, durable jobs, trigger repair, Quartz, demo items, banner.
         services.AddHostedService<SchemaMigrationService>();
         services.AddHostedService<JobRegistrationService>();
+        services.AddHostedService<TriggerRepairService>();
         services.AddBatchSchedulerQuartz(storage, cluster, node);
         services.AddHostedService<DemoSeeder>();
         services.AddHostedService<AddressBanner>();

@@ -19,8 +19,12 @@ public sealed record WorkItem(
 /// <summary>One item to register: the tier is already resolved, the payload is JSON text.</summary>
 public sealed record WorkItemRegistration(string EntityId, string? Tier, string? Payload, string? BatchId = null);
 
-/// <summary>What registering an item found: whether it existed, its tier before and when it last completed.</summary>
-public sealed record RegistrationOutcome(WorkItemRegistration Item, bool Existed, string? PreviousTier, DateTimeOffset? LastEnd);
+/// <summary>What registering an item found: whether it existed, its tier and state before, when it last completed and whether it has a trigger.</summary>
+public sealed record RegistrationOutcome(
+    WorkItemRegistration Item, bool Existed, string? PreviousTier, DateTimeOffset? LastEnd, string? PreviousState = null, bool HasTrigger = false);
+
+/// <summary>An item found without the trigger it should have.</summary>
+public sealed record OrphanedItem(string EntityId, string? Tier, string State, DateTimeOffset? LastEnd);
 
 /// <summary>Filter and page for listing items.</summary>
 public sealed record WorkItemQuery(string? DataType, string? State, string? Tier, int Page, int PageSize);

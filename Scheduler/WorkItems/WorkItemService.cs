@@ -14,17 +14,40 @@ public sealed class WorkItemService(WorkItemStore store, WorkItemScheduler sched
     {
         var now = time.GetUtcNow();
         var outcomes = await store.RegisterAsync(dataType.Name, items, now, cancellationToken);
-        var toArm = outcomes.Where(o => !o.Existed || o.PreviousTier != o.Item.Tier)
-            .Select(o => (o.Item.EntityId, o.Item.Tier, StartAt: NextStart(dataType, o, now))).ToList();
+        var toArm = outcomes
+            .Where(o => !o.Existed || o.PreviousTier != o.Item.Tier
+                        || (!o.HasTrigger && ShouldHaveTrigger(dataType, o.Item.Tier, o.PreviousState!)))
+            .Select(o => (o.Item.EntityId, o.Item.Tier, StartAt: NextStart(dataType, o.Item.Tier, o.LastEnd, now))).ToList();
         if (toArm.Count > 0)
             await scheduler.ArmAsync(dataType, toArm, cancellationToken);
         return outcomes.Count;
     }
 
-    private static DateTimeOffset? NextStart(DataTypeDefinition dataType, RegistrationOutcome outcome, DateTimeOffset now) =>
-        outcome is { Existed: true, LastEnd: { } lastEnd } && dataType.CadenceOf(outcome.Item.Tier) is { } cadence && lastEnd + cadence > now
-            ? lastEnd + cadence
-            : null;
+    /// <summary>
+    /// Re-arms items that lost their trigger (e.g. the node stopped between writing an item's row
+    /// and its trigger): pending one-shot items and every recurring item not dead-lettered.
+    /// </summary>
+    public async Task<int> RepairTriggersAsync(DataTypeDefinition dataType, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var orphans = await store.FindWithoutTriggerAsync(dataType.Name, cancellationToken);
+        var toArm = orphans.Where(o => ShouldHaveTrigger(dataType, o.Tier, o.State))
+            .Select(o => (o.EntityId, o.Tier, StartAt: NextStart(dataType, o.Tier, o.LastEnd, now))).ToList();
+        if (toArm.Count > 0)
+            await scheduler.ArmAsync(dataType, toArm, cancellationToken);
+        return toArm.Count;
+    }
+
+    private static bool ShouldHaveTrigger(DataTypeDefinition dataType, string? tier, string state) =>
+        tier != Tiers.Exclude && state switch
+        {
+            WorkItemStates.NeverRun or WorkItemStates.Retrying or WorkItemStates.Deferred => true,
+            WorkItemStates.Completed or WorkItemStates.Expired => dataType.CadenceOf(tier) is not null,
+            _ => false,
+        };
+
+    private static DateTimeOffset? NextStart(DataTypeDefinition dataType, string? tier, DateTimeOffset? lastEnd, DateTimeOffset now) =>
+        lastEnd is { } end && dataType.CadenceOf(tier) is { } cadence && end + cadence > now ? end + cadence : null;
 
     /// <summary>Fires the item now as attempt 1 of a fresh cycle (also how a dead-lettered item is retried by hand).</summary>
     public async Task<WorkItem?> RunNowAsync(DataTypeDefinition dataType, string entityId, CancellationToken cancellationToken)

@@ -35,25 +35,58 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         }
         await transaction.CommitAsync(cancellationToken);
         return items.Select(i => existing.TryGetValue(i.EntityId, out var found)
-            ? new RegistrationOutcome(i, true, found.Tier, found.LastEnd)
+            ? found with { Item = i }
             : new RegistrationOutcome(i, false, null, null)).ToList();
     }
 
-    private static async Task<Dictionary<string, (string? Tier, DateTimeOffset? LastEnd)>> ExistingTiersAsync(
+    private async Task<Dictionary<string, RegistrationOutcome>> ExistingTiersAsync(
         DbConnection connection, DbTransaction transaction, string dataType, IReadOnlyList<WorkItemRegistration> items, CancellationToken cancellationToken)
     {
-        var result = new Dictionary<string, (string? Tier, DateTimeOffset? LastEnd)>(StringComparer.Ordinal);
+        var result = new Dictionary<string, RegistrationOutcome>(StringComparer.Ordinal);
         foreach (var chunk in items.Chunk(500))
         {
             var names = string.Join(", ", chunk.Select((_, i) => $"@e{i}"));
             await using var command = connection.Command(
-                $"SELECT entity_id, tier, updates_end FROM work_items WHERE data_type = @dataType AND entity_id IN ({names})", transaction)
-                .With("@dataType", dataType);
+                $"""
+                SELECT w.entity_id, w.tier, w.updates_end, w.state, t.trigger_name
+                FROM work_items w
+                LEFT JOIN qrtz_triggers t ON t.sched_name = @sched AND t.trigger_group = w.data_type AND t.trigger_name = w.entity_id
+                WHERE w.data_type = @dataType AND w.entity_id IN ({names})
+                """, transaction)
+                .With("@sched", _schedulerName).With("@dataType", dataType);
             for (var i = 0; i < chunk.Length; i++)
                 command.With($"@e{i}", chunk[i].EntityId);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
-                result[reader.GetString(0)] = (reader.Get<string>("tier"), reader.GetTime("updates_end"));
+            {
+                result[reader.GetString(0)] = new RegistrationOutcome(null!, true, reader.Get<string>("tier"), reader.GetTime("updates_end"),
+                    reader.GetString(reader.GetOrdinal("state")), !reader.IsDBNull(reader.GetOrdinal("trigger_name")));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Items of <paramref name="dataType"/> with no trigger that are neither dead-lettered, in
+    /// flight nor excluded: candidates for re-arming (the caller decides by tier and state).
+    /// </summary>
+    public async Task<IReadOnlyList<OrphanedItem>> FindWithoutTriggerAsync(string dataType, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using var command = connection.Command(
+            """
+            SELECT w.entity_id, w.tier, w.state, w.updates_end
+            FROM work_items w
+            LEFT JOIN qrtz_triggers t ON t.sched_name = @sched AND t.trigger_group = w.data_type AND t.trigger_name = w.entity_id
+            WHERE w.data_type = @dataType AND t.trigger_name IS NULL
+              AND w.state NOT IN ('dead_lettered', 'in_flight') AND (w.tier IS NULL OR w.tier <> 'exclude')
+            """).With("@sched", _schedulerName).With("@dataType", dataType);
+        var result = new List<OrphanedItem>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result.Add(new OrphanedItem(reader.GetString(0), reader.Get<string>("tier"),
+                reader.GetString(reader.GetOrdinal("state")), reader.GetTime("updates_end")));
         }
         return result;
     }
