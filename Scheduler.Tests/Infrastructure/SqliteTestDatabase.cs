@@ -24,6 +24,8 @@ public sealed class SqliteTestDatabase : IDisposable
     {
         // Pooled connections keep the file open, and -wal/-shm exist while any connection does.
         SqliteConnection.ClearAllPools();
+        if (!Directory.Exists(DirectoryPath))
+            return;
         foreach (var file in new[] { FilePath, FilePath + "-wal", FilePath + "-shm", FilePath + "-journal" })
             File.Delete(file);
         if (Directory.Exists(DirectoryPath))

@@ -22,13 +22,15 @@ internal static class StatusApi
 
     private static async Task<Results<Ok<FailurePage>, ProblemHttpResult>> ListFailuresAsync(
         FailureStore store, DataTypeCatalog catalog, CancellationToken cancellationToken,
-        bool? done = null, string? dataType = null, string? entityId = null, int page = 1, int pageSize = 100)
+        string? done = null, string? dataType = null, string? entityId = null, string? page = null, string? pageSize = null)
     {
         if (dataType is not null && !catalog.TryGet(dataType, out _))
             return ApiProblems.BadRequest(catalog.Unknown(dataType));
-        if (page < 1 || pageSize is < 1 or > WorkItemInput.MaxPageSize)
-            return ApiProblems.BadRequest($"page must be 1 or more and pageSize between 1 and {WorkItemInput.MaxPageSize} (were {page} and {pageSize}).");
-        return TypedResults.Ok(await store.ListAsync(done, dataType, entityId, page, pageSize, cancellationToken));
+        if (!RequestValues.TryBool(done, "done", out var doneFilter, out var doneError))
+            return ApiProblems.BadRequest(doneError!);
+        if (!WorkItemInput.TryPage(page, pageSize, out var pageNumber, out var size, out var pageError))
+            return ApiProblems.BadRequest(pageError!);
+        return TypedResults.Ok(await store.ListAsync(doneFilter, dataType, entityId, pageNumber, size, cancellationToken));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> MarkDoneAsync(long id, FailureStore store, CancellationToken cancellationToken) =>

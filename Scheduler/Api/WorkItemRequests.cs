@@ -25,6 +25,13 @@ internal static class WorkItemInput
     public const int MaxItemsPerRequest = 10_000;
     public const int MaxPageSize = 1000;
 
+    public static bool TryPage(string? page, string? pageSize, out int pageNumber, out int size, out string? error)
+    {
+        size = 0;
+        return RequestValues.TryInt(page, "page", 1, 1, 1_000_000, out pageNumber, out error)
+               && RequestValues.TryInt(pageSize, "pageSize", 100, 1, MaxPageSize, out size, out error);
+    }
+
     public static string? RejectEntityId(string? entityId, string field)
     {
         if (string.IsNullOrWhiteSpace(entityId))

@@ -20,23 +20,22 @@ internal static class WorkItemsApi
 
     private static async Task<Results<Ok<WorkItemPage>, ProblemHttpResult>> ListAsync(
         WorkItemStore store, DataTypeCatalog catalog, CancellationToken cancellationToken,
-        string? dataType = null, string? state = null, string? tier = null, int page = 1, int pageSize = 100)
+        string? dataType = null, string? state = null, string? tier = null, string? page = null, string? pageSize = null)
     {
         if (dataType is not null && !catalog.TryGet(dataType, out _))
             return ApiProblems.BadRequest(catalog.Unknown(dataType));
         if (state is not null && !WorkItemStates.All.Contains(state))
             return ApiProblems.BadRequest($"Unknown state '{state}'; states are: {string.Join(", ", WorkItemStates.All)}.");
-        if (page < 1)
-            return ApiProblems.BadRequest($"page must be 1 or more (was {page}).");
-        if (pageSize is < 1 or > WorkItemInput.MaxPageSize)
-            return ApiProblems.BadRequest($"pageSize must be between 1 and {WorkItemInput.MaxPageSize} (was {pageSize}).");
-        var (found, total) = await store.ListAsync(new WorkItemQuery(dataType, state, tier, page, pageSize), cancellationToken);
-        return TypedResults.Ok(new WorkItemPage(found, page, pageSize, total));
+        if (!WorkItemInput.TryPage(page, pageSize, out var pageNumber, out var size, out var pageError))
+            return ApiProblems.BadRequest(pageError!);
+        var (found, total) = await store.ListAsync(new WorkItemQuery(dataType, state, tier, pageNumber, size), cancellationToken);
+        return TypedResults.Ok(new WorkItemPage(found, pageNumber, size, total));
     }
 
     private static async Task<Results<Ok<WorkItem>, ProblemHttpResult>> GetAsync(
         string dataType, string entityId, WorkItemStore store, DataTypeCatalog catalog, CancellationToken cancellationToken)
     {
+        entityId = RequestValues.EntityId(entityId);
         if (!catalog.TryGet(dataType, out _))
             return ApiProblems.NotFound(catalog.Unknown(dataType));
         var item = await store.GetAsync(dataType, entityId, cancellationToken);
@@ -47,6 +46,7 @@ internal static class WorkItemsApi
         string dataType, string entityId, HttpRequest request, WorkItemService service, WorkItemStore store,
         DataTypeCatalog catalog, CancellationToken cancellationToken)
     {
+        entityId = RequestValues.EntityId(entityId);
         if (!catalog.TryGet(dataType, out var definition))
             return ApiProblems.NotFound(catalog.Unknown(dataType));
         if (WorkItemInput.RejectEntityId(entityId, "entityId") is { } idError)
@@ -100,6 +100,7 @@ internal static class WorkItemsApi
     private static async Task<Results<Accepted<WorkItem>, ProblemHttpResult>> RunAsync(
         string dataType, string entityId, WorkItemService service, DataTypeCatalog catalog, CancellationToken cancellationToken)
     {
+        entityId = RequestValues.EntityId(entityId);
         if (!catalog.TryGet(dataType, out var definition))
             return ApiProblems.NotFound(catalog.Unknown(dataType));
         var item = await service.RunNowAsync(definition, entityId, cancellationToken);
@@ -111,6 +112,7 @@ internal static class WorkItemsApi
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
         string dataType, string entityId, WorkItemService service, DataTypeCatalog catalog, CancellationToken cancellationToken)
     {
+        entityId = RequestValues.EntityId(entityId);
         if (!catalog.TryGet(dataType, out var definition))
             return ApiProblems.NotFound(catalog.Unknown(dataType));
         return await service.RemoveAsync(definition, entityId, cancellationToken)

@@ -31,6 +31,8 @@ internal static class NodeRunner
         try
         {
             await using var app = NodeHost.Build(args);
+            // The same settings check a starting node makes: a node that could not start is not migrated for.
+            app.Services.GetService<IStartupValidator>()?.Validate();
             var storage = app.Services.GetRequiredService<IOptions<StorageOptions>>().Value;
             var applied = await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(storage.Provider, storage.ConnectionString, cancellationToken);
             await Console.Out.WriteLineAsync(applied.Count == 0
@@ -47,18 +49,30 @@ internal static class NodeRunner
     /// <summary>Prints what stopped the node; null for exceptions that should crash loudly as they are.</summary>
     private static int? Classify(Exception ex)
     {
+        var invalidSettings = ex switch
+        {
+            OptionsValidationException one => [one],
+            AggregateException many when many.InnerExceptions.All(e => e is OptionsValidationException) =>
+                many.InnerExceptions.Cast<OptionsValidationException>().ToList(),
+            _ => new List<OptionsValidationException>(),
+        };
+        if (invalidSettings.Count > 0)
+        {
+            Console.Error.WriteLine("The node cannot start: its settings are invalid.");
+            foreach (var failure in invalidSettings.SelectMany(e => e.Failures))
+                Console.Error.WriteLine($"  - {failure}");
+            return BadSettings;
+        }
         switch (ex)
         {
-            case OptionsValidationException invalid:
-                Console.Error.WriteLine("The node cannot start: its settings are invalid.");
-                foreach (var failure in invalid.Failures)
-                    Console.Error.WriteLine($"  - {failure}");
-                return BadSettings;
             case InvalidOperationException when ex.Message.Contains("configuration", StringComparison.OrdinalIgnoreCase):
                 Console.Error.WriteLine($"The node cannot start: {ex.Message}{(ex.InnerException is { } inner ? " " + inner.Message : "")}");
                 return BadSettings;
             case SchemaMigrationException migration:
                 Console.Error.WriteLine($"The schema could not be migrated: {migration.Message}");
+                return StartFailed;
+            case IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException }:
+                Console.Error.WriteLine($"The node cannot start: {ex.Message} Another process listens there; choose another address with --urls or ASPNETCORE_URLS.");
                 return StartFailed;
             default:
                 return null;

@@ -45,7 +45,10 @@ public static class NodeHost
         services.AddSingleton(node);
         services.AddSerilog((provider, logger) =>
         {
-            logger.ReadFrom.Configuration(configuration)
+            // The host's own "failed to start" line repeats, with a stack trace, what the CLI
+            // prints as one clear message; settings can lower this again.
+            logger.MinimumLevel.Override("Microsoft.Extensions.Hosting.Internal.Host", Serilog.Events.LogEventLevel.Fatal)
+                .ReadFrom.Configuration(configuration)
                 .Enrich.FromLogContext()
                 .Enrich.WithProperty("NodeId", node.Id)
                 .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {Message:lj}{NewLine}{Exception}");

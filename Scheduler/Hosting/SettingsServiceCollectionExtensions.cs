@@ -13,8 +13,10 @@ internal static class SettingsServiceCollectionExtensions
         services.AddOptions<ClusterOptions>().Bind(configuration.GetSection(ClusterOptions.Section)).ValidateOnStart();
         services.AddOptions<AdminOptions>().Bind(configuration.GetSection(AdminOptions.Section)).ValidateOnStart();
         services.AddOptions<DemoOptions>().Bind(configuration.GetSection(DemoOptions.Section));
-        services.AddOptions<VendorsOptions>().Configure(o => configuration.GetSection(VendorOptions.Section).Bind(o.Items));
-        services.AddOptions<DataTypesOptions>().Configure(o => configuration.GetSection(DataTypeOptions.Section).Bind(o.Items)).ValidateOnStart();
+        services.AddOptions<VendorsOptions>().Configure(o => NamedSectionBinder.BindEach(configuration.GetSection(VendorOptions.Section), o.Items));
+        services.AddOptions<DataTypesOptions>()
+            .Configure(o => NamedSectionBinder.BindEach(configuration.GetSection(DataTypeOptions.Section), o.Items, NamedSectionBinder.BindCadence))
+            .ValidateOnStart();
         foreach (var dataType in configuration.GetSection(DataTypeOptions.Section).GetChildren())
         {
             services.Configure<HttpExecutorOptions>(dataType.Key, dataType.GetSection("Http"));

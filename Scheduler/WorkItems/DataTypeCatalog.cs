@@ -37,24 +37,24 @@ public sealed class DataTypeDefinition(string name, DataTypeOptions options, IWo
 }
 
 /// <summary>All data types this node knows, resolved once at start from validated settings.</summary>
-public sealed class DataTypeCatalog
+/// <remarks>
+/// Resolved on first use rather than when constructed, so that building the host's services
+/// never validates settings early: the host validates every section at start and reports all
+/// bad keys together.
+/// </remarks>
+public sealed class DataTypeCatalog(IOptions<DataTypesOptions> options, IServiceProvider services)
 {
-    private readonly Dictionary<string, DataTypeDefinition> _byName;
+    private readonly Lazy<Dictionary<string, DataTypeDefinition>> _byName = new(() => options.Value.Items.ToDictionary(
+        kv => kv.Key,
+        kv => new DataTypeDefinition(kv.Key, kv.Value, services.GetRequiredKeyedService<IWorkItemExecutor>(kv.Value.Executor)),
+        StringComparer.Ordinal));
 
-    public DataTypeCatalog(IOptions<DataTypesOptions> options, IServiceProvider services)
-    {
-        _byName = options.Value.Items.ToDictionary(
-            kv => kv.Key,
-            kv => new DataTypeDefinition(kv.Key, kv.Value, services.GetRequiredKeyedService<IWorkItemExecutor>(kv.Value.Executor)),
-            StringComparer.Ordinal);
-    }
-
-    public IReadOnlyCollection<DataTypeDefinition> All => _byName.Values;
+    public IReadOnlyCollection<DataTypeDefinition> All => _byName.Value.Values;
 
     public bool TryGet(string name, out DataTypeDefinition definition) =>
-        _byName.TryGetValue(name, out definition!);
+        _byName.Value.TryGetValue(name, out definition!);
 
     /// <summary>The message for an unknown data type, listing the configured ones.</summary>
     public string Unknown(string name) =>
-        $"Unknown data type '{name}'; configured data types: {string.Join(", ", _byName.Keys.Order(StringComparer.Ordinal))}.";
+        $"Unknown data type '{name}'; configured data types: {string.Join(", ", _byName.Value.Keys.Order(StringComparer.Ordinal))}.";
 }

@@ -1,0 +1,182 @@
+using System.Text.Json;
+using BatchScheduler.Configuration;
+using BatchScheduler.Executors.BuiltIn;
+using BatchScheduler.Hosting;
+using BatchScheduler.Storage;
+using BatchScheduler.Tests.Infrastructure;
+using BatchScheduler.WorkItems;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace BatchScheduler.Tests.Configuration;
+
+/// <summary>
+/// The shipped appsettings.json binds and validates, so the file users copy always works; a bad
+/// setting stops the node with a message naming the key.
+/// </summary>
+[Trait("Provider", "Sqlite")]
+public sealed class AppSettingsTests : IDisposable
+{
+    private readonly SqliteTestDatabase _database = new();
+
+    public void Dispose()
+    {
+        // SqliteTestDatabase.Dispose throws when its directory was never created, as it is not here
+        // when a test refuses bad settings before the store is touched.
+        if (Directory.Exists(_database.DirectoryPath))
+            _database.Dispose();
+    }
+
+    private static void ResolveAllSettings(IServiceProvider services)
+    {
+        _ = services.GetRequiredService<IOptions<StorageOptions>>().Value;
+        _ = services.GetRequiredService<IOptions<ClusterOptions>>().Value;
+        _ = services.GetRequiredService<IOptions<AdminOptions>>().Value;
+        _ = services.GetRequiredService<IOptions<VendorsOptions>>().Value;
+        _ = services.GetRequiredService<IOptions<DataTypesOptions>>().Value;
+        _ = services.GetRequiredService<DataTypeCatalog>();
+    }
+
+    [Fact]
+    public async Task ShippedFile_BindsAndValidates_EveryDataTypeResolvesItsExecutor()
+    {
+        await using var app = NodeHost.Build([$"--Storage:ConnectionString={_database.ConnectionString}"]);
+
+        ResolveAllSettings(app.Services);
+
+        using var shipped = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "appsettings.json")));
+        var dataTypes = shipped.RootElement.GetProperty("DataTypes").EnumerateObject().ToList();
+        Assert.NotEmpty(dataTypes);
+        var catalog = app.Services.GetRequiredService<DataTypeCatalog>();
+        Assert.Equal(dataTypes.Select(d => d.Name).Order(StringComparer.Ordinal), catalog.All.Select(d => d.Name).Order(StringComparer.Ordinal));
+        var executorTypes = new Dictionary<string, Type>
+        {
+            [BuiltInExecutors.Noop] = typeof(NoopExecutor),
+            [BuiltInExecutors.Http] = typeof(HttpExecutor),
+            [BuiltInExecutors.Demo] = typeof(DemoExecutor),
+        };
+        foreach (var dataType in dataTypes)
+        {
+            Assert.True(catalog.TryGet(dataType.Name, out var definition));
+            var executor = dataType.Value.GetProperty("Executor").GetString()!;
+            Assert.IsType(executorTypes[executor], definition.Executor);
+        }
+        Assert.Equal(_database.ConnectionString, app.Services.GetRequiredService<IOptions<StorageOptions>>().Value.ConnectionString);
+    }
+
+    [Fact]
+    public async Task ShippedFile_ConfiguresTheDesignedSections()
+    {
+        await using var app = NodeHost.Build([$"--Storage:ConnectionString={_database.ConnectionString}"]);
+
+        var storage = app.Services.GetRequiredService<IOptions<StorageOptions>>().Value;
+        var cluster = app.Services.GetRequiredService<IOptions<ClusterOptions>>().Value;
+        Assert.Equal(StorageProvider.Sqlite, storage.Provider);
+        Assert.Equal(NodeRoles.Worker, cluster.Role);
+        Assert.Equal("auto", cluster.NodeId);
+        var catalog = app.Services.GetRequiredService<DataTypeCatalog>();
+        Assert.Contains(catalog.All, d => d.Options.Cadence.Count > 0);
+        Assert.All(catalog.All, d => Assert.Empty(d.Options.Retry.Validate()));
+    }
+
+    /// <summary>A valid node's settings with <paramref name="overrides"/> ("key=value|key=value") applied.</summary>
+    private WebApplication BuildWith(string overrides)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Storage:Provider"] = "Sqlite",
+            ["Storage:ConnectionString"] = _database.ConnectionString,
+            ["Cluster:NodeId"] = "settings-test",
+            ["DataTypes:x:Executor"] = "noop",
+            ["Serilog:MinimumLevel:Default"] = "Warning",
+        };
+        foreach (var pair in overrides.Split('|'))
+        {
+            var at = pair.IndexOf('=');
+            settings[pair[..at]] = pair[(at + 1)..];
+        }
+        return NodeHost.Build([], b =>
+        {
+            b.Configuration.Sources.Clear();
+            b.Configuration.AddInMemoryCollection(settings);
+        });
+    }
+
+    [Fact]
+    public async Task BaseSettings_WithoutOverrides_Validate()
+    {
+        await using var app = BuildWith("Cluster:Role=worker");
+
+        ResolveAllSettings(app.Services);
+    }
+
+    [Theory]
+    [InlineData("DataTypes:x:Executor=nope", "DataTypes:x:Executor", "nope")]
+    [InlineData("DataTypes:x:Executor=", "DataTypes:x:Executor", "noop")]
+    [InlineData("DataTypes:x:Retry:MaxRetryAttempts=-1", "DataTypes:x:Retry:MaxRetryAttempts", "-1")]
+    [InlineData("DataTypes:x:Retry:MaxDelay=00:00:01|DataTypes:x:Retry:Delay=00:00:10", "DataTypes:x:Retry:MaxDelay", "00:00:01")]
+    [InlineData("DataTypes:x:Executor=http", "DataTypes:x:Http:Url", "required")]
+    [InlineData("DataTypes:x:Executor=http|DataTypes:x:Http:Url=ftp://host/{entityId}", "DataTypes:x:Http:Url", "ftp://host/{entityId}")]
+    [InlineData("DataTypes:x:Cadence:first=00:01:00|DataTypes:x:DefaultTier=second", "DataTypes:x:DefaultTier", "second")]
+    [InlineData("DataTypes:x:Cadence:exclude=00:01:00", "DataTypes:x:Cadence:exclude", "reserved")]
+    [InlineData("DataTypes:x:Vendor=acme", "DataTypes:x:Vendor", "acme")]
+    [InlineData("DataTypes:x:Expiry=-00:01:00", "DataTypes:x:Expiry", "positive")]
+    [InlineData("DataTypes:bad name:Executor=noop", "DataTypes:bad name", "bad name")]
+    [InlineData("Cluster:Role=boss", "Cluster:Role", "boss")]
+    [InlineData("Cluster:MaxConcurrency=0", "Cluster:MaxConcurrency", "0")]
+    [InlineData("Cluster:CheckinInterval=00:00:00.100", "Cluster:CheckinInterval", "00:00:00.1")]
+    [InlineData("Storage:Provider=Postgres|Storage:ConnectionString=Host=localhost;NoSuchKeyword=1", "Storage:ConnectionString", "Postgres")]
+    [InlineData("Storage:ConnectionString= ", "Storage:ConnectionString", "empty")]
+    [InlineData("Admin:ApiKeys:0:Key=short|Admin:ApiKeys:0:Role=admin", "Admin:ApiKeys:0:Key", "8 characters")]
+    [InlineData("Admin:ApiKeys:0:Key=long-enough-key|Admin:ApiKeys:0:Role=root", "Admin:ApiKeys:0:Role", "root")]
+    [InlineData("Admin:ApiKeys:0:Key=same-key-twice|Admin:ApiKeys:1:Key=same-key-twice", "Admin:ApiKeys", "more than once")]
+    public async Task InvalidSetting_OnResolve_ThrowsValidationNamingTheKeyAndValue(string overrides, string key, string value)
+    {
+        await using var app = BuildWith(overrides);
+
+        var exception = Assert.Throws<OptionsValidationException>(() => ResolveAllSettings(app.Services));
+
+        Assert.Contains(exception.Failures, f => f.Contains(key, StringComparison.Ordinal) && f.Contains(value, StringComparison.Ordinal));
+        Assert.Contains(key, exception.Message);
+    }
+
+    [Theory]
+    [InlineData("DataTypes:x:Retry:Delay=soon", "DataTypes:x:Retry:Delay")]
+    [InlineData("DataTypes:x:Retry:BackoffType=Sideways", "DataTypes:x:Retry:BackoffType")]
+    [InlineData("DataTypes:x:Expiry=an hour", "DataTypes:x:Expiry")]
+    [InlineData("DataTypes:x:Cadence:first=soon", "DataTypes:x:Cadence:first")]
+    [InlineData("Vendors:acme:Window=soon", "Vendors:acme:Window")]
+    public async Task UnparsableValue_InNamedSection_ThrowsNamingTheKey(string overrides, string key)
+    {
+        await using var app = BuildWith(overrides);
+
+        var exception = Assert.Throws<InvalidOperationException>(() => ResolveAllSettings(app.Services));
+
+        Assert.Contains(key, exception.Message);
+    }
+
+    [Theory]
+    [InlineData("Cluster:MaxConcurrency=many", "Cluster:MaxConcurrency")]
+    [InlineData("Cluster:CheckinInterval=often", "Cluster:CheckinInterval")]
+    [InlineData("Storage:Provider=Oracle", "Storage:Provider")]
+    [InlineData("Storage:MigrateOnStart=sometimes", "Storage:MigrateOnStart")]
+    public void UnparsableValue_ReadWhileComposing_ThrowsOnBuildNamingTheKey(string overrides, string key)
+    {
+        var exception = Assert.Throws<InvalidOperationException>(() => BuildWith(overrides));
+
+        Assert.Contains(key, exception.Message);
+    }
+
+    [Fact]
+    public async Task InvalidSetting_OnStart_StopsTheNodeBeforeItTouchesTheStore()
+    {
+        await using var app = BuildWith("DataTypes:x:Executor=nope|urls=http://127.0.0.1:0");
+
+        var exception = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
+
+        Assert.Contains("DataTypes:x:Executor", exception.Message);
+        Assert.False(File.Exists(_database.FilePath), "a node with invalid settings must not create or migrate its database");
+    }
+}
