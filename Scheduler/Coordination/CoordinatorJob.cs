@@ -24,7 +24,10 @@ public sealed class CoordinatorJob(
 {
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
-        var item = new ItemRef(context.Trigger.Key.Group, context.Trigger.Key.Name);
+        // After a crash Quartz re-runs the job under a recovery trigger of its own group; the item
+        // is the one the original trigger stood for (its job data, attempt and due time, come along).
+        var key = context is { Recovering: true, RecoveringTriggerKey: { } original } ? original : context.Trigger.Key;
+        var item = new ItemRef(key.Group, key.Name);
         var firing = FiringData.From(context, time.GetUtcNow());
         using var scope = logger.BeginScope(new Dictionary<string, object>
         {

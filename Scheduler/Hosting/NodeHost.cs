@@ -39,7 +39,7 @@ public static class NodeHost
         var configuration = builder.Configuration;
         var storage = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
         var cluster = configuration.GetSection(ClusterOptions.Section).Get<ClusterOptions>() ?? new ClusterOptions();
-        var node = NodeIdentity.Resolve(cluster);
+        var node = NodeIdentity.Resolve(cluster, storage.Provider);
         var services = builder.Services;
 
         services.AddSingleton(node);

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace BatchScheduler.Tests.Infrastructure;
+
+/// <summary>
+/// A node as its own process (the real Scheduler.dll), so a test can kill it with SIGKILL the way
+/// a crashed machine would: no shutdown code runs.
+/// </summary>
+public sealed partial class NodeProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<string> _output = [];
+
+    private NodeProcess(IEnumerable<string> args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Scheduler.dll"));
+        foreach (var arg in args)
+            start.ArgumentList.Add(arg);
+        _process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        _process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        _process.Exited += (_, _) => _listening.TrySetException(new InvalidOperationException(
+            $"The node process exited with {_process.ExitCode} before listening:\n{Output}"));
+    }
+
+    public HttpClient Http { get; private set; } = null!;
+
+    public string Output { get { lock (_output) return string.Join('\n', _output); } }
+
+    /// <summary>Starts the node with <c>--Key=value</c> settings and waits until it listens.</summary>
+    public static async Task<NodeProcess> StartAsync(IDictionary<string, string?> settings)
+    {
+        var args = settings.Select(kv => $"--{kv.Key}={kv.Value}").Append("--urls=http://127.0.0.1:0");
+        var node = new NodeProcess(args);
+        node._process.Start();
+        node._process.BeginOutputReadLine();
+        node._process.BeginErrorReadLine();
+        var address = await node._listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        node.Http = new HttpClient { BaseAddress = address };
+        return node;
+    }
+
+    /// <summary>SIGKILL: the process ends at once, mid-whatever.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+            return;
+        lock (_output)
+            _output.Add(line);
+        if (ListeningLine().Match(line) is { Success: true } match)
+            _listening.TrySetResult(new Uri(match.Groups[1].Value));
+    }
+
+    [GeneratedRegex(@"Now listening on: (http://\S+)")]
+    private static partial Regex ListeningLine();
+
+    public async ValueTask DisposeAsync()
+    {
+        Http?.Dispose();
+        if (!_process.HasExited)
+            await KillAsync();
+        _process.Dispose();
+    }
+}
