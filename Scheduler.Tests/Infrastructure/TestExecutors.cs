@@ -40,3 +40,43 @@ public sealed class GateExecutor : IWorkItemExecutor
         await _gate.Task.WaitAsync(cancellationToken);
     }
 }
+
+/// <summary>
+/// Detects overlap from outside the coordinator: counts executions of each entity running at the
+/// same moment. The first call waits at a gate so a test can try to start the item again meanwhile.
+/// </summary>
+public sealed class OverlapDetectingExecutor : IWorkItemExecutor
+{
+    private readonly ConcurrentDictionary<string, int> _active = new();
+    private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _calls;
+    private int _maxConcurrent;
+
+    public TaskCompletionSource FirstStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public int Calls => Volatile.Read(ref _calls);
+
+    public int MaxConcurrent => Volatile.Read(ref _maxConcurrent);
+
+    public void Release() => _gate.TrySetResult();
+
+    public async ValueTask ExecuteAsync(WorkItemContext context, CancellationToken cancellationToken)
+    {
+        var call = Interlocked.Increment(ref _calls);
+        var now = _active.AddOrUpdate(context.EntityId, 1, (_, n) => n + 1);
+        int seen;
+        while ((seen = Volatile.Read(ref _maxConcurrent)) < now && Interlocked.CompareExchange(ref _maxConcurrent, now, seen) != seen)
+        {
+        }
+        try
+        {
+            FirstStarted.TrySetResult();
+            if (call == 1)
+                await _gate.Task.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            _active.AddOrUpdate(context.EntityId, 0, (_, n) => n - 1);
+        }
+    }
+}

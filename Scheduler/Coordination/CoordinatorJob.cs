@@ -19,9 +19,13 @@ public sealed class CoordinatorJob(
     WorkItemStore store,
     WorkItemScheduler scheduler,
     NodeIdentity node,
+    RunningItems running,
     TimeProvider time,
     ILogger<CoordinatorJob> logger) : IJob
 {
+    /// <summary>How long a firing that found its item busy elsewhere waits before it tries again.</summary>
+    internal static readonly TimeSpan BusyRetryDelay = TimeSpan.FromSeconds(5);
+
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
         // After a crash Quartz re-runs the job under a recovery trigger of its own group; the item
@@ -38,10 +42,35 @@ public sealed class CoordinatorJob(
             CoordinatorLog.UnknownDataType(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);
             return;
         }
-        await RunAsync(dataType, item, firing, cancellationToken);
+        // Quartz's overlap policy keeps a trigger from firing while it runs; this claim also
+        // covers a recovery firing, which runs under a trigger of its own.
+        if (!running.TryClaim(item.DataType, item.EntityId))
+        {
+            await SkipBusyAsync(context, item, firing, node.Id);
+            return;
+        }
+        try
+        {
+            await RunAsync(context, dataType, item, firing, cancellationToken);
+        }
+        finally
+        {
+            running.Release(item.DataType, item.EntityId);
+        }
     }
 
-    private async Task RunAsync(DataTypeDefinition dataType, ItemRef item, FiringData firing, CancellationToken cancellationToken)
+    /// <summary>
+    /// The item runs elsewhere (or already here): this firing does not start it. A firing that
+    /// is its trigger's last comes back a little later, so the item keeps a trigger.
+    /// </summary>
+    private async Task SkipBusyAsync(IJobExecutionContext context, ItemRef item, FiringData firing, string busyNode)
+    {
+        CoordinatorLog.SkippedBusy(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, busyNode);
+        if (context.NextFireTimeUtc is null)
+            await scheduler.ScheduleOneOffAsync(item.DataType, item.EntityId, time.GetUtcNow() + BusyRetryDelay, firing, CancellationToken.None);
+    }
+
+    private async Task RunAsync(IJobExecutionContext context, DataTypeDefinition dataType, ItemRef item, FiringData firing, CancellationToken cancellationToken)
     {
         var planner = dataType.CreateRetryPlanner();
         var started = time.GetUtcNow();
@@ -52,11 +81,17 @@ public sealed class CoordinatorJob(
             return;
         }
 
-        var begun = await store.BeginAttemptAsync(item.DataType, item.EntityId, firing.Attempt, node.Id, started, cancellationToken);
-        if (begun is not { } row)
+        var row = await store.BeginAttemptAsync(item.DataType, item.EntityId, firing.Attempt, node.Id,
+            takeOver: context.Recovering, runningHere: false, started, cancellationToken);
+        if (row.IsGone)
         {
             CoordinatorLog.ItemGone(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);
             await scheduler.RemoveAsync(item.DataType, item.EntityId, CancellationToken.None);
+            return;
+        }
+        if (!row.IsStarted)
+        {
+            await SkipBusyAsync(context, item, firing, row.BusyNode!);
             return;
         }
         CoordinatorLog.Starting(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);

@@ -36,6 +36,9 @@ internal static partial class CoordinatorLog
     [LoggerMessage(1008, LogLevel.Warning, "Handing back {DataType}/{EntityId} attempt {Attempt} on {NodeId}: the node is shutting down")]
     public static partial void HandedBack(ILogger logger, string dataType, string entityId, int attempt, string nodeId);
 
+    [LoggerMessage(1010, LogLevel.Warning, "Not starting {DataType}/{EntityId} attempt {Attempt} on {NodeId}: it is in flight on {BusyNode}")]
+    public static partial void SkippedBusy(ILogger logger, string dataType, string entityId, int attempt, string nodeId, string busyNode);
+
     [LoggerMessage(1009, LogLevel.Information, "Retrying {DataType}/{EntityId} after attempt {Attempt} on {NodeId} at {RunAt:o}: {Reason}")]
     public static partial void Retrying(ILogger logger, string dataType, string entityId, int attempt, string nodeId, DateTimeOffset runAt, string reason);
 }

@@ -63,6 +63,7 @@ public static class NodeHost
         services.AddSingleton<WorkItemStore>();
         services.AddSingleton<WorkItemScheduler>();
         services.AddSingleton<WorkItemService>();
+        services.AddSingleton<Coordination.RunningItems>();
         services.AddSingleton<FailureStore>();
         services.AddSingleton<NodeStatusQuery>();
         services.AddSingleton<HealthQuery>();

@@ -30,5 +30,8 @@ public static class WorkItemTriggers
         TriggerBuilder.Create()
             .WithIdentity(WorkItemKeys.Trigger(dataType, entityId))
             .ForJob(WorkItemKeys.Job(dataType))
+            // A firing that comes due while the item's previous firing still runs (on any node)
+            // waits for it: one item never runs twice at once.
+            .WithOverlapPolicy(OverlapPolicy.BufferOne)
             .WithRetryPolicy(RetryPolicy.None);
 }

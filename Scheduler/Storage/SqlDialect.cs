@@ -25,12 +25,28 @@ public class SqlDialect
             batch_id = COALESCE(excluded.batch_id, work_items.batch_id), updated_at = excluded.updated_at
         """;
 
-    /// <summary>Marks an attempt started and returns what the executor needs.</summary>
-    public virtual string BeginAttempt =>
+    /// <summary>
+    /// Who may start an item: anyone unless it is in flight; if it is in flight, only a Quartz
+    /// recovery firing (the owner has been declared dead), the owner itself when it is no longer
+    /// running it (its last run's final write was lost), or anyone once the owner's check-in has
+    /// lapsed. One statement, so two nodes racing for the same item cannot both win.
+    /// </summary>
+    protected const string MayStart =
         """
+        data_type = @dataType AND entity_id = @entityId
+        AND (state <> 'in_flight' OR node_id IS NULL OR @takeOver = 1
+             OR (node_id = @node AND @runningHere = 0)
+             OR NOT EXISTS (SELECT 1 FROM qrtz_scheduler_state s
+                            WHERE s.sched_name = @sched AND s.instance_name = work_items.node_id
+                              AND s.last_checkin_time + (s.checkin_interval + 7500) * 10000 >= @nowTicks))
+        """;
+
+    /// <summary>Marks an attempt started and returns what the executor needs; no row when it may not start.</summary>
+    public virtual string BeginAttempt =>
+        $"""
         UPDATE work_items
         SET state = 'in_flight', updates_start = @now, attempt = @attempt, node_id = @node, updated_at = @now
-        WHERE data_type = @dataType AND entity_id = @entityId
+        WHERE {MayStart}
         RETURNING tier, payload
         """;
 
@@ -56,11 +72,11 @@ internal sealed class SqlServerDialect : SqlDialect
         """;
 
     public override string BeginAttempt =>
-        """
+        $"""
         UPDATE work_items
         SET state = 'in_flight', updates_start = @now, attempt = @attempt, node_id = @node, updated_at = @now
         OUTPUT inserted.tier, inserted.payload
-        WHERE data_type = @dataType AND entity_id = @entityId
+        WHERE {MayStart}
         """;
 
     public override string Page(string offsetParameter, string limitParameter) =>

@@ -33,3 +33,13 @@ public sealed record WorkItemQuery(string? DataType, string? State, string? Tier
 public sealed record FailureRecord(
     string DataType, string EntityId, int Attempt, string NodeId, DateTimeOffset FailedAt,
     string ExceptionType, string Message, string? Detail);
+
+/// <summary>What asking to start an attempt found.</summary>
+public sealed record AttemptStart(bool IsStarted, bool IsGone, string? BusyNode, string? Tier, string? Payload)
+{
+    public static readonly AttemptStart Gone = new(false, true, null, null, null);
+
+    public static AttemptStart Started(string? tier, string? payload) => new(true, false, null, tier, payload);
+
+    public static AttemptStart BusyOn(string node) => new(false, false, node, null, null);
+}

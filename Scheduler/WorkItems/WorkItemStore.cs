@@ -91,18 +91,30 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         return result;
     }
 
-    /// <summary>Writes <c>updates_start</c> and returns the item's tier and payload, or null when the item is gone.</summary>
-    public async Task<(string? Tier, string? Payload)?> BeginAttemptAsync(
-        string dataType, string entityId, int attempt, string nodeId, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes <c>updates_start</c> unless another live node has the item in flight, and says which:
+    /// started (with the item's tier and payload), busy elsewhere, or gone.
+    /// </summary>
+    public async Task<AttemptStart> BeginAttemptAsync(
+        string dataType, string entityId, int attempt, string nodeId, bool takeOver, bool runningHere, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
-        await using var command = connection.Command(connections.Dialect.BeginAttempt)
+        await using (var command = connection.Command(connections.Dialect.BeginAttempt)
             .With("@now", now).With("@attempt", attempt).With("@node", nodeId)
+            .With("@dataType", dataType).With("@entityId", entityId).With("@sched", _schedulerName)
+            .With("@takeOver", takeOver ? 1 : 0).With("@runningHere", runningHere ? 1 : 0).With("@nowTicks", now.UtcTicks))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            if (await reader.ReadAsync(cancellationToken))
+                return AttemptStart.Started(reader.Get<string>("tier"), reader.Get<string>("payload"));
+        }
+        await using var owner = connection.Command("SELECT node_id FROM work_items WHERE data_type = @dataType AND entity_id = @entityId")
             .With("@dataType", dataType).With("@entityId", entityId);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
-            return null;
-        return (reader.Get<string>("tier"), reader.Get<string>("payload"));
+        return await owner.ExecuteScalarAsync(cancellationToken) switch
+        {
+            null => AttemptStart.Gone,
+            var node => AttemptStart.BusyOn(node as string ?? "?"),
+        };
     }
 
     /// <summary>Writes <c>updates_end</c>: the attempt succeeded.</summary>
