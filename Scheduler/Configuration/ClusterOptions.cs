@@ -17,6 +17,9 @@ public sealed class ClusterOptions
     /// <summary>How often the node checks in to the cluster (PostgreSQL / SQL Server only).</summary>
     public TimeSpan CheckinInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often a worker re-arms items that lost their trigger and frees triggers Quartz left stuck.</summary>
+    public TimeSpan RepairInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Quartz scheduler name: nodes with the same name and database form one cluster.</summary>
     public string SchedulerName { get; set; } = "BatchScheduler";
 }

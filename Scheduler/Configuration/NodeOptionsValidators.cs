@@ -18,6 +18,8 @@ internal sealed class ClusterOptionsValidator : IValidateOptions<ClusterOptions>
             errors.Add($"{s}:MaxConcurrency must be between 1 and 1000 (was {o.MaxConcurrency}).");
         if (o.CheckinInterval < TimeSpan.FromSeconds(1) || o.CheckinInterval > TimeSpan.FromMinutes(5))
             errors.Add($"{s}:CheckinInterval must be between 00:00:01 and 00:05:00 (was {o.CheckinInterval}).");
+        if (o.RepairInterval < TimeSpan.FromSeconds(1) || o.RepairInterval > TimeSpan.FromHours(1))
+            errors.Add($"{s}:RepairInterval must be between 00:00:01 and 01:00:00 (was {o.RepairInterval}).");
         if (!SettingNames.IsValidName(o.SchedulerName))
             errors.Add($"{s}:SchedulerName '{o.SchedulerName}' is not allowed; use {SettingNames.NameRule}.");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

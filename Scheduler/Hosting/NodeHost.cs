@@ -62,6 +62,7 @@ public static class NodeHost
         services.AddSingleton<DataTypeCatalog>();
         services.AddSingleton<WorkItemStore>();
         services.AddSingleton<WorkItemScheduler>();
+        services.AddSingleton<StuckTriggerRepair>();
         services.AddSingleton<WorkItemService>();
         services.AddSingleton<Coordination.RunningItems>();
         services.AddSingleton<FailureStore>();
@@ -78,7 +79,8 @@ public static class NodeHost
         // Hosted services start in this order: schema, durable jobs, trigger repair, Quartz, demo items, banner.
         services.AddHostedService<SchemaMigrationService>();
         services.AddHostedService<JobRegistrationService>();
-        services.AddHostedService<TriggerRepairService>();
+        if (cluster.Role == NodeRoles.Worker)
+            services.AddHostedService<TriggerRepairService>();
         services.AddBatchSchedulerQuartz(storage, cluster, node);
         services.AddHostedService<DemoSeeder>();
         services.AddHostedService<AddressBanner>();
