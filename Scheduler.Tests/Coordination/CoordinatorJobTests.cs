@@ -39,11 +39,13 @@ public abstract class CoordinatorJobTests(StorageProvider provider)
         ["DataTypes:gated:Executor"] = "gate",
     };
 
-    private async Task<TestNode> StartAsync(TestStore store, int maxConcurrency = 8, string role = "worker")
+    private async Task<TestNode> StartAsync(TestStore store, int maxConcurrency = 8, string role = "worker", string? nodeId = null)
     {
         var settings = Settings();
         settings["Cluster:MaxConcurrency"] = maxConcurrency.ToString();
         settings["Cluster:Role"] = role;
+        if (nodeId is not null)
+            settings["Cluster:NodeId"] = nodeId;
         return await TestNode.StartAsync(store.Provider, store.ConnectionString, settings, s =>
         {
             s.AddExecutor("recording", _recording);
@@ -245,6 +247,24 @@ public abstract class CoordinatorJobTests(StorageProvider provider)
 
         await worker.WaitForStateAsync("recorded", "orphan", WorkItemStates.Completed);
         Assert.Equal(1, _recording.CallsFor("orphan"));
+    }
+
+    [Theory]
+    [InlineData("dead-node")]     // its node died and nothing recovered it
+    [InlineData("restarted-node")] // this node, after a restart: its last run's final write was lost
+    public async Task Start_ItemLeftInFlightWithoutTrigger_IsReArmedAndRuns(string owner)
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        await using (var api = await ItemWithoutTriggerAsync(await StartAsync(store, role: "api"), "lost-write"))
+        {
+            var start = await api.Store.BeginAttemptAsync("recorded", "lost-write", 1, owner, false, TimeProvider.System.GetUtcNow(), CancellationToken.None);
+            Assert.True(start.IsStarted);
+        }
+
+        await using var worker = await StartAsync(store, nodeId: "restarted-node");
+
+        await worker.WaitForStateAsync("recorded", "lost-write", WorkItemStates.Completed);
+        Assert.Equal(1, _recording.CallsFor("lost-write"));
     }
 
     [Fact]

@@ -49,10 +49,11 @@ public sealed class ExclusionTests
     }
 
     [Theory]
-    [InlineData(true, false, false, false)]   // owner checked in just now: busy
-    [InlineData(false, false, false, true)]   // owner's check-in lapsed: may start
-    [InlineData(true, true, false, true)]     // Quartz recovery firing: may start
-    public async Task BeginAttempt_ItemInFlightOnAnotherNode_StartsOnlyWhenAllowed(bool ownerAlive, bool takeOver, bool runningHere, bool expectStarted)
+    [InlineData(true, "other", false, false)]  // the owner checked in just now: busy
+    [InlineData(false, "other", false, true)]  // the owner's check-in lapsed: may start
+    [InlineData(true, "owner", false, true)]   // the owner itself, no longer running it (a lost final write): may start
+    [InlineData(true, "owner", true, false)]   // the owner itself, still running it: busy
+    public async Task BeginAttempt_ItemInFlight_StartsOnlyWhenNoLiveNodeRunsIt(bool ownerAlive, string starter, bool runningHere, bool expectStarted)
     {
         await using var store = await TestStore.CreateAsync(StorageProvider.Postgres);
         await using var node = await TestNode.StartAsync(store.Provider, store.ConnectionString, new Dictionary<string, string?>
@@ -62,7 +63,7 @@ public sealed class ExclusionTests
         });
         var now = TimeProvider.System.GetUtcNow();
         await node.Store.RegisterAsync("x", [new WorkItemRegistration("e1", null, null)], now, CancellationToken.None);
-        Assert.True((await node.Store.BeginAttemptAsync("x", "e1", 1, "owner", false, false, now, CancellationToken.None)).IsStarted);
+        Assert.True((await node.Store.BeginAttemptAsync("x", "e1", 1, "owner", false, now, CancellationToken.None)).IsStarted);
         await using (var connection = new NpgsqlConnection(store.ConnectionString))
         {
             await connection.OpenAsync();
@@ -73,14 +74,14 @@ public sealed class ExclusionTests
             await insert.ExecuteNonQueryAsync();
         }
 
-        var second = await node.Store.BeginAttemptAsync("x", "e1", 1, "other", takeOver, runningHere, now.AddSeconds(1), CancellationToken.None);
+        var second = await node.Store.BeginAttemptAsync("x", "e1", 2, starter, runningHere, now.AddSeconds(1), CancellationToken.None);
 
         Assert.Equal(expectStarted, second.IsStarted);
         Assert.False(second.IsGone);
         if (!expectStarted)
             Assert.Equal("owner", second.BusyNode);
         Assert.Equal(WorkItemStates.InFlight, (await node.ItemAsync("x", "e1"))!.State);
-        Assert.Equal(expectStarted ? "other" : "owner", await OwnerAsync(store, "e1"));
+        Assert.Equal(expectStarted ? starter : "owner", await OwnerAsync(store, "e1"));
     }
 
     private static async Task<string?> OwnerAsync(TestStore store, string entityId)

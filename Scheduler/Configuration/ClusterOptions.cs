@@ -17,6 +17,12 @@ public sealed class ClusterOptions
     /// <summary>How often the node checks in to the cluster (PostgreSQL / SQL Server only).</summary>
     public TimeSpan CheckinInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>On SIGTERM, how long running items may take to finish before they are handed back.</summary>
+    public TimeSpan ShutdownGracePeriod { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long an idle node waits before it looks for due triggers again (Quartz's idle wait).</summary>
+    public TimeSpan IdleWaitTime { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How often a worker re-arms items that lost their trigger and frees triggers Quartz left stuck.</summary>
     public TimeSpan RepairInterval { get; set; } = TimeSpan.FromMinutes(1);
 

@@ -18,6 +18,10 @@ internal sealed class ClusterOptionsValidator : IValidateOptions<ClusterOptions>
             errors.Add($"{s}:MaxConcurrency must be between 1 and 1000 (was {o.MaxConcurrency}).");
         if (o.CheckinInterval < TimeSpan.FromSeconds(1) || o.CheckinInterval > TimeSpan.FromMinutes(5))
             errors.Add($"{s}:CheckinInterval must be between 00:00:01 and 00:05:00 (was {o.CheckinInterval}).");
+        if (o.ShutdownGracePeriod < TimeSpan.Zero || o.ShutdownGracePeriod > TimeSpan.FromHours(1))
+            errors.Add($"{s}:ShutdownGracePeriod must be between 00:00:00 and 01:00:00 (was {o.ShutdownGracePeriod}).");
+        if (o.IdleWaitTime < TimeSpan.FromSeconds(1) || o.IdleWaitTime > TimeSpan.FromMinutes(5))
+            errors.Add($"{s}:IdleWaitTime must be between 00:00:01 and 00:05:00 (was {o.IdleWaitTime}); Quartz refuses less than a second.");
         if (o.RepairInterval < TimeSpan.FromSeconds(1) || o.RepairInterval > TimeSpan.FromHours(1))
             errors.Add($"{s}:RepairInterval must be between 00:00:01 and 01:00:00 (was {o.RepairInterval}).");
         if (!SettingNames.IsValidName(o.SchedulerName))

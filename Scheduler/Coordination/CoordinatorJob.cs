@@ -44,14 +44,15 @@ public sealed class CoordinatorJob(
         }
         // Quartz's overlap policy keeps a trigger from firing while it runs; this claim also
         // covers a recovery firing, which runs under a trigger of its own.
-        if (!running.TryClaim(item.DataType, item.EntityId))
+        using var claim = running.TryClaim(item.DataType, item.EntityId, cancellationToken);
+        if (claim is null)
         {
             await SkipBusyAsync(context, item, firing, node.Id);
             return;
         }
         try
         {
-            await RunAsync(context, dataType, item, firing, cancellationToken);
+            await RunAsync(context, dataType, item, firing, claim.Token);
         }
         finally
         {
@@ -81,8 +82,8 @@ public sealed class CoordinatorJob(
             return;
         }
 
-        var row = await store.BeginAttemptAsync(item.DataType, item.EntityId, firing.Attempt, node.Id,
-            takeOver: context.Recovering, runningHere: false, started, cancellationToken);
+        // This node holds the item's claim, so it does not run it elsewhere in this process.
+        var row = await store.BeginAttemptAsync(item.DataType, item.EntityId, firing.Attempt, node.Id, runningHere: false, started, cancellationToken);
         if (row.IsGone)
         {
             CoordinatorLog.ItemGone(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);
@@ -109,7 +110,7 @@ public sealed class CoordinatorJob(
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             CoordinatorLog.HandedBack(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);
-            await DeferAsync(item, firing, TimeSpan.Zero, "Handed back: the node was shutting down mid-attempt", FiringKind.Deferred);
+            await DeferAsync(item, firing, TimeSpan.Zero, "Handed back: the node shut down before the attempt finished", FiringKind.Deferred);
             return;
         }
 #pragma warning disable CA1031 // the executor boundary: any failure becomes a persisted state with a reason

@@ -1,4 +1,5 @@
 using BatchScheduler.Api;
+using BatchScheduler.Health;
 
 namespace BatchScheduler.Hosting;
 
@@ -9,7 +10,7 @@ internal static class EndpointRouteBuilderExtensions
     {
         app.UseAuthentication();
         app.UseAuthorization();
-        app.MapGet("/healthz", () => TypedResults.Ok(new { status = "alive" })).WithTags("Health");
+        app.MapNodeHealthChecks();
         app.MapGet("/", () => TypedResults.Content(LandingPage.Html, "text/html; charset=utf-8")).RequireAuthorization(ApiPolicies.Viewer).ExcludeFromDescription();
         app.MapGroup("/api").MapWorkItemsApi().MapStatusApi();
         return app;

@@ -68,6 +68,7 @@ public static class NodeHost
         services.AddSingleton<FailureStore>();
         services.AddSingleton<NodeStatusQuery>();
         services.AddSingleton<HealthQuery>();
+        services.AddNodeHealthChecks();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
 
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)

@@ -16,6 +16,9 @@ internal static class QuartzServiceCollectionExtensions
             {
                 s.InstanceName = cluster.SchedulerName;
                 s.InstanceId = node.Id;
+                // Quartz's default idle wait is 30 s: an item registered through another node would
+                // wait that long on an idle one. A cheap acquisition query per second instead.
+                s.IdleWaitTime = cluster.IdleWaitTime < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : cluster.IdleWaitTime;
             });
             q.UseDefaultThreadPool(Math.Max(1, cluster.MaxConcurrency));
             q.UsePersistentStore(store =>
@@ -39,7 +42,14 @@ internal static class QuartzServiceCollectionExtensions
             });
         });
         if (cluster.Role == NodeRoles.Worker)
+        {
+            if (storage.Provider != StorageProvider.Sqlite)
+                services.AddHostedService<ClusterCheckoutService>(); // stops after Quartz
             services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
+            // Stops before Quartz does (hosted services stop in reverse order).
+            services.AddHostedService<GracefulShutdownService>();
+            services.Configure<HostOptions>(o => o.ShutdownTimeout = cluster.ShutdownGracePeriod + TimeSpan.FromSeconds(30));
+        }
         return services;
     }
 }

@@ -26,19 +26,26 @@ public class SqlDialect
         """;
 
     /// <summary>
-    /// Who may start an item: anyone unless it is in flight; if it is in flight, only a Quartz
-    /// recovery firing (the owner has been declared dead), the owner itself when it is no longer
-    /// running it (its last run's final write was lost), or anyone once the owner's check-in has
-    /// lapsed. One statement, so two nodes racing for the same item cannot both win.
+    /// Who may start an item: anyone unless it is in flight; if it is in flight, only the owner
+    /// itself when it no longer runs it (its last run's final write was lost, or it restarted), or
+    /// anyone once the owner's check-in has lapsed (Quartz's own rule: interval + 7.5 s), which is
+    /// also when Quartz recovers the owner's firings. One statement: of two nodes racing for the
+    /// same item, the second sees the first as a live owner.
     /// </summary>
     protected const string MayStart =
-        """
+        $"""
         data_type = @dataType AND entity_id = @entityId
-        AND (state <> 'in_flight' OR node_id IS NULL OR @takeOver = 1
+        AND (state <> 'in_flight' OR node_id IS NULL
              OR (node_id = @node AND @runningHere = 0)
-             OR NOT EXISTS (SELECT 1 FROM qrtz_scheduler_state s
-                            WHERE s.sched_name = @sched AND s.instance_name = work_items.node_id
-                              AND s.last_checkin_time + (s.checkin_interval + 7500) * 10000 >= @nowTicks))
+             OR {OwnerNotAlive})
+        """;
+
+    /// <summary>True when the row's <c>node_id</c> has no live check-in (@sched, @nowTicks).</summary>
+    public const string OwnerNotAlive =
+        """
+        NOT EXISTS (SELECT 1 FROM qrtz_scheduler_state s
+                    WHERE s.sched_name = @sched AND s.instance_name = work_items.node_id
+                      AND s.last_checkin_time + (s.checkin_interval + 7500) * 10000 >= @nowTicks)
         """;
 
     /// <summary>Marks an attempt started and returns what the executor needs; no row when it may not start.</summary>

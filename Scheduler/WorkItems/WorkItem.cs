@@ -24,7 +24,7 @@ public sealed record RegistrationOutcome(
     WorkItemRegistration Item, bool Existed, string? PreviousTier, DateTimeOffset? LastEnd, string? PreviousState = null, bool HasTrigger = false);
 
 /// <summary>An item found without the trigger it should have.</summary>
-public sealed record OrphanedItem(string EntityId, string? Tier, string State, DateTimeOffset? LastEnd);
+public sealed record OrphanedItem(string EntityId, string? Tier, string State, DateTimeOffset? LastEnd, string? NodeId);
 
 /// <summary>Filter and page for listing items.</summary>
 public sealed record WorkItemQuery(string? DataType, string? State, string? Tier, int Page, int PageSize);

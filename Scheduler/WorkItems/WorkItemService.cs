@@ -1,9 +1,11 @@
+using BatchScheduler.Coordination;
+using BatchScheduler.Hosting;
 using BatchScheduler.Scheduling;
 
 namespace BatchScheduler.WorkItems;
 
 /// <summary>Registers, re-tiers, runs and removes work items: their row and their trigger together.</summary>
-public sealed class WorkItemService(WorkItemStore store, WorkItemScheduler scheduler, TimeProvider time)
+public sealed class WorkItemService(WorkItemStore store, WorkItemScheduler scheduler, RunningItems running, NodeIdentity node, TimeProvider time)
 {
     /// <summary>
     /// Upserts the items, then arms a trigger for every item that is new (due now) or whose tier
@@ -24,14 +26,18 @@ public sealed class WorkItemService(WorkItemStore store, WorkItemScheduler sched
     }
 
     /// <summary>
-    /// Re-arms items that lost their trigger (e.g. the node stopped between writing an item's row
-    /// and its trigger): pending one-shot items and every recurring item not dead-lettered.
+    /// Re-arms items that lost their trigger: pending one-shot items and every recurring item not
+    /// dead-lettered (e.g. the node stopped between writing an item's row and its trigger), and
+    /// items left in flight by a dead node or by this one when it no longer runs them (e.g. the
+    /// final write of a run was lost to a database outage; executors are idempotent, so it runs again).
     /// </summary>
     public async Task<int> RepairTriggersAsync(DataTypeDefinition dataType, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var orphans = await store.FindWithoutTriggerAsync(dataType.Name, cancellationToken);
-        var toArm = orphans.Where(o => ShouldHaveTrigger(dataType, o.Tier, o.State))
+        var orphans = await store.FindWithoutTriggerAsync(dataType.Name, node.Id, now, cancellationToken);
+        var toArm = orphans
+            .Where(o => o.State != WorkItemStates.InFlight || o.NodeId != node.Id || !running.IsRunning(dataType.Name, o.EntityId))
+            .Where(o => ShouldHaveTrigger(dataType, o.Tier, o.State))
             .Select(o => (o.EntityId, o.Tier, StartAt: NextStart(dataType, o.Tier, o.LastEnd, now))).ToList();
         if (toArm.Count > 0)
             await scheduler.ArmAsync(dataType, toArm, cancellationToken);
@@ -41,7 +47,7 @@ public sealed class WorkItemService(WorkItemStore store, WorkItemScheduler sched
     private static bool ShouldHaveTrigger(DataTypeDefinition dataType, string? tier, string state) =>
         tier != Tiers.Exclude && state switch
         {
-            WorkItemStates.NeverRun or WorkItemStates.Retrying or WorkItemStates.Deferred => true,
+            WorkItemStates.NeverRun or WorkItemStates.Retrying or WorkItemStates.Deferred or WorkItemStates.InFlight => true,
             WorkItemStates.Completed or WorkItemStates.Expired => dataType.CadenceOf(tier) is not null,
             _ => false,
         };

@@ -67,26 +67,29 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     }
 
     /// <summary>
-    /// Items of <paramref name="dataType"/> with no trigger that are neither dead-lettered, in
-    /// flight nor excluded: candidates for re-arming (the caller decides by tier and state).
+    /// Items of <paramref name="dataType"/> with no trigger that are neither dead-lettered nor
+    /// excluded, and, if in flight, owned by a node that is not alive or by <paramref name="nodeId"/>
+    /// (which checks whether it still runs them): candidates for re-arming, decided by the caller.
     /// </summary>
-    public async Task<IReadOnlyList<OrphanedItem>> FindWithoutTriggerAsync(string dataType, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<OrphanedItem>> FindWithoutTriggerAsync(string dataType, string nodeId, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
         await using var command = connection.Command(
-            """
-            SELECT w.entity_id, w.tier, w.state, w.updates_end
-            FROM work_items w
-            LEFT JOIN qrtz_triggers t ON t.sched_name = @sched AND t.trigger_group = w.data_type AND t.trigger_name = w.entity_id
-            WHERE w.data_type = @dataType AND t.trigger_name IS NULL
-              AND w.state NOT IN ('dead_lettered', 'in_flight') AND (w.tier IS NULL OR w.tier <> 'exclude')
-            """).With("@sched", _schedulerName).With("@dataType", dataType);
+            $"""
+            SELECT work_items.entity_id, work_items.tier, work_items.state, work_items.updates_end, work_items.node_id
+            FROM work_items
+            LEFT JOIN qrtz_triggers t
+              ON t.sched_name = @sched AND t.trigger_group = work_items.data_type AND t.trigger_name = work_items.entity_id
+            WHERE work_items.data_type = @dataType AND t.trigger_name IS NULL
+              AND work_items.state <> 'dead_lettered' AND (work_items.tier IS NULL OR work_items.tier <> 'exclude')
+              AND (work_items.state <> 'in_flight' OR work_items.node_id = @node OR {SqlDialect.OwnerNotAlive})
+            """).With("@sched", _schedulerName).With("@dataType", dataType).With("@node", nodeId).With("@nowTicks", now.UtcTicks);
         var result = new List<OrphanedItem>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             result.Add(new OrphanedItem(reader.GetString(0), reader.Get<string>("tier"),
-                reader.GetString(reader.GetOrdinal("state")), reader.GetTime("updates_end")));
+                reader.GetString(reader.GetOrdinal("state")), reader.GetTime("updates_end"), reader.Get<string>("node_id")));
         }
         return result;
     }
@@ -96,13 +99,13 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     /// started (with the item's tier and payload), busy elsewhere, or gone.
     /// </summary>
     public async Task<AttemptStart> BeginAttemptAsync(
-        string dataType, string entityId, int attempt, string nodeId, bool takeOver, bool runningHere, DateTimeOffset now, CancellationToken cancellationToken)
+        string dataType, string entityId, int attempt, string nodeId, bool runningHere, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
         await using (var command = connection.Command(connections.Dialect.BeginAttempt)
             .With("@now", now).With("@attempt", attempt).With("@node", nodeId)
             .With("@dataType", dataType).With("@entityId", entityId).With("@sched", _schedulerName)
-            .With("@takeOver", takeOver ? 1 : 0).With("@runningHere", runningHere ? 1 : 0).With("@nowTicks", now.UtcTicks))
+            .With("@runningHere", runningHere ? 1 : 0).With("@nowTicks", now.UtcTicks))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             if (await reader.ReadAsync(cancellationToken))

@@ -1,0 +1,30 @@
+using BatchScheduler.Storage;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace BatchScheduler.Health;
+
+/// <summary>
+/// Ready means the store answers within two seconds. While it does not (an outage, a restart) the
+/// node keeps running and Quartz keeps retrying; this only tells load balancers and ops.
+/// </summary>
+internal sealed class DatabaseReadinessCheck(ConnectionFactory connections) : IHealthCheck
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Timeout);
+        try
+        {
+            await using var connection = await connections.OpenAsync(timeout.Token);
+            await using var command = connection.Command("SELECT 1");
+            await command.ExecuteScalarAsync(timeout.Token);
+            return HealthCheckResult.Healthy($"{connections.Provider} answers");
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or OperationCanceledException or TimeoutException or System.Net.Sockets.SocketException)
+        {
+            return HealthCheckResult.Unhealthy($"{connections.Provider} does not answer: {ex.Message}");
+        }
+    }
+}
