@@ -48,8 +48,8 @@ internal sealed class DataTypesOptionsValidator(
     {
         foreach (var (tier, cadence) in dt.Cadence)
         {
-            if (tier == Tiers.Exclude || !SettingNames.IsValidName(tier))
-                errors.Add($"{key}:Cadence:{tier}: tier names use {SettingNames.NameRule}, and '{Tiers.Exclude}' is reserved for items that never run.");
+            if (tier == Tiers.Exclude || !SettingNames.IsValidName(tier) || tier.Length > Tiers.MaxLength)
+                errors.Add($"{key}:Cadence:{tier}: tier names use {SettingNames.NameRule} (at most {Tiers.MaxLength} for a tier), and '{Tiers.Exclude}' is reserved for items that never run.");
             if (cadence is { } c && c < TimeSpan.FromSeconds(1))
                 errors.Add($"{key}:Cadence:{tier} must be at least 00:00:01, or empty for a tier that runs once (was {c}).");
         }

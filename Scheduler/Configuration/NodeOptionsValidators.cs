@@ -73,3 +73,12 @@ internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
+
+/// <summary>Validates <see cref="DemoOptions"/>.</summary>
+internal sealed class DemoOptionsValidator : IValidateOptions<DemoOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DemoOptions o) =>
+        o.ItemsPerDataType is < 0 or > 10_000
+            ? ValidateOptionsResult.Fail($"{DemoOptions.Section}:ItemsPerDataType must be between 0 and 10000 (was {o.ItemsPerDataType}).")
+            : ValidateOptionsResult.Success;
+}

@@ -28,6 +28,8 @@ public sealed class DataTypeDefinition(string name, DataTypeOptions options, IWo
     /// <summary>Why <paramref name="tier"/> cannot be used, or null when it can.</summary>
     public string? RejectTier(string? tier)
     {
+        if (tier is { Length: > Tiers.MaxLength })
+            return $"The tier is {tier.Length} characters long; tiers may have at most {Tiers.MaxLength}.";
         if (tier is null || tier == Tiers.Exclude || Options.Cadence.Count == 0 || Options.Cadence.ContainsKey(tier))
             return null;
         return $"Unknown tier '{tier}' for data type '{Name}'; use one of: {string.Join(", ", Options.Cadence.Keys.Append(Tiers.Exclude))}.";

@@ -20,4 +20,7 @@ public static class Tiers
 {
     /// <summary>Items in this tier are kept but never run.</summary>
     public const string Exclude = "exclude";
+
+    /// <summary>The <c>work_items.tier</c> column is 50 characters wide.</summary>
+    public const int MaxLength = 50;
 }

@@ -66,6 +66,16 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         return result;
     }
 
+    /// <summary>Which of <paramref name="entityIds"/> exist for <paramref name="dataType"/>.</summary>
+    public async Task<HashSet<string>> ExistingEntityIdsAsync(string dataType, IReadOnlyList<string> entityIds, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var found = await ExistingTiersAsync(connection, transaction, dataType,
+            entityIds.Select(id => new WorkItemRegistration(id, null, null)).ToList(), cancellationToken);
+        return found.Keys.ToHashSet(StringComparer.Ordinal);
+    }
+
     /// <summary>
     /// Items of <paramref name="dataType"/> with no trigger that are neither dead-lettered nor
     /// excluded, and, if in flight, owned by a node that is not alive or by <paramref name="nodeId"/>
