@@ -26,6 +26,9 @@ public sealed class CoordinatorJob(
     /// <summary>How long a firing that found its item busy elsewhere waits before it tries again.</summary>
     internal static readonly TimeSpan BusyRetryDelay = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long a firing for a data type this node does not know waits before it fires again.</summary>
+    internal static readonly TimeSpan UnknownDataTypeRetryDelay = TimeSpan.FromSeconds(30);
+
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
         // After a crash Quartz re-runs the job under a recovery trigger of its own group; the item
@@ -39,7 +42,11 @@ public sealed class CoordinatorJob(
         });
         if (!catalog.TryGet(item.DataType, out var dataType))
         {
+            // Nodes configured differently (e.g. mid rolling deploy): leave the item for a node
+            // that knows its data type rather than drop a firing that may be its last.
             CoordinatorLog.UnknownDataType(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);
+            if (context.NextFireTimeUtc is null)
+                await scheduler.ScheduleOneOffAsync(item.DataType, item.EntityId, time.GetUtcNow() + UnknownDataTypeRetryDelay, firing, CancellationToken.None);
             return;
         }
         // Quartz's overlap policy keeps a trigger from firing while it runs; this claim also

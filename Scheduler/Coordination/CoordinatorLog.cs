@@ -30,7 +30,7 @@ internal static partial class CoordinatorLog
     [LoggerMessage(1006, LogLevel.Warning, "Trigger for {DataType}/{EntityId} attempt {Attempt} on {NodeId} has no work item row; removing the trigger")]
     public static partial void ItemGone(ILogger logger, string dataType, string entityId, int attempt, string nodeId);
 
-    [LoggerMessage(1007, LogLevel.Error, "Trigger for {DataType}/{EntityId} attempt {Attempt} on {NodeId} names a data type that is not configured; leaving it for a node that knows it")]
+    [LoggerMessage(1007, LogLevel.Error, "Trigger for {DataType}/{EntityId} attempt {Attempt} on {NodeId} names a data type that is not configured here; leaving it for a node that knows it (retried in 30 s)")]
     public static partial void UnknownDataType(ILogger logger, string dataType, string entityId, int attempt, string nodeId);
 
     [LoggerMessage(1008, LogLevel.Warning, "Handing back {DataType}/{EntityId} attempt {Attempt} on {NodeId}: the node is shutting down")]
