@@ -27,7 +27,7 @@ internal static class QuartzServiceCollectionExtensions
                 switch (storage.Provider)
                 {
                     case StorageProvider.Postgres:
-                        store.UsePostgres(storage.ConnectionString);
+                        store.UsePostgres(ConnectionFactory.TunePostgres(storage.ConnectionString));
                         break;
                     case StorageProvider.SqlServer:
                         store.UseSqlServer(storage.ConnectionString);

@@ -19,7 +19,20 @@ public sealed class ConnectionFactory : IAsyncDisposable
         _connectionString = options.Value.ConnectionString;
         Dialect = SqlDialect.For(Provider);
         if (Provider == StorageProvider.Postgres)
-            _postgres = NpgsqlDataSource.Create(_connectionString);
+            _postgres = NpgsqlDataSource.Create(TunePostgres(_connectionString));
+    }
+
+    /// <summary>
+    /// Npgsql resets a pooled connection (<c>DISCARD ALL</c>, a round trip) each time it goes back to
+    /// the pool; neither this node nor Quartz keeps session state, and the reset was 3 of every
+    /// execution's ~18 statements. An explicit <c>No Reset On Close</c> in the setting wins.
+    /// </summary>
+    public static string TunePostgres(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!connectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase))
+            builder.NoResetOnClose = true;
+        return builder.ConnectionString;
     }
 
     public StorageProvider Provider { get; }
