@@ -25,13 +25,21 @@ public sealed class ConnectionFactory : IAsyncDisposable
     /// <summary>
     /// Npgsql resets a pooled connection (<c>DISCARD ALL</c>, a round trip) each time it goes back to
     /// the pool; neither this node nor Quartz keeps session state, and the reset was 3 of every
-    /// execution's ~18 statements. An explicit <c>No Reset On Close</c> in the setting wins.
+    /// execution's ~18 statements. Automatic preparation is turned on too. Explicit
+    /// <c>No Reset On Close</c> or <c>Max Auto Prepare</c> settings in the connection string win.
     /// </summary>
     public static string TunePostgres(string connectionString)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         if (!connectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase))
             builder.NoResetOnClose = true;
+        // Every firing runs the same few statements: prepared once per connection, they skip
+        // PostgreSQL's parse and plan (PERF-NOTES: 1.15-1.6x, half the server CPU).
+        if (!connectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.MaxAutoPrepare = 64;
+            builder.AutoPrepareMinUsages = 2;
+        }
         return builder.ConnectionString;
     }
 

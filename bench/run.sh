@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Benchmarks BatchScheduler against plain Quartz.NET 4.7.3 and Hangfire.PostgreSql on one
+# PostgreSQL, in one run, and prints a markdown table (also written to docs/benchmarks.md).
+#
+#   bench/run.sh            full run: 100,000 items registered, 10,000 drained per system
+#   bench/run.sh --quick    about 2 minutes of measuring: 10,000 registered, 2,000 drained
+#
+# PostgreSQL: a private throwaway server on 127.0.0.1:$BATCHSCHEDULER_PG_PORT (default 55434 here,
+# so it never shares a server with ./test.sh), started and removed by this script, fsync on,
+# pg_stat_statements loaded. Debian's postgresql package is installed with apt-get when missing.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+QUICK=0
+[[ "${1:-}" == "--quick" ]] && QUICK=1
+if (( QUICK )); then REGISTER=10000; DRAIN=2000; PGBENCH_SECONDS=5; else REGISTER=100000; DRAIN=10000; PGBENCH_SECONDS=15; fi
+
+export BATCHSCHEDULER_PG_PORT="${BATCHSCHEDULER_PG_PORT:-55434}"
+PG_LOG_PREFIX=bench
+# shellcheck source=../.ci/postgres.sh
+source .ci/postgres.sh
+ensure_postgres
+export PGHOST=$PG_HOST PGPORT=$PG_PORT PGUSER=postgres
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+log "building bench/Bench (Release)"
+dotnet build bench/Bench -c Release --no-incremental -v q -nologo >/dev/null
+BENCH=(dotnet bench/Bench/bin/Release/net10.0/Bench.dll)
+
+mkdir -p bench/results
+RESULTS="bench/results/$(date +%Y%m%d-%H%M%S).jsonl"
+: >"$RESULTS"
+run() { log "$*"; "${BENCH[@]}" "$@" --pg "$PG_CONNECTION" | tee -a "$RESULTS" >/dev/null; }
+
+for system in batchscheduler plain-quartz hangfire; do
+  run "$system" register --items "$REGISTER"
+  for nodes in 1 2; do
+    run "$system" drain --items "$DRAIN" --nodes "$nodes"
+  done
+done
+
+# PostgreSQL's own single-row durable update limit on this machine, for scale.
+log "pgbench: single-row UPDATE + COMMIT for ${PGBENCH_SECONDS}s on 1 and 8 connections"
+psql -qX -d postgres -c "DROP TABLE IF EXISTS bench_counter; CREATE TABLE bench_counter (id int PRIMARY KEY, n bigint NOT NULL); INSERT INTO bench_counter SELECT g, 0 FROM generate_series(1, 8) g;"
+script=$(mktemp)
+printf '\\set id random(1, 8)\nUPDATE bench_counter SET n = n + 1 WHERE id = :id;\n' >"$script"
+for clients in 1 8; do
+  tps=$(pgbench -n -c "$clients" -j "$clients" -T "$PGBENCH_SECONDS" -f "$script" postgres 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
+  printf '{"system":"postgres","variant":"pgbench, %s connection(s)","metric":"single-row update","value":%s,"unit":"commits/s","notes":"UPDATE one row by primary key + COMMIT, fsync on, %ss"}\n' \
+    "$clients" "${tps:-0}" "$PGBENCH_SECONDS" >>"$RESULTS"
+done
+rm -f "$script"
+psql -qX -d postgres -c "DROP TABLE bench_counter;"
+
+"${BENCH[@]}" report "$RESULTS" --quick "$QUICK" --out docs/benchmarks.md
