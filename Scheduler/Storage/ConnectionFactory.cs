@@ -30,7 +30,16 @@ public sealed class ConnectionFactory : IAsyncDisposable
     /// </summary>
     public static string TunePostgres(string connectionString)
     {
-        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        NpgsqlConnectionStringBuilder builder;
+        try
+        {
+            builder = new NpgsqlConnectionStringBuilder(connectionString);
+        }
+        catch (ArgumentException)
+        {
+            // Left as given: settings validation reports it, naming Storage:ConnectionString.
+            return connectionString;
+        }
         if (!connectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase))
             builder.NoResetOnClose = true;
         // Every firing runs the same few statements: prepared once per connection, they skip
