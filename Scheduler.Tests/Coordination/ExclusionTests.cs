@@ -62,7 +62,7 @@ public sealed class ExclusionTests
             ["DataTypes:x:Executor"] = "noop",
         });
         var now = TimeProvider.System.GetUtcNow();
-        await node.Store.RegisterAsync("x", [new WorkItemRegistration("e1", null, null)], now, CancellationToken.None);
+        await node.Store.RegisterAsync("x", [new WorkItemRegistration("e1", null, null)], now, newTriggers: null, CancellationToken.None);
         Assert.True((await node.Store.BeginAttemptAsync("x", "e1", 1, "owner", false, now, CancellationToken.None)).IsStarted);
         await using (var connection = new NpgsqlConnection(store.ConnectionString))
         {

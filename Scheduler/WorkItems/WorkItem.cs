@@ -19,9 +19,17 @@ public sealed record WorkItem(
 /// <summary>One item to register: the tier is already resolved, the payload is JSON text.</summary>
 public sealed record WorkItemRegistration(string EntityId, string? Tier, string? Payload, string? BatchId = null);
 
-/// <summary>What registering an item found: whether it existed, its tier and state before, when it last completed and whether it has a trigger.</summary>
+/// <summary>
+/// What registering an item found: whether it existed, its tier and state before, when it last
+/// completed and whether it has a trigger; <see cref="Armed"/> when the registration already wrote
+/// the new item's regular trigger (or, in tier <c>exclude</c>, it needs none).
+/// </summary>
 public sealed record RegistrationOutcome(
-    WorkItemRegistration Item, bool Existed, string? PreviousTier, DateTimeOffset? LastEnd, string? PreviousState = null, bool HasTrigger = false);
+    WorkItemRegistration Item, bool Existed, string? PreviousTier, DateTimeOffset? LastEnd, string? PreviousState = null,
+    bool HasTrigger = false, bool Armed = false);
+
+/// <summary>The job new items' triggers fire and each tier's cadence (null: a single run), for writing their triggers in bulk.</summary>
+public sealed record NewItemTriggers(string JobName, string JobGroup, Func<string?, TimeSpan?> CadenceOf);
 
 /// <summary>An item found without the trigger it should have.</summary>
 public sealed record OrphanedItem(string EntityId, string? Tier, string State, DateTimeOffset? LastEnd, string? NodeId);

@@ -8,15 +8,18 @@ namespace BatchScheduler.WorkItems;
 public sealed class WorkItemService(WorkItemStore store, WorkItemScheduler scheduler, RunningItems running, NodeIdentity node, TimeProvider time)
 {
     /// <summary>
-    /// Upserts the items, then arms a trigger for every item that is new (due now) or whose tier
+    /// Upserts the items, then arms a trigger for every item that is new (due now; on PostgreSQL
+    /// written in the same transaction as the rows, straight into Quartz's tables) or whose tier
     /// changed (due one new cadence after it last completed, or now when that has passed).
     /// Re-registering an unchanged item updates its payload and leaves its schedule alone.
     /// </summary>
     public async Task<int> RegisterAsync(DataTypeDefinition dataType, IReadOnlyList<WorkItemRegistration> items, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var outcomes = await store.RegisterAsync(dataType.Name, items, now, cancellationToken);
+        var newTriggers = new NewItemTriggers(dataType.Name, WorkItemKeys.JobGroup, dataType.CadenceOf);
+        var outcomes = await store.RegisterAsync(dataType.Name, items, now, newTriggers, cancellationToken);
         var toArm = outcomes
+            .Where(o => !o.Armed)
             .Where(o => !o.Existed || o.PreviousTier != o.Item.Tier
                         || (!o.HasTrigger && ShouldHaveTrigger(dataType, o.Item.Tier, o.PreviousState!)))
             .Select(o => (o.Item.EntityId, o.Item.Tier, StartAt: NextStart(dataType, o.Item.Tier, o.LastEnd, now))).ToList();

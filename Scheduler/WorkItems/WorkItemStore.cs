@@ -15,34 +15,98 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     private const int MaxErrorLength = 4000;
     private readonly string _schedulerName = cluster.Value.SchedulerName;
 
-    /// <summary>Inserts new items and updates existing ones in one transaction; never duplicates.</summary>
+    /// <summary>
+    /// Inserts new items and updates existing ones in one transaction; never duplicates. On
+    /// PostgreSQL, when <paramref name="newTriggers"/> is given, the regular triggers of new items
+    /// (not in tier <c>exclude</c>) are written in the same transaction, straight into Quartz's
+    /// tables; those outcomes come back <see cref="RegistrationOutcome.Armed"/>.
+    /// </summary>
     public async Task<IReadOnlyList<RegistrationOutcome>> RegisterAsync(
-        string dataType, IReadOnlyList<WorkItemRegistration> items, DateTimeOffset now, CancellationToken cancellationToken)
+        string dataType, IReadOnlyList<WorkItemRegistration> items, DateTimeOffset now, NewItemTriggers? newTriggers,
+        CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var existing = await ExistingTiersAsync(connection, transaction, dataType, items, cancellationToken);
-        var dialect = connections.Dialect;
-        foreach (var chunk in items.Chunk(dialect.RowsPerStatement))
+        var armed = new HashSet<string>(StringComparer.Ordinal);
+        if (connections.Provider == StorageProvider.Postgres)
         {
-            await using var command = connection.Command(dialect.UpsertWorkItems(chunk.Length), transaction).With("@now", now);
-            for (var i = 0; i < chunk.Length; i++)
+            await UpsertPostgresAsync(connection, transaction, dataType, items, now, cancellationToken);
+            if (newTriggers is not null)
             {
-                command.With($"@d{i}", dataType).With($"@e{i}", chunk[i].EntityId).With($"@t{i}", chunk[i].Tier)
-                    .With($"@p{i}", chunk[i].Payload).With($"@b{i}", chunk[i].BatchId);
+                var fresh = items.Where(i => !existing.ContainsKey(i.EntityId)).ToList();
+                armed.UnionWith(fresh.Where(i => i.Tier == Tiers.Exclude).Select(i => i.EntityId));
+                armed.UnionWith(await InsertTriggersAsync(
+                    connection, transaction, dataType, fresh.Where(i => i.Tier != Tiers.Exclude).ToList(), now, newTriggers, cancellationToken));
             }
-            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        else
+        {
+            var dialect = connections.Dialect;
+            foreach (var chunk in items.Chunk(dialect.RowsPerStatement))
+            {
+                await using var command = connection.Command(dialect.UpsertWorkItems(chunk.Length), transaction).With("@now", now);
+                for (var i = 0; i < chunk.Length; i++)
+                {
+                    command.With($"@d{i}", dataType).With($"@e{i}", chunk[i].EntityId).With($"@t{i}", chunk[i].Tier)
+                        .With($"@p{i}", chunk[i].Payload).With($"@b{i}", chunk[i].BatchId);
+                }
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
         }
         await transaction.CommitAsync(cancellationToken);
         return items.Select(i => existing.TryGetValue(i.EntityId, out var found)
             ? found with { Item = i }
-            : new RegistrationOutcome(i, false, null, null)).ToList();
+            : new RegistrationOutcome(i, false, null, null, Armed: armed.Contains(i.EntityId))).ToList();
+    }
+
+    private static async Task UpsertPostgresAsync(
+        DbConnection connection, DbTransaction transaction, string dataType, IReadOnlyList<WorkItemRegistration> items,
+        DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var command = connection.Command(PostgresBulk.UpsertWorkItems, transaction)
+            .With("@dataType", dataType).With("@now", now)
+            .With("@e", items.Select(i => i.EntityId).ToArray())
+            .With("@t", items.Select(i => i.Tier).ToArray())
+            .With("@p", items.Select(i => i.Payload).ToArray())
+            .With("@b", items.Select(i => i.BatchId).ToArray());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Writes the regular triggers of <paramref name="items"/>, due now; returns the entity ids written.</summary>
+    private async Task<IEnumerable<string>> InsertTriggersAsync(
+        DbConnection connection, DbTransaction transaction, string dataType, IReadOnlyList<WorkItemRegistration> items,
+        DateTimeOffset now, NewItemTriggers triggers, CancellationToken cancellationToken)
+    {
+        if (items.Count == 0)
+            return [];
+        var cadences = items.Select(i => triggers.CadenceOf(i.Tier)).ToList();
+        await using var command = connection.Command(PostgresBulk.InsertRegularTriggers, transaction)
+            .With("@sched", _schedulerName).With("@group", dataType).With("@jobName", triggers.JobName).With("@jobGroup", triggers.JobGroup)
+            .With("@next", now.UtcTicks)
+            .With("@e", items.Select(i => i.EntityId).ToArray())
+            .With("@r", cadences.Select(c => c is null ? 0L : -1L).ToArray())
+            .With("@i", cadences.Select(c => c is { } every ? (long)every.TotalMilliseconds : 0L).ToArray());
+        var written = new List<string>(items.Count);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            written.Add(reader.GetString(0));
+        return written;
     }
 
     private async Task<Dictionary<string, RegistrationOutcome>> ExistingTiersAsync(
         DbConnection connection, DbTransaction transaction, string dataType, IReadOnlyList<WorkItemRegistration> items, CancellationToken cancellationToken)
     {
         var result = new Dictionary<string, RegistrationOutcome>(StringComparer.Ordinal);
+        if (connections.Provider == StorageProvider.Postgres)
+        {
+            await using var command = connection.Command(PostgresBulk.ExistingItems, transaction)
+                .With("@sched", _schedulerName).With("@dataType", dataType).With("@ids", items.Select(i => i.EntityId).ToArray());
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+                result[reader.GetString(0)] = ReadOutcome(reader);
+            return result;
+        }
         foreach (var chunk in items.Chunk(500))
         {
             var names = string.Join(", ", chunk.Select((_, i) => $"@e{i}"));
@@ -58,13 +122,14 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
                 command.With($"@e{i}", chunk[i].EntityId);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
-            {
-                result[reader.GetString(0)] = new RegistrationOutcome(null!, true, reader.Get<string>("tier"), reader.GetTime("updates_end"),
-                    reader.GetString(reader.GetOrdinal("state")), !reader.IsDBNull(reader.GetOrdinal("trigger_name")));
-            }
+                result[reader.GetString(0)] = ReadOutcome(reader);
         }
         return result;
     }
+
+    private static RegistrationOutcome ReadOutcome(DbDataReader reader) =>
+        new(null!, true, reader.Get<string>("tier"), reader.GetTime("updates_end"),
+            reader.GetString(reader.GetOrdinal("state")), !reader.IsDBNull(reader.GetOrdinal("trigger_name")));
 
     /// <summary>Which of <paramref name="entityIds"/> exist for <paramref name="dataType"/>.</summary>
     public async Task<HashSet<string>> ExistingEntityIdsAsync(string dataType, IReadOnlyList<string> entityIds, CancellationToken cancellationToken)

@@ -1,0 +1,146 @@
+using System.Net.Http.Json;
+using BatchScheduler.Executors.Contract;
+using BatchScheduler.Scheduling;
+using BatchScheduler.Storage;
+using BatchScheduler.Tests.Infrastructure;
+using BatchScheduler.WorkItems;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace BatchScheduler.Tests.Scheduling;
+
+/// <summary>
+/// On PostgreSQL a registration writes new items' triggers straight into Quartz's tables, in the
+/// same transaction as their rows. These tests prove Quartz takes those rows as its own: they are
+/// the rows Quartz itself writes, and a cluster fires each exactly once.
+/// </summary>
+public sealed class BulkTriggerTests
+{
+    private const string DataType = "bulk";
+
+    private static Dictionary<string, string?> Settings(string role) => new()
+    {
+        ["Cluster:Role"] = role,
+        ["Cluster:CheckinInterval"] = "00:00:01",
+        [$"DataTypes:{DataType}:Executor"] = "recording",
+        [$"DataTypes:{DataType}:Cadence:once"] = "",
+        [$"DataTypes:{DataType}:Cadence:hourly"] = "01:00:00",
+        [$"DataTypes:{DataType}:DefaultTier"] = "once",
+    };
+
+    [Fact]
+    public async Task BulkWrittenTriggerRows_AreTheRowsQuartzWrites()
+    {
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        await using var api = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"),
+            s => s.AddExecutor("recording", new RecordingExecutor()));
+        var catalog = api.App.Services.GetRequiredService<DataTypeCatalog>();
+        Assert.True(catalog.TryGet(DataType, out var dataType));
+
+        // Bulk path: new items registered through the service (one-shot and recurring).
+        await api.App.Services.GetRequiredService<WorkItemService>().RegisterAsync(dataType,
+            [new WorkItemRegistration("bulk-once", "once", null), new WorkItemRegistration("bulk-hourly", "hourly", null)], CancellationToken.None);
+        // Quartz's path: the same kinds of trigger scheduled through Quartz itself.
+        await api.App.Services.GetRequiredService<WorkItemScheduler>().ArmAsync(dataType,
+            [("quartz-once", "once", null), ("quartz-hourly", "hourly", null)], CancellationToken.None);
+
+        var rows = await TriggerRowsAsync(database.ConnectionString);
+        Assert.Equal(4, rows.Count);
+        foreach (var kind in new[] { "once", "hourly" })
+        {
+            var bulk = rows[$"bulk-{kind}"];
+            var quartz = rows[$"quartz-{kind}"];
+            foreach (var (column, value) in quartz)
+            {
+                if (column is "trigger_name" or "next_fire_time" or "start_time" or "job_data")
+                    continue;
+                Assert.True(Equals(value, bulk[column]), $"{kind}: column {column} is '{bulk[column]}' in the bulk row, '{value}' in Quartz's");
+            }
+            Assert.Equal(bulk["next_fire_time"], bulk["start_time"]);
+        }
+        Assert.Equal(-1L, rows["bulk-hourly"]["repeat_count"]);
+        Assert.Equal(3_600_000L, rows["bulk-hourly"]["repeat_interval"]);
+        Assert.Equal(0L, rows["bulk-once"]["repeat_count"]);
+    }
+
+    [Fact]
+    public async Task BulkRegisteredItems_FireExactlyOnceAcrossTwoNodes()
+    {
+        const int oneShot = 400, recurring = 100;
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        var recorder = new RecordingExecutor();
+        void AddRecorder(IServiceCollection s) => s.AddExecutor("recording", recorder);
+
+        await using (var api = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"), AddRecorder))
+        {
+            var items = Enumerable.Range(0, oneShot).Select(i => (object)new { entityId = $"once-{i:000}" })
+                .Concat(Enumerable.Range(0, recurring).Select(i => new { entityId = $"hourly-{i:000}", tier = "hourly" }))
+                .ToList();
+            using var response = await api.Http.PostAsJsonAsync("/api/work-items", new { dataType = DataType, items });
+            response.EnsureSuccessStatusCode();
+        }
+        Assert.Equal(oneShot + recurring, (await TriggerRowsAsync(database.ConnectionString)).Count);
+        Assert.Empty(recorder.Calls);
+
+        await using var first = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("worker"), AddRecorder);
+        await using var second = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("worker"), AddRecorder);
+        await Eventually.TrueAsync(async () =>
+        {
+            var done = await first.Store.ListAsync(new WorkItemQuery(DataType, WorkItemStates.Completed, null, 1, 1), CancellationToken.None);
+            return done.Total == oneShot + recurring;
+        }, TimeSpan.FromMinutes(2), "every bulk-registered item should complete");
+
+        Assert.Equal(oneShot + recurring, recorder.Calls.Count);
+        Assert.All(recorder.Calls.GroupBy(c => c.EntityId), g => Assert.Single(g));
+        Assert.All(recorder.Calls, c => Assert.Equal(1, c.Attempt));
+        // One-shot triggers are gone after their run; recurring ones wait for their next hour.
+        var left = await TriggerRowsAsync(database.ConnectionString);
+        Assert.Equal(recurring, left.Count);
+        Assert.All(left.Values, r => Assert.Equal(1L, r["times_triggered"]));
+    }
+
+    [Fact]
+    public async Task ANewItemWhoseTriggerIsLeftOver_IsScheduledThroughQuartzInstead()
+    {
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        var recorder = new RecordingExecutor();
+        await using var api = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"),
+            s => s.AddExecutor("recording", recorder));
+        await api.PutAsync(DataType, "left-over", new { tier = "hourly" });
+        // The row goes, the trigger stays (as after a half-finished delete by hand).
+        await using (var connection = new NpgsqlConnection(database.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var delete = new NpgsqlCommand("DELETE FROM work_items WHERE entity_id = 'left-over'", connection);
+            Assert.Equal(1, await delete.ExecuteNonQueryAsync());
+        }
+
+        // Registered again as new and one-shot: the bulk insert skips the existing trigger, and
+        // Quartz replaces it, so the item ends with the trigger its new tier asks for.
+        await api.PutAsync(DataType, "left-over", new { });
+        var rows = await TriggerRowsAsync(database.ConnectionString);
+        Assert.Equal(0L, Assert.Single(rows).Value["repeat_count"]);
+    }
+
+    private static async Task<Dictionary<string, Dictionary<string, object?>>> TriggerRowsAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT t.*, s.repeat_count, s.repeat_interval, s.times_triggered
+            FROM qrtz_triggers t JOIN qrtz_simple_triggers s USING (sched_name, trigger_name, trigger_group)
+            WHERE t.trigger_group = 'bulk'
+            """, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new Dictionary<string, Dictionary<string, object?>>();
+        while (await reader.ReadAsync())
+        {
+            var row = new Dictionary<string, object?>();
+            for (var i = 0; i < reader.FieldCount; i++)
+                row[reader.GetName(i)] = reader.IsDBNull(i) ? null : reader.GetValue(i);
+            rows[(string)row["trigger_name"]!] = row;
+        }
+        return rows;
+    }
+}

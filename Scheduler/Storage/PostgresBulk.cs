@@ -1,0 +1,62 @@
+namespace BatchScheduler.Storage;
+
+/// <summary>
+/// PostgreSQL statements that take whole arrays (<c>unnest</c>) instead of one row per statement or
+/// hundreds of parameters: registration and the coordinator's batched writes cost one round trip
+/// for thousands of rows.
+/// </summary>
+internal static class PostgresBulk
+{
+    /// <summary>Existing rows among @ids, with whether each has a trigger (@sched, @dataType).</summary>
+    public const string ExistingItems =
+        """
+        SELECT w.entity_id, w.tier, w.updates_end, w.state, t.trigger_name
+        FROM work_items w
+        LEFT JOIN qrtz_triggers t ON t.sched_name = @sched AND t.trigger_group = w.data_type AND t.trigger_name = w.entity_id
+        WHERE w.data_type = @dataType AND w.entity_id = ANY(@ids)
+        """;
+
+    /// <summary>Upsert of parallel arrays @e, @t, @p, @b for @dataType at @now (same rules as <see cref="SqlDialect.UpsertWorkItems"/>).</summary>
+    public const string UpsertWorkItems =
+        """
+        INSERT INTO work_items (data_type, entity_id, tier, payload, batch_id, state, attempt, created_at, updated_at)
+        SELECT @dataType, u.e, u.t, u.p, u.b, 'never_run', 0, @now, @now
+        FROM unnest(@e::text[], @t::text[], @p::text[], @b::text[]) AS u(e, t, p, b)
+        ON CONFLICT (data_type, entity_id) DO UPDATE
+        SET tier = excluded.tier, payload = excluded.payload,
+            batch_id = COALESCE(excluded.batch_id, work_items.batch_id), updated_at = excluded.updated_at
+        """;
+
+    /// <summary>
+    /// Writes Quartz's own rows for a work item's regular trigger, exactly as Quartz 4.7.3 writes them
+    /// for <c>WorkItemTriggers.Regular</c> (a test compares the two column by column): a simple trigger
+    /// in state WAITING, due at @next (.NET ticks), repeating every @i ms for ever when @r is -1 or
+    /// once when it is 0, misfire instruction FireNow (1) for one-shot and
+    /// RescheduleNowWithExistingRepeatCount (2) for repeating, overlap policy BufferOne (2), retry
+    /// policy none. Rows whose trigger already exists, or whose job is not stored, are skipped; the
+    /// entity ids written come back, so the caller schedules the rest through Quartz.
+    /// </summary>
+    public const string InsertRegularTriggers =
+        """
+        WITH rows AS (
+          SELECT u.e AS trigger_name, u.r AS repeat_count, u.i AS repeat_interval
+          FROM unnest(@e::text[], @r::bigint[], @i::bigint[]) AS u(e, r, i)
+        ), inserted AS (
+          INSERT INTO qrtz_triggers (sched_name, trigger_name, trigger_group, job_name, job_group, next_fire_time, priority,
+                                     trigger_state, trigger_type, start_time, misfire_instr, preferred_node_auto,
+                                     retry_policy, retry_attempt, overlap_policy)
+          SELECT @sched, rows.trigger_name, @group, @jobName, @jobGroup, @next, 5,
+                 'WAITING', 'SIMPLE', @next, CASE WHEN rows.repeat_count = 0 THEN 1 ELSE 2 END, false,
+                 'none', 0, 2
+          FROM rows
+          WHERE EXISTS (SELECT 1 FROM qrtz_job_details j
+                        WHERE j.sched_name = @sched AND j.job_name = @jobName AND j.job_group = @jobGroup)
+          ON CONFLICT DO NOTHING
+          RETURNING trigger_name
+        )
+        INSERT INTO qrtz_simple_triggers (sched_name, trigger_name, trigger_group, repeat_count, repeat_interval, times_triggered)
+        SELECT @sched, rows.trigger_name, @group, rows.repeat_count, rows.repeat_interval, 0
+        FROM inserted JOIN rows USING (trigger_name)
+        RETURNING trigger_name
+        """;
+}
