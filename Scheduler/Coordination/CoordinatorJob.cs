@@ -17,6 +17,7 @@ namespace BatchScheduler.Coordination;
 public sealed class CoordinatorJob(
     DataTypeCatalog catalog,
     WorkItemStore store,
+    AttemptWriter attempts,
     WorkItemScheduler scheduler,
     NodeIdentity node,
     RunningItems running,
@@ -57,13 +58,16 @@ public sealed class CoordinatorJob(
             await SkipBusyAsync(context, item, firing, node.Id);
             return;
         }
+        var handedToWriter = false;
         try
         {
-            await RunAsync(context, dataType, item, firing, claim.Token);
+            handedToWriter = await RunAsync(context, dataType, item, firing, claim.Token);
         }
         finally
         {
-            running.Release(item.DataType, item.EntityId);
+            // A success's claim is released by the writer once its updates_end is written.
+            if (!handedToWriter)
+                running.Release(item.DataType, item.EntityId);
         }
     }
 
@@ -78,7 +82,8 @@ public sealed class CoordinatorJob(
             await scheduler.ScheduleOneOffAsync(item.DataType, item.EntityId, time.GetUtcNow() + BusyRetryDelay, firing, CancellationToken.None);
     }
 
-    private async Task RunAsync(IJobExecutionContext context, DataTypeDefinition dataType, ItemRef item, FiringData firing, CancellationToken cancellationToken)
+    /// <summary>Runs the attempt; true when it succeeded and its end was handed to the <see cref="AttemptWriter"/>.</summary>
+    private async Task<bool> RunAsync(IJobExecutionContext context, DataTypeDefinition dataType, ItemRef item, FiringData firing, CancellationToken cancellationToken)
     {
         var planner = dataType.CreateRetryPlanner();
         var started = time.GetUtcNow();
@@ -86,21 +91,21 @@ public sealed class CoordinatorJob(
         {
             var reason = $"Expired: attempt {firing.Attempt} would start at {started:u}, past the expiry window of {dataType.Options.Expiry} from {firing.DueAt:u}";
             await ExpireAsync(dataType, item, firing, reason, started);
-            return;
+            return false;
         }
 
         // This node holds the item's claim, so it does not run it elsewhere in this process.
-        var row = await store.BeginAttemptAsync(item.DataType, item.EntityId, firing.Attempt, node.Id, runningHere: false, started, cancellationToken);
+        var row = await attempts.BeginAsync(new AttemptRequest(item.DataType, item.EntityId, firing.Attempt, started));
         if (row.IsGone)
         {
             CoordinatorLog.ItemGone(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);
             await scheduler.RemoveAsync(item.DataType, item.EntityId, CancellationToken.None);
-            return;
+            return false;
         }
         if (!row.IsStarted)
         {
             await SkipBusyAsync(context, item, firing, row.BusyNode!);
-            return;
+            return false;
         }
         CoordinatorLog.Starting(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);
 
@@ -112,20 +117,20 @@ public sealed class CoordinatorJob(
         catch (WorkItemDeferredException deferred)
         {
             await DeferAsync(item, firing, deferred.RetryAfter, deferred.Message, FiringKind.Deferred);
-            return;
+            return false;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             CoordinatorLog.HandedBack(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);
             await DeferAsync(item, firing, TimeSpan.Zero, "Handed back: the node shut down before the attempt finished", FiringKind.Deferred);
-            return;
+            return false;
         }
 #pragma warning disable CA1031 // the executor boundary: any failure becomes a persisted state with a reason
         catch (Exception ex)
 #pragma warning restore CA1031
         {
             await FailAsync(dataType, planner, item, firing, row.Tier, ex);
-            return;
+            return false;
         }
 
         // The trigger moves before the state is written: a crash in between leaves an item that
@@ -134,8 +139,9 @@ public sealed class CoordinatorJob(
         var finished = time.GetUtcNow();
         if (firing.Kind != FiringKind.Regular)
             await RearmAsync(dataType, item, row.Tier, finished);
-        await store.CompleteAsync(item.DataType, item.EntityId, finished, CancellationToken.None);
+        await attempts.CompleteAsync(new AttemptEnd(item.DataType, item.EntityId, finished));
         CoordinatorLog.Completed(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, (finished - started).TotalSeconds);
+        return true;
     }
 
     private async Task FailAsync(DataTypeDefinition dataType, RetryPlanner planner, ItemRef item, FiringData firing, string? tier, Exception ex)

@@ -65,6 +65,7 @@ public static class NodeHost
         services.AddSingleton<StuckTriggerRepair>();
         services.AddSingleton<WorkItemService>();
         services.AddSingleton<Coordination.RunningItems>();
+        services.AddSingleton<Coordination.AttemptWriter>();
         services.AddSingleton<FailureStore>();
         services.AddSingleton<NodeStatusQuery>();
         services.AddSingleton<HealthQuery>();
@@ -81,7 +82,11 @@ public static class NodeHost
         services.AddHostedService<SchemaMigrationService>();
         services.AddHostedService<JobRegistrationService>();
         if (cluster.Role == NodeRoles.Worker)
+        {
             services.AddHostedService<TriggerRepairService>();
+            // Before Quartz, so it stops after Quartz and writes the last attempts' ends.
+            services.AddHostedService(sp => sp.GetRequiredService<Coordination.AttemptWriter>());
+        }
         services.AddBatchSchedulerQuartz(storage, cluster, node);
         services.AddHostedService<DemoSeeder>();
         services.AddHostedService<AddressBanner>();

@@ -21,6 +21,11 @@ public static class WorkItemTriggers
     /// <summary>A single firing at <paramref name="at"/> carrying <paramref name="data"/> (retry, deferral, run-now).</summary>
     public static ITrigger OneOff(string dataType, string entityId, DateTimeOffset at, FiringData data) =>
         Base(dataType, entityId)
+            // A one-off usually replaces the trigger of a firing that is still running (a retry or
+            // deferral scheduled from inside it). BufferOne holds a trigger BLOCKED while its firing
+            // runs, so a replacement due sooner waits for that firing's completion rather than
+            // racing it; regular triggers, the hot path, go without (see Base).
+            .WithOverlapPolicy(OverlapPolicy.BufferOne)
             .StartAt(at)
             .UsingJobData(data.ToMap())
             .WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow))
@@ -30,8 +35,9 @@ public static class WorkItemTriggers
         TriggerBuilder.Create()
             .WithIdentity(WorkItemKeys.Trigger(dataType, entityId))
             .ForJob(WorkItemKeys.Job(dataType))
-            // A firing that comes due while the item's previous firing still runs (on any node)
-            // waits for it: one item never runs twice at once.
-            .WithOverlapPolicy(OverlapPolicy.BufferOne)
+            // No overlap policy on regular triggers: BufferOne stores the trigger BLOCKED for each
+            // firing and takes the cluster lock on completion, which cut executions/s by 1.7x
+            // (bench, 10,000 items: 452 → 777/s). One item never runs twice at once through the
+            // coordinator's own guards instead (a per-node claim and the start statement).
             .WithRetryPolicy(RetryPolicy.None);
 }

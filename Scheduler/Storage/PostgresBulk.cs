@@ -32,8 +32,8 @@ internal static class PostgresBulk
     /// for <c>WorkItemTriggers.Regular</c> (a test compares the two column by column): a simple trigger
     /// in state WAITING, due at @next (.NET ticks), repeating every @i ms for ever when @r is -1 or
     /// once when it is 0, misfire instruction FireNow (1) for one-shot and
-    /// RescheduleNowWithExistingRepeatCount (2) for repeating, overlap policy BufferOne (2), retry
-    /// policy none. Rows whose trigger already exists, or whose job is not stored, are skipped; the
+    /// RescheduleNowWithExistingRepeatCount (2) for repeating, the default overlap policy (NULL),
+    /// retry policy none. Rows whose trigger already exists, or whose job is not stored, are skipped; the
     /// entity ids written come back, so the caller schedules the rest through Quartz.
     /// </summary>
     public const string InsertRegularTriggers =
@@ -47,7 +47,7 @@ internal static class PostgresBulk
                                      retry_policy, retry_attempt, overlap_policy)
           SELECT @sched, rows.trigger_name, @group, @jobName, @jobGroup, @next, 5,
                  'WAITING', 'SIMPLE', @next, CASE WHEN rows.repeat_count = 0 THEN 1 ELSE 2 END, false,
-                 'none', 0, 2
+                 'none', 0, NULL
           FROM rows
           WHERE EXISTS (SELECT 1 FROM qrtz_job_details j
                         WHERE j.sched_name = @sched AND j.job_name = @jobName AND j.job_group = @jobGroup)
@@ -58,5 +58,30 @@ internal static class PostgresBulk
         SELECT @sched, rows.trigger_name, @group, rows.repeat_count, rows.repeat_interval, 0
         FROM inserted JOIN rows USING (trigger_name)
         RETURNING trigger_name
+        """;
+
+    /// <summary>
+    /// Marks attempts started (parallel arrays @d, @e, @a attempt, @s start time) for node @node, each
+    /// under the same guard as <see cref="SqlDialect.BeginAttempt"/> (the caller holds every item's
+    /// claim, so "this node no longer runs it" holds for its own rows); returns the rows that started.
+    /// </summary>
+    public const string BeginAttempts =
+        $"""
+        UPDATE work_items
+        SET state = 'in_flight', updates_start = u.s, attempt = u.a, node_id = @node, updated_at = u.s
+        FROM unnest(@d::text[], @e::text[], @a::integer[], @s::timestamptz[]) AS u(d, e, a, s)
+        WHERE work_items.data_type = u.d AND work_items.entity_id = u.e
+          AND (work_items.state <> 'in_flight' OR work_items.node_id IS NULL OR work_items.node_id = @node
+               OR {SqlDialect.OwnerNotAlive})
+        RETURNING work_items.data_type, work_items.entity_id, work_items.tier, work_items.payload
+        """;
+
+    /// <summary>Writes <c>updates_end</c> for successful attempts (parallel arrays @d, @e, @t end time).</summary>
+    public const string CompleteAttempts =
+        """
+        UPDATE work_items
+        SET state = 'completed', updates_end = u.t, last_error = NULL, updated_at = u.t
+        FROM unnest(@d::text[], @e::text[], @t::timestamptz[]) AS u(d, e, t)
+        WHERE work_items.data_type = u.d AND work_items.entity_id = u.e
         """;
 }

@@ -42,6 +42,12 @@ public sealed record FailureRecord(
     string DataType, string EntityId, int Attempt, string NodeId, DateTimeOffset FailedAt,
     string ExceptionType, string Message, string? Detail);
 
+/// <summary>An attempt to mark started: which item, which attempt, when.</summary>
+public sealed record AttemptRequest(string DataType, string EntityId, int Attempt, DateTimeOffset StartedAt);
+
+/// <summary>A successful attempt's end, to write as <c>updates_end</c>.</summary>
+public sealed record AttemptEnd(string DataType, string EntityId, DateTimeOffset EndedAt);
+
 /// <summary>What asking to start an attempt found.</summary>
 public sealed record AttemptStart(bool IsStarted, bool IsGone, string? BusyNode, string? Tier, string? Payload)
 {

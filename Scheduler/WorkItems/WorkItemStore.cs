@@ -177,7 +177,14 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         string dataType, string entityId, int attempt, string nodeId, bool runningHere, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
-        await using (var command = connection.Command(connections.Dialect.BeginAttempt)
+        return await BeginAttemptAsync(connection, null, dataType, entityId, attempt, nodeId, runningHere, now, cancellationToken);
+    }
+
+    private async Task<AttemptStart> BeginAttemptAsync(
+        DbConnection connection, DbTransaction? transaction, string dataType, string entityId, int attempt, string nodeId,
+        bool runningHere, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using (var command = connection.Command(connections.Dialect.BeginAttempt, transaction)
             .With("@now", now).With("@attempt", attempt).With("@node", nodeId)
             .With("@dataType", dataType).With("@entityId", entityId).With("@sched", _schedulerName)
             .With("@runningHere", runningHere ? 1 : 0).With("@nowTicks", now.UtcTicks))
@@ -186,7 +193,14 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             if (await reader.ReadAsync(cancellationToken))
                 return AttemptStart.Started(reader.Get<string>("tier"), reader.Get<string>("payload"));
         }
-        await using var owner = connection.Command("SELECT node_id FROM work_items WHERE data_type = @dataType AND entity_id = @entityId")
+        return await OwnerAsync(connection, transaction, dataType, entityId, cancellationToken);
+    }
+
+    /// <summary>Why an item did not start: gone, or busy on the node that has it in flight.</summary>
+    private static async Task<AttemptStart> OwnerAsync(
+        DbConnection connection, DbTransaction? transaction, string dataType, string entityId, CancellationToken cancellationToken)
+    {
+        await using var owner = connection.Command("SELECT node_id FROM work_items WHERE data_type = @dataType AND entity_id = @entityId", transaction)
             .With("@dataType", dataType).With("@entityId", entityId);
         return await owner.ExecuteScalarAsync(cancellationToken) switch
         {
@@ -195,15 +209,84 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         };
     }
 
+    /// <summary>
+    /// <see cref="BeginAttemptAsync"/> for many items in one round trip (PostgreSQL) or one
+    /// transaction (others), for a node that holds every item's claim. Items come back in the
+    /// order given, each started, busy elsewhere or gone.
+    /// </summary>
+    public async Task<IReadOnlyList<AttemptStart>> BeginAttemptsAsync(
+        IReadOnlyList<AttemptRequest> requests, string nodeId, CancellationToken cancellationToken)
+    {
+        if (connections.Provider != StorageProvider.Postgres)
+            return await EachInOneTransactionAsync(requests, cancellationToken, (connection, transaction, r) =>
+                BeginAttemptAsync(connection, transaction, r.DataType, r.EntityId, r.Attempt, nodeId, false, r.StartedAt, cancellationToken));
+
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var started = new Dictionary<(string, string), AttemptStart>();
+        await using (var command = connection.Command(PostgresBulk.BeginAttempts)
+            .With("@node", nodeId).With("@sched", _schedulerName).With("@nowTicks", requests.Max(r => r.StartedAt).UtcTicks)
+            .With("@d", requests.Select(r => r.DataType).ToArray())
+            .With("@e", requests.Select(r => r.EntityId).ToArray())
+            .With("@a", requests.Select(r => r.Attempt).ToArray())
+            .With("@s", requests.Select(r => r.StartedAt).ToArray()))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+                started[(reader.GetString(0), reader.GetString(1))] = AttemptStart.Started(reader.Get<string>("tier"), reader.Get<string>("payload"));
+        }
+        var result = new List<AttemptStart>(requests.Count);
+        foreach (var r in requests)
+            result.Add(started.TryGetValue((r.DataType, r.EntityId), out var start) ? start : await OwnerAsync(connection, null, r.DataType, r.EntityId, cancellationToken));
+        return result;
+    }
+
+    /// <summary>Writes <c>updates_end</c> for many successful attempts in one round trip (PostgreSQL) or one transaction (others).</summary>
+    public async Task CompleteManyAsync(IReadOnlyList<AttemptEnd> ends, CancellationToken cancellationToken)
+    {
+        if (connections.Provider != StorageProvider.Postgres)
+        {
+            await EachInOneTransactionAsync(ends, cancellationToken, async (connection, transaction, e) =>
+            {
+                await CompleteAsync(connection, transaction, e.DataType, e.EntityId, e.EndedAt, cancellationToken);
+                return true;
+            });
+            return;
+        }
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using var command = connection.Command(PostgresBulk.CompleteAttempts)
+            .With("@d", ends.Select(e => e.DataType).ToArray())
+            .With("@e", ends.Select(e => e.EntityId).ToArray())
+            .With("@t", ends.Select(e => e.EndedAt).ToArray());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<TResult>> EachInOneTransactionAsync<T, TResult>(
+        IReadOnlyList<T> items, CancellationToken cancellationToken, Func<DbConnection, DbTransaction, T, Task<TResult>> write)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var results = new List<TResult>(items.Count);
+        foreach (var item in items)
+            results.Add(await write(connection, transaction, item));
+        await transaction.CommitAsync(cancellationToken);
+        return results;
+    }
+
     /// <summary>Writes <c>updates_end</c>: the attempt succeeded.</summary>
     public async Task CompleteAsync(string dataType, string entityId, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
+        await CompleteAsync(connection, null, dataType, entityId, now, cancellationToken);
+    }
+
+    private static async Task CompleteAsync(
+        DbConnection connection, DbTransaction? transaction, string dataType, string entityId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
         await using var command = connection.Command(
             """
             UPDATE work_items SET state = 'completed', updates_end = @now, last_error = NULL, updated_at = @now
             WHERE data_type = @dataType AND entity_id = @entityId
-            """).With("@now", now).With("@dataType", dataType).With("@entityId", entityId);
+            """, transaction).With("@now", now).With("@dataType", dataType).With("@entityId", entityId);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
