@@ -2,8 +2,10 @@
 # Benchmarks BatchScheduler against plain Quartz.NET 4.7.3 and Hangfire.PostgreSql on one
 # PostgreSQL, in one run, and prints a markdown table (also written to docs/benchmarks.md).
 #
-#   bench/run.sh            full run: 100,000 items registered, 10,000 drained per system
-#   bench/run.sh --quick    about 2 minutes of measuring: 10,000 registered, 2,000 drained
+#   bench/run.sh            full run: 10,000 and 100,000 items registered and 10,000 drained per system;
+#                           BatchScheduler also: 1,000,000 registered then API latency and RSS, due-to-start
+#                           at half load, failover after SIGKILL
+#   bench/run.sh --quick    a few minutes: 10,000 registered, 2,000 drained, 100,000 for the scale run
 #
 # PostgreSQL: a private throwaway server on 127.0.0.1:$BATCHSCHEDULER_PG_PORT (default 55434 here,
 # so it never shares a server with ./test.sh), started and removed by this script, fsync on,
@@ -13,7 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 QUICK=0
 [[ "${1:-}" == "--quick" ]] && QUICK=1
-if (( QUICK )); then REGISTER=10000; DRAIN=2000; PGBENCH_SECONDS=5; else REGISTER=100000; DRAIN=10000; PGBENCH_SECONDS=15; fi
+if (( QUICK )); then REGISTER=(10000); DRAIN=2000; SCALE=100000; PGBENCH_SECONDS=5; else REGISTER=(10000 100000); DRAIN=10000; SCALE=1000000; PGBENCH_SECONDS=15; fi
 
 export BATCHSCHEDULER_PG_PORT="${BATCHSCHEDULER_PG_PORT:-55434}"
 PG_LOG_PREFIX=bench
@@ -33,11 +35,20 @@ RESULTS="bench/results/$(date +%Y%m%d-%H%M%S).jsonl"
 run() { log "$*"; "${BENCH[@]}" "$@" --pg "$PG_CONNECTION" | tee -a "$RESULTS" >/dev/null; }
 
 for system in batchscheduler plain-quartz hangfire; do
-  run "$system" register --items "$REGISTER"
+  for items in "${REGISTER[@]}"; do
+    run "$system" register --items "$items"
+  done
   for nodes in 1 2; do
     run "$system" drain --items "$DRAIN" --nodes "$nodes"
   done
 done
+
+# BatchScheduler only: the large registration with API latency and RSS, due-to-start at half of the
+# 1-node drain rate just measured, failover after SIGKILL.
+run batchscheduler scale --items "$SCALE"
+DRAIN_RATE=$(grep '"system":"batchscheduler","variant":"1 node(s)","metric":"drain"' "$RESULTS" | sed -n 's/.*"value":\([0-9.]*\).*/\1/p' | head -n 1)
+run batchscheduler due --rate "$(awk -v r="${DRAIN_RATE:-200}" 'BEGIN { printf "%d", r / 2 }')" --items 0
+run batchscheduler failover --items 20
 
 # PostgreSQL's own single-row durable update limit on this machine, for scale.
 log "pgbench: single-row UPDATE + COMMIT for ${PGBENCH_SECONDS}s on 1 and 8 connections"

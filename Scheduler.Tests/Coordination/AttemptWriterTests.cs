@@ -26,7 +26,8 @@ public abstract class AttemptWriterTests(StorageProvider provider)
         await using var store = await TestStore.CreateAsync(provider);
         await using var node = await TestNode.StartAsync(provider, store.ConnectionString, Settings);
         var (writer, running, _) = Parts(node);
-        var now = TimeProvider.System.GetUtcNow();
+        // Whole milliseconds: PostgreSQL keeps microseconds, .NET ticks are finer.
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
         var ids = Enumerable.Range(0, items).Select(i => $"e{i:000}").ToList();
         await node.Store.RegisterAsync(DataType, ids.Select(id => new WorkItemRegistration(id, null, $"{{\"n\":\"{id}\"}}")).ToList(),
             now, newTriggers: null, CancellationToken.None);

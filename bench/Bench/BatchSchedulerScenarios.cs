@@ -22,6 +22,9 @@ public static class BatchSchedulerScenarios
     {
         "register" => await RegisterAsync(options),
         "drain" => await DrainAsync(options),
+        "scale" => await ScaleAsync(options),
+        "due" => await DueToStartAsync(options),
+        "failover" => await FailoverAsync(options),
         _ => throw new ArgumentException($"unknown scenario '{scenario}'"),
     };
 
@@ -29,8 +32,181 @@ public static class BatchSchedulerScenarios
     {
         await using var db = await BenchDatabase.CreateAsync(options.AdminConnectionString, "bs_reg");
         var seconds = await RegisterThroughApiAsync(db, options.Items);
-        return [new BenchResult(System, "API node, bulk POST", "register", options.Items / seconds, "items/s",
-            $"{options.Items} items, POST /api/work-items in chunks of {ChunkSize:N0}, row upsert + Quartz trigger per item")];
+        return [RegisterResult(options.Items, seconds)];
+    }
+
+    private static BenchResult RegisterResult(int items, double seconds) =>
+        new(System, $"API node, bulk POST, {items:N0} items", "register", items / seconds, "items/s",
+            $"{items:N0} items in {seconds:0.0} s, POST /api/work-items in chunks of {ChunkSize:N0}; on PostgreSQL each request is one transaction: " +
+            "upsert of the rows and Quartz's own trigger rows for new items (unnest arrays)");
+
+    /// <summary>
+    /// 1,000,000 items (or --items) registered, then, with all of them stored, the latency of the health
+    /// and listing API and the process's peak RSS.
+    /// </summary>
+    private static async Task<IReadOnlyList<BenchResult>> ScaleAsync(BenchOptions options)
+    {
+        await using var db = await BenchDatabase.CreateAsync(options.AdminConnectionString, "bs_scale");
+        var seconds = await RegisterThroughApiAsync(db, options.Items);
+        var results = new List<BenchResult> { RegisterResult(options.Items, seconds) };
+        await db.ExecuteAsync("VACUUM ANALYZE");
+
+        await using var api = await StartNodeAsync(db, "api", "bench-api");
+        using var http = new HttpClient { BaseAddress = Address(api), Timeout = TimeSpan.FromMinutes(2) };
+        var middle = $"e-{options.Items / 2:0000000}";
+        var routes = new (string Name, string Path)[]
+        {
+            ("GET /api/health", "/api/health"),
+            ("GET /api/work-items (page 1 of one data type)", $"/api/work-items?dataType={DataType}&pageSize=100"),
+            ("GET /api/work-items (state filter)", $"/api/work-items?dataType={DataType}&state=never_run&pageSize=100"),
+            ("GET /api/work-items/{dataType}/{entityId}", $"/api/work-items/{DataType}/{middle}"),
+            ("GET /api/nodes", "/api/nodes"),
+        };
+        foreach (var (name, path) in routes)
+        {
+            using (var warm = await http.GetAsync(path))
+                warm.EnsureSuccessStatusCode();
+            var timings = new List<double>();
+            for (var i = 0; i < 20; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                using var response = await http.GetAsync(path);
+                response.EnsureSuccessStatusCode();
+                await response.Content.ReadAsByteArrayAsync();
+                timings.Add(clock.Elapsed.TotalMilliseconds);
+            }
+            timings.Sort();
+            results.Add(new BenchResult(System, name, "API latency p50", timings[timings.Count / 2], "ms",
+                $"{options.Items:N0} items stored, 20 sequential calls after one warm-up; p95 {timings[(int)(timings.Count * 0.95) - 1]:0} ms"));
+        }
+        results.Add(new BenchResult(System, "API node + harness, one process", "peak RSS", PeakRssMegabytes(), "MB",
+            $"VmHWM of the bench process after registering {options.Items:N0} items through the node and querying it (the node is in process, so this is an upper bound for the node)"));
+        return results;
+    }
+
+    /// <summary>
+    /// Due-to-start delay at a steady rate (--rate items/s, half the measured drain rate): an API node
+    /// takes items due now in small batches every 100 ms for 20 s while a worker runs them;
+    /// delay = updates_start - the item's registration time.
+    /// </summary>
+    private static async Task<IReadOnlyList<BenchResult>> DueToStartAsync(BenchOptions options)
+    {
+        var rate = Math.Max(10, options.Rate);
+        await using var db = await BenchDatabase.CreateAsync(options.AdminConnectionString, "bs_due");
+        await using var api = await StartNodeAsync(db, "api", "bench-api");
+        await using var worker = await StartNodeAsync(db, "worker", "bench-worker");
+        using var http = new HttpClient { BaseAddress = Address(api), Timeout = TimeSpan.FromMinutes(1) };
+        var perTick = Math.Max(1, rate / 10);
+        var ticks = 200; // 20 s
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+        var next = 0;
+        for (var t = 0; t < ticks && await timer.WaitForNextTickAsync(); t++)
+        {
+            var body = new { dataType = DataType, items = Enumerable.Range(next, perTick).Select(i => new { entityId = $"d-{i:0000000}" }) };
+            next += perTick;
+            using var response = await http.PostAsJsonAsync("/api/work-items", body);
+            response.EnsureSuccessStatusCode();
+        }
+        var clock = Stopwatch.StartNew();
+        while (await CountAsync(db, "SELECT COUNT(*) FROM work_items WHERE state = 'completed'") < next)
+        {
+            if (clock.Elapsed > TimeSpan.FromMinutes(5))
+                throw new TimeoutException("due-to-start: items did not all complete within 5 minutes");
+            await Task.Delay(250);
+        }
+        await using var connection = new NpgsqlConnection(db.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d), max(d)
+            FROM (SELECT EXTRACT(EPOCH FROM updates_start - created_at) AS d FROM work_items) x
+            """, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        var (p50, p99, max) = (reader.GetDouble(0), reader.GetDouble(1), reader.GetDouble(2));
+        var notes = $"{next:N0} items at {perTick * 10}/s for 20 s (half the 1-node drain rate), registered due now on an API node, one worker node (IdleWaitTime 1 s); max {max:0.00} s";
+        return
+        [
+            new BenchResult(System, "p50, half load", "due-to-start", p50, "s", notes),
+            new BenchResult(System, "p99, half load", "due-to-start", p99, "s", notes),
+        ];
+    }
+
+    /// <summary>
+    /// Failover after SIGKILL: a real node process (Scheduler.dll) runs 20 items that each take a
+    /// minute, a second node (in process) joins, the first is killed, and the figure is how long
+    /// after the kill the survivor restarts them (median and max). Once at the default check-in
+    /// interval (5 s) and once at 1 s.
+    /// </summary>
+    private static async Task<IReadOnlyList<BenchResult>> FailoverAsync(BenchOptions options)
+    {
+        var results = new List<BenchResult>();
+        foreach (var checkin in new[] { TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(1) })
+        {
+            await using var db = await BenchDatabase.CreateAsync(options.AdminConnectionString, "bs_failover");
+            var settings = new Dictionary<string, string?>
+            {
+                ["Storage:Provider"] = "Postgres",
+                ["Storage:ConnectionString"] = db.ConnectionString,
+                ["Storage:MigrateOnStart"] = "true",
+                ["Cluster:NodeId"] = "crashing",
+                ["Cluster:CheckinInterval"] = checkin.ToString(),
+                ["Demo:SeedItems"] = "false",
+                ["Serilog:MinimumLevel:Default"] = "Warning",
+                ["DataTypes:slow:Executor"] = "demo",
+                ["DataTypes:slow:Demo:Duration"] = "00:01:00",
+            };
+            const int items = 20;
+            using var crashing = await ChildNode.StartAsync(settings);
+            for (var i = 0; i < items; i++)
+            {
+                using var response = await crashing.Http.PutAsync($"/api/work-items/slow/f-{i:00}",
+                    new StringContent("{}", global::System.Text.Encoding.UTF8, "application/json"));
+                response.EnsureSuccessStatusCode();
+            }
+            await WaitForAsync(db, $"SELECT COUNT(*) FROM work_items WHERE state = 'in_flight'", items, TimeSpan.FromSeconds(60));
+
+            await using var survivor = await StartNodeAsync(db, "worker", "survivor", new()
+            {
+                ["Cluster:CheckinInterval"] = checkin.ToString(),
+                ["DataTypes:slow:Executor"] = "noop",
+            });
+            crashing.Kill();
+            var killedAt = TimeProvider.System.GetUtcNow();
+            await WaitForAsync(db, "SELECT COUNT(*) FROM work_items WHERE state = 'completed'", items, TimeSpan.FromMinutes(2));
+
+            await using var connection = new NpgsqlConnection(db.ConnectionString);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(
+                "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), max(d) FROM (SELECT EXTRACT(EPOCH FROM updates_start - @killed) AS d FROM work_items) x",
+                connection);
+            command.Parameters.AddWithValue("killed", killedAt);
+            await using var reader = await command.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            var (median, max) = (reader.GetDouble(0), reader.GetDouble(1));
+            results.Add(new BenchResult(System, $"Cluster:CheckinInterval {checkin.TotalSeconds:0} s", "failover", median, "s",
+                $"SIGKILL of a Scheduler.dll process with {items} items in flight -> survivor restarts them: median {median:0.0} s, max {max:0.0} s " +
+                $"(Quartz declares a node dead {checkin.TotalSeconds:0} s + 7.5 s after its last check-in)"));
+        }
+        return results;
+    }
+
+    private static async Task WaitForAsync(BenchDatabase db, string countSql, long expected, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (await CountAsync(db, countSql) < expected)
+        {
+            if (clock.Elapsed > timeout)
+                throw new TimeoutException($"'{countSql}' did not reach {expected} within {timeout}");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>The process's peak resident set (VmHWM) in MB.</summary>
+    internal static double PeakRssMegabytes()
+    {
+        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], global::System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
     }
 
     private static async Task<IReadOnlyList<BenchResult>> DrainAsync(BenchOptions options)
@@ -69,6 +245,8 @@ public static class BatchSchedulerScenarios
                 $"{options.Items} due no-op items, 32 threads per node, in one process; full bookkeeping; 10–90% of updates_end"),
             new BenchResult(System, variant, "statements/execution", (after.Statements - before.Statements) / (double)options.Items, "statements", "pg_stat_statements, node start/stop included"),
             new BenchResult(System, variant, "commits/execution", (after.Commits - before.Commits) / (double)options.Items, "commits", "pg_stat_database, node start/stop included"),
+            new BenchResult(System, variant, "peak RSS", PeakRssMegabytes(), "MB",
+                $"VmHWM of the bench process: {options.Nodes} worker node(s) in process plus the harness, after draining {options.Items:N0} items"),
         ];
     }
 
@@ -93,12 +271,12 @@ public static class BatchSchedulerScenarios
         return seconds;
     }
 
-    private static async Task<WebApplication> StartNodeAsync(BenchDatabase db, string role, string nodeId)
+    private static async Task<WebApplication> StartNodeAsync(BenchDatabase db, string role, string nodeId, Dictionary<string, string?>? extra = null)
     {
         var app = NodeHost.Build([], builder =>
         {
             builder.Configuration.Sources.Clear();
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            var settings = new Dictionary<string, string?>
             {
                 ["urls"] = "http://127.0.0.1:0",
                 ["Storage:Provider"] = "Postgres",
@@ -109,7 +287,10 @@ public static class BatchSchedulerScenarios
                 ["Demo:SeedItems"] = "false",
                 ["Serilog:MinimumLevel:Default"] = "Warning",
                 [$"DataTypes:{DataType}:Executor"] = "noop",
-            });
+            };
+            foreach (var (key, value) in extra ?? [])
+                settings[key] = value;
+            builder.Configuration.AddInMemoryCollection(settings);
         });
         await app.StartAsync();
         return app;

@@ -15,4 +15,5 @@ public sealed record BenchResult(string System, string Variant, string Metric, d
 /// <param name="AdminConnectionString">A PostgreSQL superuser connection string (database postgres); scenarios create and drop their own database.</param>
 /// <param name="Items">How many items/jobs the scenario uses.</param>
 /// <param name="Nodes">How many nodes (schedulers/servers) drain, where that applies.</param>
-public sealed record BenchOptions(string AdminConnectionString, int Items, int Nodes);
+/// <param name="Rate">Items per second fed in, for the due-to-start scenario.</param>
+public sealed record BenchOptions(string AdminConnectionString, int Items, int Nodes, int Rate = 0);

@@ -1,8 +1,8 @@
 using BatchScheduler.Bench;
 
-// dotnet Bench.dll <system> <scenario> --pg "<admin connection string>" --items N [--nodes K]
+// dotnet Bench.dll <system> <scenario> --pg "<admin connection string>" --items N [--nodes K] [--rate R]
 //   system:   batchscheduler | plain-quartz | hangfire
-//   scenario: register | drain
+//   scenario: register | drain (all systems); scale | due (batchscheduler: 1M items + API latency + RSS; due-to-start at R items/s)
 // Prints one JSON line per measured figure (BenchResult) on stdout; diagnostics go to stderr.
 // dotnet Bench.dll report <results.jsonl> --quick 0|1 --out docs/benchmarks.md
 if (args is ["report", var resultsPath, ..])
@@ -24,7 +24,8 @@ string Option(string name, string fallback)
 var options = new BenchOptions(
     Option("--pg", Environment.GetEnvironmentVariable("BATCHSCHEDULER_BENCH_POSTGRES") ?? "Host=127.0.0.1;Port=55432;Username=postgres;Database=postgres"),
     int.Parse(Option("--items", "10000"), System.Globalization.CultureInfo.InvariantCulture),
-    int.Parse(Option("--nodes", "1"), System.Globalization.CultureInfo.InvariantCulture));
+    int.Parse(Option("--nodes", "1"), System.Globalization.CultureInfo.InvariantCulture),
+    (int)double.Parse(Option("--rate", "0"), System.Globalization.CultureInfo.InvariantCulture));
 
 IReadOnlyList<BenchResult> results = args[0] switch
 {

@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace BatchScheduler.Bench;
+
+/// <summary>A node as its own process (Scheduler.dll next to the bench), so it can be SIGKILLed like a crashed machine.</summary>
+public sealed partial class ChildNode : IDisposable
+{
+    private readonly Process _process;
+    private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private ChildNode(Process process) => _process = process;
+
+    public HttpClient Http { get; private set; } = null!;
+
+    public static async Task<ChildNode> StartAsync(IDictionary<string, string?> settings)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Scheduler.dll"));
+        foreach (var (key, value) in settings)
+            start.ArgumentList.Add($"--{key}={value}");
+        start.ArgumentList.Add("--urls=http://127.0.0.1:0");
+        var node = new ChildNode(new Process { StartInfo = start, EnableRaisingEvents = true });
+        node._process.OutputDataReceived += (_, e) => node.OnLine(e.Data);
+        node._process.ErrorDataReceived += (_, e) => node.OnLine(e.Data);
+        node._process.Exited += (_, _) => node._listening.TrySetException(new InvalidOperationException("the node process exited before listening"));
+        node._process.Start();
+        node._process.BeginOutputReadLine();
+        node._process.BeginErrorReadLine();
+        node.Http = new HttpClient { BaseAddress = await node._listening.Task.WaitAsync(TimeSpan.FromSeconds(60)) };
+        return node;
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is not null && ListeningLine().Match(line) is { Success: true } match)
+            _listening.TrySetResult(new Uri(match.Groups[1].Value));
+    }
+
+    [GeneratedRegex(@"Now listening on: (http://\S+)")]
+    private static partial Regex ListeningLine();
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+            Kill();
+        Http?.Dispose();
+        _process.Dispose();
+    }
+}
