@@ -15,7 +15,7 @@ public sealed class ClusterOptions
     public int MaxConcurrency { get; set; } = 32;
 
     /// <summary>How often the node checks in to the cluster (PostgreSQL / SQL Server only).</summary>
-    public TimeSpan CheckinInterval { get; set; } = TimeSpan.FromSeconds(5);
+    public TimeSpan CheckinInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>On SIGTERM, how long running items may take to finish before they are handed back.</summary>
     public TimeSpan ShutdownGracePeriod { get; set; } = TimeSpan.FromSeconds(30);

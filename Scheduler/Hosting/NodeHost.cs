@@ -62,6 +62,7 @@ public static class NodeHost
         services.AddSingleton<DataTypeCatalog>();
         services.AddSingleton<WorkItemStore>();
         services.AddSingleton<WorkItemScheduler>();
+        services.AddSingleton<ClusterWake>();
         services.AddSingleton<StuckTriggerRepair>();
         services.AddSingleton<WorkItemService>();
         services.AddSingleton<Coordination.RunningItems>();
@@ -88,6 +89,8 @@ public static class NodeHost
             services.AddHostedService(sp => sp.GetRequiredService<Coordination.AttemptWriter>());
         }
         services.AddBatchSchedulerQuartz(storage, cluster, node);
+        if (cluster.Role == NodeRoles.Worker && storage.Provider == StorageProvider.Postgres)
+            services.AddHostedService<ClusterWakeListener>();
         services.AddHostedService<DemoSeeder>();
         services.AddHostedService<AddressBanner>();
 

@@ -5,7 +5,8 @@ using BatchScheduler.Scheduling;
 namespace BatchScheduler.WorkItems;
 
 /// <summary>Registers, re-tiers, runs and removes work items: their row and their trigger together.</summary>
-public sealed class WorkItemService(WorkItemStore store, WorkItemScheduler scheduler, RunningItems running, NodeIdentity node, TimeProvider time)
+public sealed class WorkItemService(
+    WorkItemStore store, WorkItemScheduler scheduler, ClusterWake wake, RunningItems running, NodeIdentity node, TimeProvider time)
 {
     /// <summary>
     /// Upserts the items, then arms a trigger for every item that is new (due now; on PostgreSQL
@@ -25,6 +26,8 @@ public sealed class WorkItemService(WorkItemStore store, WorkItemScheduler sched
             .Select(o => (o.Item.EntityId, o.Item.Tier, StartAt: NextStart(dataType, o.Item.Tier, o.LastEnd, now))).ToList();
         if (toArm.Count > 0)
             await scheduler.ArmAsync(dataType, toArm, cancellationToken);
+        if (toArm.Count > 0 || outcomes.Any(o => o.Armed))
+            await wake.NotifyAsync(cancellationToken);
         return outcomes.Count;
     }
 
@@ -66,6 +69,7 @@ public sealed class WorkItemService(WorkItemStore store, WorkItemScheduler sched
             return null;
         var now = time.GetUtcNow();
         await scheduler.ScheduleOneOffAsync(dataType.Name, entityId, now, new FiringData(1, now, FiringKind.Manual), cancellationToken);
+        await wake.NotifyAsync(cancellationToken);
         return await store.GetAsync(dataType.Name, entityId, cancellationToken);
     }
 

@@ -51,8 +51,8 @@ public static class BatchSchedulerScenarios
         var results = new List<BenchResult> { RegisterResult(options.Items, seconds) };
         await db.ExecuteAsync("VACUUM ANALYZE");
 
-        await using var api = await StartNodeAsync(db, "api", "bench-api");
-        using var http = new HttpClient { BaseAddress = Address(api), Timeout = TimeSpan.FromMinutes(2) };
+        await using var api = new StoppingNode(await StartNodeAsync(db, "api", "bench-api"));
+        using var http = new HttpClient { BaseAddress = Address(api.App), Timeout = TimeSpan.FromMinutes(2) };
         var middle = $"e-{options.Items / 2:0000000}";
         var routes = new (string Name, string Path)[]
         {
@@ -93,9 +93,9 @@ public static class BatchSchedulerScenarios
     {
         var rate = Math.Max(10, options.Rate);
         await using var db = await BenchDatabase.CreateAsync(options.AdminConnectionString, "bs_due");
-        await using var api = await StartNodeAsync(db, "api", "bench-api");
-        await using var worker = await StartNodeAsync(db, "worker", "bench-worker");
-        using var http = new HttpClient { BaseAddress = Address(api), Timeout = TimeSpan.FromMinutes(1) };
+        await using var api = new StoppingNode(await StartNodeAsync(db, "api", "bench-api"));
+        await using var worker = new StoppingNode(await StartNodeAsync(db, "worker", "bench-worker"));
+        using var http = new HttpClient { BaseAddress = Address(api.App), Timeout = TimeSpan.FromMinutes(1) };
         var perTick = Math.Max(1, rate / 10);
         var ticks = 200; // 20 s
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
@@ -166,11 +166,11 @@ public static class BatchSchedulerScenarios
             }
             await WaitForAsync(db, $"SELECT COUNT(*) FROM work_items WHERE state = 'in_flight'", items, TimeSpan.FromSeconds(60));
 
-            await using var survivor = await StartNodeAsync(db, "worker", "survivor", new()
+            await using var survivor = new StoppingNode(await StartNodeAsync(db, "worker", "survivor", new()
             {
                 ["Cluster:CheckinInterval"] = checkin.ToString(),
                 ["DataTypes:slow:Executor"] = "noop",
-            });
+            }));
             crashing.Kill();
             var killedAt = TimeProvider.System.GetUtcNow();
             await WaitForAsync(db, "SELECT COUNT(*) FROM work_items WHERE state = 'completed'", items, TimeSpan.FromMinutes(2));
@@ -252,8 +252,8 @@ public static class BatchSchedulerScenarios
 
     private static async Task<double> RegisterThroughApiAsync(BenchDatabase db, int items)
     {
-        await using var api = await StartNodeAsync(db, "api", "bench-api");
-        using var http = new HttpClient { BaseAddress = Address(api), Timeout = TimeSpan.FromMinutes(10) };
+        await using var api = new StoppingNode(await StartNodeAsync(db, "api", "bench-api"));
+        using var http = new HttpClient { BaseAddress = Address(api.App), Timeout = TimeSpan.FromMinutes(10) };
         var clock = Stopwatch.StartNew();
         for (var start = 0; start < items; start += ChunkSize)
         {
@@ -267,7 +267,6 @@ public static class BatchSchedulerScenarios
         }
         var seconds = clock.Elapsed.TotalSeconds;
         Console.Error.WriteLine($"batchscheduler: registered {items} items in {seconds:0.00} s");
-        await api.StopAsync();
         return seconds;
     }
 
@@ -294,6 +293,18 @@ public static class BatchSchedulerScenarios
         });
         await app.StartAsync();
         return app;
+    }
+
+    /// <summary>A node that is stopped (graceful shutdown, as in production) before it is disposed.</summary>
+    private sealed class StoppingNode(WebApplication app) : IAsyncDisposable
+    {
+        public WebApplication App { get; } = app;
+
+        public async ValueTask DisposeAsync()
+        {
+            await App.StopAsync();
+            await App.DisposeAsync();
+        }
     }
 
     private static Uri Address(WebApplication app) =>
