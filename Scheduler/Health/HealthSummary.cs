@@ -26,20 +26,18 @@ public sealed class HealthQuery(ConnectionFactory connections, DataTypeCatalog c
         var states = catalog.All.ToDictionary(d => d.Name, _ => EmptyStates(), StringComparer.Ordinal);
         var tiers = new SortedDictionary<string, long>(StringComparer.Ordinal);
 
-        await using (var command = connection.Command("SELECT data_type, state, COUNT(*) AS n FROM work_items GROUP BY data_type, state"))
+        // One pass over work_items for both breakdowns (it is the query's whole cost at 1,000,000 items).
+        await using (var command = connection.Command("SELECT data_type, state, tier, COUNT(*) AS n FROM work_items GROUP BY data_type, state, tier"))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
             {
+                var n = reader.GetInt64("n");
                 var byState = states.TryGetValue(reader.GetString(0), out var s) ? s : states[reader.GetString(0)] = EmptyStates();
-                byState[reader.GetString(1)] = reader.GetInt64("n");
+                byState[reader.GetString(1)] += n;
+                var tier = reader.IsDBNull(2) ? NoTier : reader.GetString(2);
+                tiers[tier] = tiers.GetValueOrDefault(tier) + n;
             }
-        }
-        await using (var command = connection.Command("SELECT tier, COUNT(*) AS n FROM work_items GROUP BY tier"))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-                tiers[reader.IsDBNull(0) ? NoTier : reader.GetString(0)] = reader.GetInt64("n");
         }
         await using var failures = connection.Command("SELECT COUNT(*) FROM failures WHERE failed_at >= @since")
             .With("@since", time.GetUtcNow().AddHours(-24));

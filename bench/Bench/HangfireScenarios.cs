@@ -63,7 +63,7 @@ public static class HangfireScenarios
             $"{options.Items} no-op jobs via BackgroundJobClient.Enqueue, no server running, fresh database per method, " +
             $"{WarmUpJobs} untimed warm-up enqueues first; sequential {sequential:F0}/s, {ParallelEnqueuers} concurrent enqueuers {parallel:F0}/s; " +
             $"figure = {(bestIsParallel ? $"{ParallelEnqueuers} concurrent enqueuers" : "sequential")} (the better)");
-        return [new BenchResult(SystemName, Variant, "register", Math.Max(sequential, parallel), "items/s", notes)];
+        return [new BenchResult(SystemName, $"{Variant}, {options.Items:N0} items", "register", Math.Max(sequential, parallel), "items/s", notes)];
     }
 
     private static async Task<double> MeasureRegisterAsync(BenchOptions options, int parallelism)

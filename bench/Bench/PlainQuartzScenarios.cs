@@ -78,7 +78,7 @@ public static class PlainQuartzScenarios
             $"{(after.Commits - before.Commits) / registered:F3} commits per item registered");
         return
         [
-            new BenchResult(SystemName, variant.Name, "register", Math.Round(rate, 1), "items/s",
+            new BenchResult(SystemName, $"{variant.Name}, {options.Items:N0} items", "register", Math.Round(rate, 1), "items/s",
                 $"{options.Items} items, ScheduleJobs in chunks of {Chunk:N0} on a standby scheduler, after an untimed warm-up of {WarmUpItems}" +
                 (variant.SharedJob ? " (one shared durable job, triggers only)" : " (a JobDetail + a trigger per item)")),
         ];
