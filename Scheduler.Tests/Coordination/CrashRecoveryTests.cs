@@ -35,21 +35,21 @@ public abstract class CrashRecoveryTests(StorageProvider provider, ITestOutputHe
         var recording = new RecordingExecutor();
         var settings = Settings(store);
 
-        // On PostgreSQL a second node is already running and takes over; on SQLite (one node)
-        // recovery happens when the node starts again.
+        // On PostgreSQL a second node joins while the item runs and takes over (it joins only then:
+        // a worker already running would be woken by the registration and could take the item
+        // first); on SQLite (one node) recovery happens when the node starts again.
         TestNode? survivor = null;
         await using var crashing = await NodeProcess.StartAsync(settings);
-        if (provider == StorageProvider.Postgres)
-            survivor = await StartSurvivorAsync(store, settings, recording);
         try
         {
             (await crashing.Http.PutAsync("/api/work-items/slow/crash-1",
                 new StringContent("{}", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
-            var probe = survivor ?? await StartSurvivorAsync(store, settings, recording, role: "api");
+            var probe = await StartSurvivorAsync(store, settings, recording, role: "api");
             var inFlight = await probe.WaitForStateAsync("slow", "crash-1", WorkItemStates.InFlight);
             Assert.Equal(0, recording.CallsFor("crash-1")); // the killed node has it, not the survivor
-            if (survivor is null)
-                await probe.DisposeAsync();
+            await probe.DisposeAsync();
+            if (provider == StorageProvider.Postgres)
+                survivor = await StartSurvivorAsync(store, settings, recording);
 
             await crashing.KillAsync();
             var killedAt = Stopwatch.StartNew();
