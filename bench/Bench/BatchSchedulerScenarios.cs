@@ -79,6 +79,25 @@ public static class BatchSchedulerScenarios
             results.Add(new BenchResult(System, name, "API latency p50", timings[timings.Count / 2], "ms",
                 $"{options.Items:N0} items stored, 20 sequential calls after one warm-up; p95 {timings[(int)(timings.Count * 0.95) - 1]:0} ms"));
         }
+        // A real worker process (Scheduler.dll) on the same database: 30 s into draining the stored
+        // backlog (due now), its peak RSS.
+        using (var worker = await ChildNode.StartAsync(new Dictionary<string, string?>
+        {
+            ["Storage:Provider"] = "Postgres",
+            ["Storage:ConnectionString"] = db.ConnectionString,
+            ["Cluster:NodeId"] = "rss-worker",
+            ["Demo:SeedItems"] = "false",
+            ["Serilog:MinimumLevel:Default"] = "Warning",
+            [$"DataTypes:{DataType}:Executor"] = "noop",
+        }))
+        {
+            var window = Stopwatch.StartNew();
+            while (window.Elapsed < TimeSpan.FromSeconds(30))
+                await Task.Delay(1000); // a measurement window, not a wait for a condition
+            var done = await CountAsync(db, "SELECT COUNT(*) FROM work_items WHERE state = 'completed'");
+            results.Add(new BenchResult(System, "worker node process (Scheduler.dll)", "peak RSS", worker.PeakRssMegabytes(), "MB",
+                $"VmHWM of a standalone worker 30 s into draining the {options.Items:N0} stored items ({done:N0} done by then), MaxConcurrency 32"));
+        }
         results.Add(new BenchResult(System, "API node + harness, one process", "peak RSS", PeakRssMegabytes(), "MB",
             $"VmHWM of the bench process after registering {options.Items:N0} items through the node and querying it (the node is in process, so this is an upper bound for the node)"));
         return results;

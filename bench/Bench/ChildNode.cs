@@ -13,6 +13,13 @@ public sealed partial class ChildNode : IDisposable
 
     public HttpClient Http { get; private set; } = null!;
 
+    /// <summary>The process's peak resident set so far (VmHWM), in MB.</summary>
+    public double PeakRssMegabytes()
+    {
+        var line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
+    }
+
     public static async Task<ChildNode> StartAsync(IDictionary<string, string?> settings)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
