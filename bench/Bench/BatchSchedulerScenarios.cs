@@ -269,27 +269,16 @@ public static class BatchSchedulerScenarios
         ];
     }
 
-    /// <summary>
-    /// Registers <paramref name="items"/> items through an API node's bulk POST, <paramref name="posters"/>
-    /// requests at a time; with <paramref name="warmUp"/>, 100 untimed items first (JIT, pools,
-    /// statement preparation), as plain Quartz's register gets. Returns the timed seconds.
-    /// </summary>
-    private static async Task<double> RegisterThroughApiAsync(BenchDatabase db, int items, int posters = 1, bool warmUp = false)
+    /// <summary>Registers <paramref name="items"/> items through an API node's bulk POST, one request after another; returns the seconds.</summary>
+    private static async Task<double> RegisterThroughApiAsync(BenchDatabase db, int items)
     {
         await using var api = new StoppingNode(await StartNodeAsync(db, "api", "bench-api"));
         using var http = new HttpClient { BaseAddress = Address(api.App), Timeout = TimeSpan.FromMinutes(10) };
-        if (warmUp)
-            await PostAsync(http, "w", 0, 100);
         var clock = Stopwatch.StartNew();
-        var next = -ChunkSize;
-        await Task.WhenAll(Enumerable.Range(0, posters).Select(async _ =>
-        {
-            int start;
-            while ((start = Interlocked.Add(ref next, ChunkSize)) < items)
-                await PostAsync(http, "e", start, Math.Min(ChunkSize, items - start));
-        }));
+        for (var start = 0; start < items; start += ChunkSize)
+            await PostAsync(http, "e", start, Math.Min(ChunkSize, items - start));
         var seconds = clock.Elapsed.TotalSeconds;
-        Console.Error.WriteLine($"batchscheduler: registered {items} items in {seconds:0.00} s with {posters} poster(s)");
+        Console.Error.WriteLine($"batchscheduler: registered {items} items in {seconds:0.00} s");
         return seconds;
     }
 
