@@ -60,6 +60,7 @@ public static class NodeHost
         services.AddSingleton<ConnectionFactory>();
         services.AddSingleton<SchemaMigrator>();
         services.AddSingleton<DataTypeCatalog>();
+        services.AddSingleton<PostgresStatistics>();
         services.AddSingleton<WorkItemStore>();
         services.AddSingleton<WorkItemScheduler>();
         services.AddSingleton<ClusterWake>();
@@ -81,6 +82,7 @@ public static class NodeHost
 
         // Hosted services start in this order: schema, durable jobs, trigger repair, Quartz, demo items, banner.
         services.AddHostedService<SchemaMigrationService>();
+        services.AddHostedService(sp => sp.GetRequiredService<PostgresStatistics>());
         services.AddHostedService<JobRegistrationService>();
         if (cluster.Role == NodeRoles.Worker)
         {

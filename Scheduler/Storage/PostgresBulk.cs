@@ -30,7 +30,11 @@ internal static class PostgresBulk
     /// <summary>
     /// Writes Quartz's own rows for a work item's regular trigger, exactly as Quartz 4.7.3 writes them
     /// for <c>WorkItemTriggers.Regular</c> (a test compares the two column by column): a simple trigger
-    /// in state WAITING, due at @next (.NET ticks), repeating every @i ms for ever when @r is -1 or
+    /// in state WAITING, due at @next (.NET ticks) plus the item's position in the arrays minus one
+    /// (one tick, 100 ns, apart: items due at one identical instant make PostgreSQL pick Quartz's
+    /// (state, next fire time) index for its per-trigger claim UPDATE and scan every such trigger,
+    /// 0.5 ms per claim at 10,000 items, where distinct times make that index as selective as the
+    /// key; Quartz's own <c>StartNow()</c> gives distinct times the same way), repeating every @i ms for ever when @r is -1 or
     /// once when it is 0, misfire instruction FireNow (1) for one-shot and
     /// RescheduleNowWithExistingRepeatCount (2) for repeating, the default overlap policy (NULL),
     /// retry policy none. Rows whose trigger already exists, or whose job is not stored, are skipped; the
@@ -39,14 +43,14 @@ internal static class PostgresBulk
     public const string InsertRegularTriggers =
         """
         WITH rows AS (
-          SELECT u.e AS trigger_name, u.r AS repeat_count, u.i AS repeat_interval
-          FROM unnest(@e::text[], @r::bigint[], @i::bigint[]) AS u(e, r, i)
+          SELECT u.e AS trigger_name, u.r AS repeat_count, u.i AS repeat_interval, @next + u.n - 1 AS next_fire_time
+          FROM unnest(@e::text[], @r::bigint[], @i::bigint[]) WITH ORDINALITY AS u(e, r, i, n)
         ), inserted AS (
           INSERT INTO qrtz_triggers (sched_name, trigger_name, trigger_group, job_name, job_group, next_fire_time, priority,
                                      trigger_state, trigger_type, start_time, misfire_instr, preferred_node_auto,
                                      retry_policy, retry_attempt, overlap_policy)
-          SELECT @sched, rows.trigger_name, @group, @jobName, @jobGroup, @next, 5,
-                 'WAITING', 'SIMPLE', @next, CASE WHEN rows.repeat_count = 0 THEN 1 ELSE 2 END, false,
+          SELECT @sched, rows.trigger_name, @group, @jobName, @jobGroup, rows.next_fire_time, 5,
+                 'WAITING', 'SIMPLE', rows.next_fire_time, CASE WHEN rows.repeat_count = 0 THEN 1 ELSE 2 END, false,
                  'none', 0, NULL
           FROM rows
           WHERE EXISTS (SELECT 1 FROM qrtz_job_details j
