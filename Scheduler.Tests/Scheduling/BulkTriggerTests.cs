@@ -6,6 +6,7 @@ using BatchScheduler.Tests.Infrastructure;
 using BatchScheduler.WorkItems;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Quartz.Extensibility;
 
 namespace BatchScheduler.Tests.Scheduling;
 
@@ -100,6 +101,20 @@ public sealed class BulkTriggerTests
         var left = await TriggerRowsAsync(database.ConnectionString);
         Assert.Equal(recurring, left.Count);
         Assert.All(left.Values, r => Assert.Equal(1L, r["times_triggered"]));
+        // Every completion went through the batched rounds, and left no fired row behind.
+        await Eventually.TrueAsync(async () =>
+            Completed(first) + Completed(second) == oneShot + recurring && await FiredRowsAsync(database.ConnectionString) == 0,
+            TimeSpan.FromSeconds(30), "all 500 completions written in batched rounds, no fired rows left");
+    }
+
+    private static long Completed(TestNode node) => ((BatchedCompletionJobStore)node.App.Services.GetRequiredService<IJobStore>()).Batched;
+
+    private static async Task<long> FiredRowsAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM qrtz_fired_triggers", connection);
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     [Fact]

@@ -1,6 +1,8 @@
 using BatchScheduler.Configuration;
+using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
 using Quartz;
+using Quartz.Extensibility;
 
 namespace BatchScheduler.Hosting;
 
@@ -41,6 +43,9 @@ internal static class QuartzServiceCollectionExtensions
                     store.UseClustering(c => c.CheckinInterval = cluster.CheckinInterval);
             });
         });
+        if (storage.Provider == StorageProvider.Postgres)
+            services.DecorateJobStore((provider, inner) => new BatchedCompletionJobStore(inner,
+                provider.GetRequiredService<ConnectionFactory>(), cluster.SchedulerName, provider.GetRequiredService<ILogger<BatchedCompletionJobStore>>()));
         if (cluster.Role == NodeRoles.Worker)
         {
             if (storage.Provider != StorageProvider.Sqlite)
@@ -51,5 +56,18 @@ internal static class QuartzServiceCollectionExtensions
             services.Configure<HostOptions>(o => o.ShutdownTimeout = cluster.ShutdownGracePeriod + TimeSpan.FromSeconds(30));
         }
         return services;
+    }
+
+    /// <summary>
+    /// Wraps the job store <c>UsePersistentStore</c> registered (Quartz's own, internal) in a
+    /// <see cref="Quartz.Impl.DelegatingJobStore"/> of ours, which Quartz resolves in its place.
+    /// </summary>
+    private static void DecorateJobStore(this IServiceCollection services, Func<IServiceProvider, IJobStore, IJobStore> decorate)
+    {
+        var registered = services.LastOrDefault(d => d.ServiceType == typeof(IJobStore) && !d.IsKeyedService && d.ImplementationFactory is not null)
+            ?? throw new InvalidOperationException("Quartz registered no job store factory to decorate; has Quartz.NET's registration changed from 4.7.3?");
+        var build = registered.ImplementationFactory!;
+        services.Remove(registered);
+        services.AddSingleton<IJobStore>(provider => decorate(provider, (IJobStore)build(provider)));
     }
 }

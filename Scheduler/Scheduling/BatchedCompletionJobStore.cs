@@ -1,0 +1,206 @@
+using System.Data.Common;
+using System.Threading.Channels;
+using BatchScheduler.Storage;
+using Quartz;
+using Quartz.Extensibility;
+using Quartz.Impl;
+
+namespace BatchScheduler.Scheduling;
+
+/// <summary>
+/// Completes firings together on PostgreSQL. Quartz completes each firing in a transaction of its
+/// own: a probe of the trigger, the deletion of a spent one-shot trigger with its rows, the deletion
+/// of the fired row, and a commit; six of a firing's ten statements. This decorator of Quartz's own
+/// store (Quartz's <see cref="DelegatingJobStore"/>) queues the common completions and writes each
+/// round of them in one transaction: the same rows, deleted under the same conditions, by key sets.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Only completions that Quartz itself would run without its lock and that touch nothing but their
+/// own rows are batched: <see cref="SchedulerInstruction.NoInstruction"/>, or
+/// <see cref="SchedulerInstruction.DeleteTrigger"/> of a spent trigger; a durable job that allows
+/// concurrent runs; a simple trigger with the default overlap policy, no retry attempt, no delay
+/// measured from completion; job data not persisted; the firing not cancelled. Everything else, a
+/// trigger that others await as a continuation, and any round whose write fails go through Quartz's
+/// own completion, with its retries.
+/// </para>
+/// <para>
+/// The conditions are Quartz's: a spent trigger's row is deleted only while its stored next fire time
+/// is empty (a trigger replaced under the same key while the firing ran, a retry for instance, stays),
+/// with its simple-trigger row and the fired rows of the trigger; the fired row of every other firing
+/// is deleted by its entry id. The job run shell awaits the round's commit, so a completion returns
+/// only once it is durable, as before. A crash before the commit leaves what a crash during Quartz's
+/// own completion leaves: the fired row, which cluster recovery settles.
+/// </para>
+/// </remarks>
+internal sealed partial class BatchedCompletionJobStore : DelegatingJobStore
+{
+    /// <summary>At most this many completions per transaction.</summary>
+    public const int MaxRound = 128;
+
+    private const string SelectAwaited =
+        """
+        SELECT DISTINCT t.continues_trigger_name, t.continues_trigger_group
+        FROM qrtz_triggers t
+        WHERE t.sched_name = @sched AND t.trigger_state = 'AWAITING'
+          AND (t.continues_trigger_name, t.continues_trigger_group) IN (SELECT u.n, u.g FROM unnest(@n::text[], @g::text[]) AS u(n, g))
+        """;
+
+    private const string DeleteSpent =
+        """
+        WITH spent AS (
+          DELETE FROM qrtz_triggers t
+          USING unnest(@n::text[], @g::text[]) AS u(n, g)
+          WHERE t.sched_name = @sched AND t.trigger_name = u.n AND t.trigger_group = u.g
+            AND t.next_fire_time IS NULL AND t.trigger_type = 'SIMPLE'
+          RETURNING t.trigger_name, t.trigger_group
+        ), simple AS (
+          DELETE FROM qrtz_simple_triggers s USING spent
+          WHERE s.sched_name = @sched AND s.trigger_name = spent.trigger_name AND s.trigger_group = spent.trigger_group
+        )
+        DELETE FROM qrtz_fired_triggers f USING spent
+        WHERE f.sched_name = @sched AND f.trigger_name = spent.trigger_name AND f.trigger_group = spent.trigger_group
+        """;
+
+    private const string DeleteFired = "DELETE FROM qrtz_fired_triggers WHERE sched_name = @sched AND entry_id = ANY(@ids)";
+
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConnectionFactory _connections;
+    private readonly string _schedulerName;
+    private readonly ILogger _logger;
+    private readonly Lazy<Task> _writer;
+
+    public BatchedCompletionJobStore(IJobStore inner, ConnectionFactory connections, string schedulerName, ILogger<BatchedCompletionJobStore> logger)
+        : base(inner)
+    {
+        _connections = connections;
+        _schedulerName = schedulerName;
+        _logger = logger;
+        _writer = new Lazy<Task>(() => Task.Run(WriteRoundsAsync));
+    }
+
+    /// <summary>Completions written in rounds so far (for tests and logs).</summary>
+    public long Batched => Interlocked.Read(ref _batched);
+
+    private long _batched;
+
+    public override ValueTask TriggeredJobComplete(
+        IOperableTrigger trigger, IJobDetail jobDetail, SchedulerInstruction triggerInstructionCode, CancellationToken cancellationToken = default) =>
+        FiringComplete(new TriggeredJobCompleteContext { Trigger = trigger, JobDetail = jobDetail, Instruction = triggerInstructionCode }, cancellationToken);
+
+    public override ValueTask FiringComplete(TriggeredJobCompleteContext context, CancellationToken cancellationToken = default)
+    {
+        if (!Batchable(context))
+            return base.FiringComplete(context, cancellationToken);
+        var pending = new Pending(context, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!_queue.Writer.TryWrite(pending))
+            return base.FiringComplete(context, cancellationToken); // shutting down
+        _ = _writer.Value;
+        return new ValueTask(pending.Done.Task);
+    }
+
+    public override async ValueTask Shutdown(CancellationToken cancellationToken = default)
+    {
+        _queue.Writer.TryComplete();
+        if (_writer.IsValueCreated)
+            await _writer.Value;
+        await base.Shutdown(cancellationToken);
+    }
+
+    /// <summary>Whether Quartz would complete this firing without its lock, touching only its own rows.</summary>
+    internal static bool Batchable(TriggeredJobCompleteContext context)
+    {
+        var trigger = context.Trigger;
+        var job = context.JobDetail;
+        var spent = trigger.NextFireTimeUtc is null;
+        return (context.Instruction == SchedulerInstruction.NoInstruction || (context.Instruction == SchedulerInstruction.DeleteTrigger && spent))
+            && context.Outcome != ExecutionOutcome.Cancelled
+            && job.Durable && !job.ConcurrentExecutionDisallowed
+            && !job.PersistJobDataAfterExecution
+            && trigger is ISimpleTrigger { MeasureIntervalFromCompletion: false }
+            && trigger.OverlapPolicy == OverlapPolicy.Default
+            && trigger.RetryAttempt == 0
+            && trigger.FireInstanceId is not null;
+    }
+
+    private async Task WriteRoundsAsync()
+    {
+        var round = new List<Pending>(MaxRound);
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            round.Clear();
+            while (round.Count < MaxRound && _queue.Reader.TryRead(out var pending))
+                round.Add(pending);
+            HashSet<TriggerKey> awaited;
+            try
+            {
+                awaited = await WriteAsync(round);
+            }
+            catch (Exception e) when (e is DbException or TimeoutException or InvalidOperationException)
+            {
+                RoundFailed(_logger, round.Count, e.Message);
+                foreach (var pending in round)
+                    _ = CompleteThroughQuartzAsync(pending);
+                continue;
+            }
+            foreach (var pending in round)
+            {
+                if (awaited.Contains(pending.Context.Trigger.Key))
+                    _ = CompleteThroughQuartzAsync(pending);
+                else
+                    pending.Done.TrySetResult();
+            }
+            Interlocked.Add(ref _batched, round.Count - awaited.Count);
+        }
+    }
+
+    /// <summary>Writes the round in one transaction; returns the triggers others await, left to Quartz.</summary>
+    private async Task<HashSet<TriggerKey>> WriteAsync(List<Pending> round)
+    {
+        await using var connection = await _connections.OpenAsync(CancellationToken.None);
+        await using var transaction = await connection.BeginTransactionAsync();
+        var awaited = new HashSet<TriggerKey>();
+        await using (var select = connection.Command(SelectAwaited, transaction).With("@sched", _schedulerName)
+            .With("@n", round.Select(p => p.Context.Trigger.Key.Name).ToArray())
+            .With("@g", round.Select(p => p.Context.Trigger.Key.Group).ToArray()))
+        await using (var reader = await select.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+                awaited.Add(new TriggerKey(reader.GetString(0), reader.GetString(1)));
+        }
+        var mine = round.Where(p => !awaited.Contains(p.Context.Trigger.Key)).ToList();
+        var spent = mine.Where(p => p.Context.Trigger.NextFireTimeUtc is null).Select(p => p.Context.Trigger.Key).ToList();
+        if (spent.Count > 0)
+        {
+            await using var delete = connection.Command(DeleteSpent, transaction).With("@sched", _schedulerName)
+                .With("@n", spent.Select(k => k.Name).ToArray()).With("@g", spent.Select(k => k.Group).ToArray());
+            await delete.ExecuteNonQueryAsync();
+        }
+        if (mine.Count > 0)
+        {
+            await using var delete = connection.Command(DeleteFired, transaction).With("@sched", _schedulerName)
+                .With("@ids", mine.Select(p => p.Context.Trigger.FireInstanceId!).ToArray());
+            await delete.ExecuteNonQueryAsync();
+        }
+        await transaction.CommitAsync();
+        return awaited;
+    }
+
+    private async Task CompleteThroughQuartzAsync(Pending pending)
+    {
+        try
+        {
+            await base.FiringComplete(pending.Context, CancellationToken.None);
+            pending.Done.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            pending.Done.TrySetException(e);
+        }
+    }
+
+    private sealed record Pending(TriggeredJobCompleteContext Context, TaskCompletionSource Done);
+
+    [LoggerMessage(1013, LogLevel.Warning, "Could not complete {Count} firings in one round ({Reason}); completing them one by one through Quartz")]
+    private static partial void RoundFailed(ILogger logger, int count, string reason);
+}
