@@ -84,6 +84,14 @@ internal sealed partial class BatchedCompletionJobStore : DelegatingJobStore
 
     private long _batched;
 
+    /// <summary>
+    /// Forwarded: <see cref="DelegatingJobStore"/>'s default acquires without firing, which would
+    /// turn off Quartz's lock-free rounds that fire what is due as they acquire it.
+    /// </summary>
+    public override ValueTask<TriggerAcquisitionResult> AcquireNextTriggersAndFireDue(
+        TriggerAcquisitionRequest request, CancellationToken cancellationToken = default) =>
+        InnerJobStore.AcquireNextTriggersAndFireDue(request, cancellationToken);
+
     public override ValueTask TriggeredJobComplete(
         IOperableTrigger trigger, IJobDetail jobDetail, SchedulerInstruction triggerInstructionCode, CancellationToken cancellationToken = default) =>
         FiringComplete(new TriggeredJobCompleteContext { Trigger = trigger, JobDetail = jobDetail, Instruction = triggerInstructionCode }, cancellationToken);

@@ -317,6 +317,8 @@ public static class BatchSchedulerScenarios
             foreach (var (key, value) in extra ?? [])
                 settings[key] = value;
             builder.Configuration.AddInMemoryCollection(settings);
+            // For diagnosis: BENCH_Serilog__MinimumLevel__Override__Quartz=Debug and the like.
+            builder.Configuration.AddEnvironmentVariables("BENCH_");
         });
         await app.StartAsync();
         return app;
