@@ -13,4 +13,8 @@ public sealed record WorkItemContext(
     string EntityId,
     JsonElement? Payload,
     int Attempt,
-    string NodeId);
+    string NodeId)
+{
+    /// <summary>Where the executor reports what a call actually cost in vendor credits (see <see cref="WorkItemCost"/>).</summary>
+    public WorkItemCost Cost { get; } = new();
+}

@@ -1,3 +1,4 @@
+using BatchScheduler.Credits;
 using BatchScheduler.Failures;
 using BatchScheduler.Health;
 using BatchScheduler.WorkItems;
@@ -5,7 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace BatchScheduler.Api;
 
-/// <summary>The read-mostly routes ops look at: health, failures, nodes.</summary>
+/// <summary>The read-mostly routes ops look at: health, failures, nodes, vendors.</summary>
 internal static class StatusApi
 {
     public static RouteGroupBuilder MapStatusApi(this RouteGroupBuilder api)
@@ -14,6 +15,8 @@ internal static class StatusApi
             .WithTags("Health").RequireAuthorization(ApiPolicies.Viewer);
         api.MapGet("/nodes", async (NodeStatusQuery nodes, CancellationToken ct) => TypedResults.Ok(await nodes.ListAsync(ct)))
             .WithTags("Nodes").RequireAuthorization(ApiPolicies.Viewer);
+        api.MapGet("/vendors", async (VendorsQuery vendors, CancellationToken ct) => TypedResults.Ok(await vendors.ListAsync(ct)))
+            .WithTags("Vendors").RequireAuthorization(ApiPolicies.Viewer);
         var failures = api.MapGroup("/failures").WithTags("Failures");
         failures.MapGet("/", ListFailuresAsync).RequireAuthorization(ApiPolicies.Viewer);
         failures.MapPost("/{id:long}/done", MarkDoneAsync).RequireAuthorization(ApiPolicies.Admin);

@@ -36,12 +36,54 @@ internal sealed class DataTypesOptionsValidator(
                 errors.Add($"{key}:Vendor '{vendor}' is not configured under {VendorOptions.Section}; configured: {string.Join(", ", vendors.Value.Items.Keys)}.");
             if (dt.CreditsPerCall < 0)
                 errors.Add($"{key}:CreditsPerCall must be 0 or more (was {dt.CreditsPerCall}).");
+            else if (dt.Vendor is { Length: > 0 } v && vendors.Value.Items.TryGetValue(v, out var budget) && budget.Credits > 0 && dt.CreditsPerCall > budget.Credits)
+                errors.Add($"{key}:CreditsPerCall {dt.CreditsPerCall} is more than {VendorOptions.Section}:{v}:Credits ({budget.Credits}): no window could ever pay for a call.");
             if (dt.Executor == BuiltInExecutors.Http)
                 errors.AddRange(httpOptions.Get(dataType).Validate().Select(e => $"{key}:Http:{e}"));
             if (dt.Executor == BuiltInExecutors.Demo)
                 errors.AddRange(demoOptions.Get(dataType).Validate().Select(e => $"{key}:Demo:{e}"));
         }
+        ValidateDependencies(options, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>Every <c>DependsOn</c> names a configured data type, and no data type depends on itself, however indirectly.</summary>
+    private static void ValidateDependencies(DataTypesOptions options, List<string> errors)
+    {
+        foreach (var (dataType, dt) in options.Items)
+        {
+            foreach (var upstream in dt.DependsOn.Where(u => !options.Items.ContainsKey(u)))
+                errors.Add($"{DataTypeOptions.Section}:{dataType}:DependsOn names '{upstream}', which is not a configured data type; configured: {string.Join(", ", options.Items.Keys.Order(StringComparer.Ordinal))}.");
+        }
+        // Depth-first search; a data type met again on the current path closes a cycle.
+        var done = new HashSet<string>(StringComparer.Ordinal);
+        var path = new List<string>();
+        foreach (var start in options.Items.Keys.Order(StringComparer.Ordinal))
+        {
+            if (Visit(start) is { } cycle)
+            {
+                errors.Add($"{DataTypeOptions.Section}:*:DependsOn has a cycle: {string.Join(" -> ", cycle)}. A data type cannot wait for itself; remove one of these dependencies.");
+                return;
+            }
+        }
+
+        List<string>? Visit(string dataType)
+        {
+            if (done.Contains(dataType) || !options.Items.TryGetValue(dataType, out var dt))
+                return null;
+            var at = path.IndexOf(dataType);
+            if (at >= 0)
+                return [.. path.Skip(at), dataType];
+            path.Add(dataType);
+            foreach (var upstream in dt.DependsOn)
+            {
+                if (Visit(upstream) is { } cycle)
+                    return cycle;
+            }
+            path.RemoveAt(path.Count - 1);
+            done.Add(dataType);
+            return null;
+        }
     }
 
     private static void ValidateTiers(string key, DataTypeOptions dt, List<string> errors)

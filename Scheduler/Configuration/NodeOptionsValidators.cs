@@ -82,3 +82,23 @@ internal sealed class DemoOptionsValidator : IValidateOptions<DemoOptions>
             ? ValidateOptionsResult.Fail($"{DemoOptions.Section}:ItemsPerDataType must be between 0 and 10000 (was {o.ItemsPerDataType}).")
             : ValidateOptionsResult.Success;
 }
+
+/// <summary>Refuses vendors whose budget cannot work, naming the setting.</summary>
+internal sealed class VendorsOptionsValidator : IValidateOptions<VendorsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, VendorsOptions options)
+    {
+        var errors = new List<string>();
+        foreach (var (vendor, v) in options.Items)
+        {
+            var key = $"{VendorOptions.Section}:{vendor}";
+            if (!SettingNames.IsValidName(vendor))
+                errors.Add($"{key}: the vendor name '{vendor}' is not allowed; use {SettingNames.NameRule}.");
+            if (v.Credits <= 0)
+                errors.Add($"{key}:Credits must be a positive number of credits per window (was {v.Credits}).");
+            if (v.Window < TimeSpan.FromSeconds(1) || v.Window.Ticks % TimeSpan.TicksPerMillisecond != 0)
+                errors.Add($"{key}:Window must be at least 00:00:01, in whole milliseconds (was {v.Window}).");
+        }
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -35,7 +35,7 @@ public sealed partial class AttemptWriter(WorkItemStore store, NodeIdentity node
     private static readonly TimeSpan ShutdownFlushLimit = TimeSpan.FromSeconds(10);
 
     private readonly Channel<object> _queue = Channel.CreateUnbounded<object>();
-    private readonly List<AttemptEnd> _unwrittenEnds = [];
+    private readonly List<PendingEnd> _unwrittenEnds = [];
 
     /// <summary>Marks the attempt started once durable, or says why not (busy elsewhere, gone).</summary>
     public Task<AttemptStart> BeginAsync(AttemptRequest request)
@@ -47,12 +47,13 @@ public sealed partial class AttemptWriter(WorkItemStore store, NodeIdentity node
     }
 
     /// <summary>
-    /// Queues the attempt's <c>updates_end</c>; the item's claim is released once it is written.
+    /// Queues the attempt's <c>updates_end</c>; the item's claim is released once it is written, and
+    /// then <paramref name="afterWritten"/> runs (in the background; it must handle its own errors).
     /// Once the writer has stopped, writes it at once and releases the claim.
     /// </summary>
-    public async ValueTask CompleteAsync(AttemptEnd end)
+    public async ValueTask CompleteAsync(AttemptEnd end, Func<Task>? afterWritten = null)
     {
-        if (_queue.Writer.TryWrite(end))
+        if (_queue.Writer.TryWrite(new PendingEnd(end, afterWritten)))
             return;
         try
         {
@@ -62,6 +63,8 @@ public sealed partial class AttemptWriter(WorkItemStore store, NodeIdentity node
         {
             running.Release(end.DataType, end.EntityId);
         }
+        if (afterWritten is not null)
+            await afterWritten();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -107,7 +110,7 @@ public sealed partial class AttemptWriter(WorkItemStore store, NodeIdentity node
         var starts = new List<PendingStart>();
         while (_unwrittenEnds.Count + starts.Count < MaxBatch && _queue.Reader.TryRead(out var next))
         {
-            if (next is AttemptEnd end)
+            if (next is PendingEnd end)
                 _unwrittenEnds.Add(end);
             else
                 starts.Add((PendingStart)next);
@@ -117,7 +120,7 @@ public sealed partial class AttemptWriter(WorkItemStore store, NodeIdentity node
         {
             try
             {
-                await store.CompleteManyAsync(_unwrittenEnds, CancellationToken.None);
+                await store.CompleteManyAsync(_unwrittenEnds.Select(e => e.End).ToList(), CancellationToken.None);
             }
 #pragma warning disable CA1031 // an outage: the ends are kept and written again; the node carries on
             catch (Exception ex)
@@ -130,8 +133,12 @@ public sealed partial class AttemptWriter(WorkItemStore store, NodeIdentity node
                     start.Result.TrySetException(reason);
                 return false;
             }
-            foreach (var end in _unwrittenEnds)
+            foreach (var (end, afterWritten) in _unwrittenEnds)
+            {
                 running.Release(end.DataType, end.EntityId);
+                if (afterWritten is not null)
+                    _ = Task.Run(afterWritten);
+            }
             _unwrittenEnds.Clear();
         }
 
@@ -161,4 +168,6 @@ public sealed partial class AttemptWriter(WorkItemStore store, NodeIdentity node
     private static partial void EndsLeftUnwritten(ILogger logger, int count, string nodeId);
 
     private sealed record PendingStart(AttemptRequest Request, TaskCompletionSource<AttemptStart> Result);
+
+    private sealed record PendingEnd(AttemptEnd End, Func<Task>? AfterWritten);
 }

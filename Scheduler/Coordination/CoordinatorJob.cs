@@ -1,4 +1,5 @@
 using System.Text.Json;
+using BatchScheduler.Credits;
 using BatchScheduler.Executors.Contract;
 using BatchScheduler.Executors.Retry;
 using BatchScheduler.Hosting;
@@ -21,6 +22,8 @@ public sealed class CoordinatorJob(
     WorkItemScheduler scheduler,
     NodeIdentity node,
     RunningItems running,
+    VendorCredits credits,
+    ItemDependencies dependencies,
     TimeProvider time,
     ILogger<CoordinatorJob> logger) : IJob
 {
@@ -94,8 +97,36 @@ public sealed class CoordinatorJob(
             return false;
         }
 
+        // Upstream items first: a dependent item never runs before they have completed.
+        if (dependencies.UpstreamsOf(item.DataType).Count > 0)
+        {
+            var current = await store.GetAsync(item.DataType, item.EntityId, CancellationToken.None);
+            var waiting = await dependencies.WaitingForAsync(item.DataType, item.EntityId, current?.UpdatesStart, CancellationToken.None);
+            if (waiting.Count > 0)
+            {
+                await DeferAsync(item, firing, ItemDependencies.Recheck,
+                    $"Waiting for {string.Join(", ", waiting.Select(u => $"{u}/{item.EntityId}"))} to complete", FiringKind.Deferred);
+                return false;
+            }
+        }
+
+        // Credits next: an item that cannot pay waits for the next window, with no attempt counted
+        // and no updates_start written, since nothing ran.
+        CreditReservation? reservation = null;
+        if (dataType.Options.Vendor is { Length: > 0 } vendor)
+        {
+            reservation = await credits.TryReserveAsync(vendor, dataType.Options.CreditsPerCall, CancellationToken.None);
+            if (reservation is null)
+            {
+                await DeferForCreditsAsync(item, firing, vendor, started);
+                return false;
+            }
+        }
+
         // This node holds the item's claim, so it does not run it elsewhere in this process.
         var row = await attempts.BeginAsync(new AttemptRequest(item.DataType, item.EntityId, firing.Attempt, started));
+        if (!row.IsStarted && reservation is not null)
+            await credits.SettleAsync(reservation, 0, CancellationToken.None); // no call: the credits go back
         if (row.IsGone)
         {
             CoordinatorLog.ItemGone(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);
@@ -107,6 +138,18 @@ public sealed class CoordinatorJob(
             await SkipBusyAsync(context, item, firing, row.BusyNode!);
             return false;
         }
+        if (reservation is not null && credits.WindowAt(reservation.Vendor, time.GetUtcNow()).Start.ToUnixTimeMilliseconds() != reservation.WindowStart)
+        {
+            // The window turned while the start was written: the vendor counts this call in the new
+            // one, so it is paid from the new one.
+            await credits.SettleAsync(reservation, 0, CancellationToken.None);
+            reservation = await credits.TryReserveAsync(reservation.Vendor, reservation.Credits, CancellationToken.None);
+            if (reservation is null)
+            {
+                await DeferForCreditsAsync(item, firing, dataType.Options.Vendor!, time.GetUtcNow());
+                return false;
+            }
+        }
         CoordinatorLog.Starting(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);
 
         var executorContext = new WorkItemContext(item.DataType, item.EntityId, ParsePayload(row.Payload), firing.Attempt, node.Id);
@@ -116,12 +159,14 @@ public sealed class CoordinatorJob(
         }
         catch (WorkItemDeferredException deferred)
         {
+            await SettleAsync(reservation, executorContext);
             await DeferAsync(item, firing, deferred.RetryAfter, deferred.Message, FiringKind.Deferred);
             return false;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             CoordinatorLog.HandedBack(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);
+            await SettleAsync(reservation, executorContext);
             await DeferAsync(item, firing, TimeSpan.Zero, "Handed back: the node shut down before the attempt finished", FiringKind.Deferred);
             return false;
         }
@@ -129,9 +174,11 @@ public sealed class CoordinatorJob(
         catch (Exception ex)
 #pragma warning restore CA1031
         {
+            await SettleAsync(reservation, executorContext);
             await FailAsync(dataType, planner, item, firing, row.Tier, ex);
             return false;
         }
+        await SettleAsync(reservation, executorContext);
 
         // The trigger moves before the state is written: a crash in between leaves an item that
         // runs again (executors are idempotent), never a recurring item without a trigger. The
@@ -139,7 +186,9 @@ public sealed class CoordinatorJob(
         var finished = time.GetUtcNow();
         if (firing.Kind != FiringKind.Regular)
             await RearmAsync(dataType, item, row.Tier, finished);
-        await attempts.CompleteAsync(new AttemptEnd(item.DataType, item.EntityId, finished));
+        var hasDependencies = dependencies.DependentsOf(item.DataType).Count > 0 || dependencies.UpstreamsOf(item.DataType).Count > 0;
+        await attempts.CompleteAsync(new AttemptEnd(item.DataType, item.EntityId, finished),
+            hasDependencies ? () => dependencies.CompletedAsync(item.DataType, item.EntityId, started) : null);
         CoordinatorLog.Completed(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, (finished - started).TotalSeconds);
         return true;
     }
@@ -181,6 +230,17 @@ public sealed class CoordinatorJob(
                 CoordinatorLog.Expired(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, decision.Reason);
                 break;
         }
+    }
+
+    /// <summary>What the call cost: the executor's report, or the reservation.</summary>
+    private Task SettleAsync(CreditReservation? reservation, WorkItemContext executorContext) =>
+        reservation is null ? Task.CompletedTask : credits.SettleAsync(reservation, executorContext.Cost.Credits, CancellationToken.None);
+
+    /// <summary>No credits left in the vendor's window: the item runs again when the next one opens.</summary>
+    private Task DeferForCreditsAsync(ItemRef item, FiringData firing, string vendor, DateTimeOffset now)
+    {
+        var (_, end) = credits.WindowAt(vendor, now);
+        return DeferAsync(item, firing, end - now, $"No credits left for vendor {vendor} until {end:u}", FiringKind.Deferred);
     }
 
     private async Task ExpireAsync(DataTypeDefinition dataType, ItemRef item, FiringData firing, string reason, DateTimeOffset now)

@@ -68,6 +68,9 @@ public static class NodeHost
         services.AddSingleton<WorkItemService>();
         services.AddSingleton<Coordination.RunningItems>();
         services.AddSingleton<Coordination.AttemptWriter>();
+        services.AddSingleton<Credits.VendorCredits>();
+        services.AddSingleton<Credits.VendorsQuery>();
+        services.AddSingleton<Coordination.ItemDependencies>();
         services.AddSingleton<FailureStore>();
         services.AddSingleton<NodeStatusQuery>();
         services.AddSingleton<HealthQuery>();
@@ -87,8 +90,9 @@ public static class NodeHost
         if (cluster.Role == NodeRoles.Worker)
         {
             services.AddHostedService<TriggerRepairService>();
-            // Before Quartz, so it stops after Quartz and writes the last attempts' ends.
+            // Before Quartz, so they stop after Quartz: the last attempts' ends and credit use are written.
             services.AddHostedService(sp => sp.GetRequiredService<Coordination.AttemptWriter>());
+            services.AddHostedService(sp => sp.GetRequiredService<Credits.VendorCredits>());
         }
         services.AddBatchSchedulerQuartz(storage, cluster, node);
         if (cluster.Role == NodeRoles.Worker && storage.Provider == StorageProvider.Postgres)

@@ -13,7 +13,8 @@ internal static class SettingsServiceCollectionExtensions
         services.AddOptions<ClusterOptions>().Bind(configuration.GetSection(ClusterOptions.Section)).ValidateOnStart();
         services.AddOptions<AdminOptions>().Bind(configuration.GetSection(AdminOptions.Section)).ValidateOnStart();
         services.AddOptions<DemoOptions>().Bind(configuration.GetSection(DemoOptions.Section)).ValidateOnStart();
-        services.AddOptions<VendorsOptions>().Configure(o => NamedSectionBinder.BindEach(configuration.GetSection(VendorOptions.Section), o.Items));
+        services.AddOptions<VendorsOptions>().Configure(o => NamedSectionBinder.BindEach(configuration.GetSection(VendorOptions.Section), o.Items))
+            .ValidateOnStart();
         services.AddOptions<DataTypesOptions>()
             .Configure(o => NamedSectionBinder.BindEach(configuration.GetSection(DataTypeOptions.Section), o.Items, NamedSectionBinder.BindCadence))
             .ValidateOnStart();
@@ -26,6 +27,7 @@ internal static class SettingsServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<ClusterOptions>, ClusterOptionsValidator>();
         services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
         services.AddSingleton<IValidateOptions<DemoOptions>, DemoOptionsValidator>();
+        services.AddSingleton<IValidateOptions<VendorsOptions>, VendorsOptionsValidator>();
         services.AddSingleton<IValidateOptions<DataTypesOptions>, DataTypesOptionsValidator>();
         return services;
     }

@@ -54,4 +54,7 @@ public enum FiringKind
 
     /// <summary>Run now, asked for by hand.</summary>
     Manual,
+
+    /// <summary>Run now because the item's upstream items (<c>DependsOn</c>) have completed.</summary>
+    Upstream,
 }

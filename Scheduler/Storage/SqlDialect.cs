@@ -59,6 +59,10 @@ public class SqlDialect
 
     public virtual string Page(string offsetParameter, string limitParameter) =>
         $"LIMIT {limitParameter} OFFSET {offsetParameter}";
+
+    /// <summary>Creates the row of vendor @v's window @w with budget @c unless it exists.</summary>
+    public virtual string EnsureVendorWindow =>
+        "INSERT INTO vendor_credits (vendor, window_start, credits, reserved, used) VALUES (@v, @w, @c, 0, 0) ON CONFLICT (vendor, window_start) DO NOTHING";
 }
 
 /// <summary>SQL Server spellings: MERGE, OUTPUT, OFFSET/FETCH.</summary>
@@ -88,4 +92,10 @@ internal sealed class SqlServerDialect : SqlDialect
 
     public override string Page(string offsetParameter, string limitParameter) =>
         $"OFFSET {offsetParameter} ROWS FETCH NEXT {limitParameter} ROWS ONLY";
+
+    public override string EnsureVendorWindow =>
+        """
+        IF NOT EXISTS (SELECT 1 FROM vendor_credits WITH (UPDLOCK, HOLDLOCK) WHERE vendor = @v AND window_start = @w)
+          INSERT INTO vendor_credits (vendor, window_start, credits, reserved, used) VALUES (@v, @w, @c, 0, 0)
+        """;
 }

@@ -13,7 +13,7 @@ public sealed class MigrationScriptsTests
     {
         var names = MigrationScripts.For(provider).Select(s => s.Name).ToArray();
 
-        Assert.Equal(["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql"], names);
+        Assert.Equal(["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql"], names);
     }
 
     [Fact]
@@ -29,10 +29,13 @@ public sealed class MigrationScriptsTests
             [
                 "BatchScheduler.Database.postgres/V001__quartz_tables.sql",
                 "BatchScheduler.Database.postgres/V002__batchscheduler_tables.sql",
+                "BatchScheduler.Database.postgres/V003__vendor_credits.sql",
                 "BatchScheduler.Database.sqlite/V001__quartz_tables.sql",
                 "BatchScheduler.Database.sqlite/V002__batchscheduler_tables.sql",
+                "BatchScheduler.Database.sqlite/V003__vendor_credits.sql",
                 "BatchScheduler.Database.sqlserver/V001__quartz_tables.sql",
                 "BatchScheduler.Database.sqlserver/V002__batchscheduler_tables.sql",
+                "BatchScheduler.Database.sqlserver/V003__vendor_credits.sql",
             ],
             resources);
     }
