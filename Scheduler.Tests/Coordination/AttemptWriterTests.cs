@@ -126,6 +126,15 @@ public sealed class PostgresAttemptWriterTests() : AttemptWriterTests(StoragePro
         await using var other = await TestNode.StartAsync(StorageProvider.Postgres, store.ConnectionString,
             new Dictionary<string, string?> { ["DataTypes:x:Executor"] = "noop" });
         var otherId = other.App.Services.GetRequiredService<NodeIdentity>().Id;
+        // The guard trusts a node by its check-in, which Quartz writes shortly after the node starts.
+        await Eventually.TrueAsync(async () =>
+        {
+            await using var connection = new NpgsqlConnection(store.ConnectionString);
+            await connection.OpenAsync();
+            await using var checkin = new NpgsqlCommand("SELECT count(*) FROM qrtz_scheduler_state WHERE instance_name = @id", connection);
+            checkin.Parameters.AddWithValue("id", otherId);
+            return (long)(await checkin.ExecuteScalarAsync())! == 1;
+        }, TimeSpan.FromSeconds(30), "the other node has checked in");
         var now = TimeProvider.System.GetUtcNow();
         await node.Store.RegisterAsync("x", [new WorkItemRegistration("theirs", null, null)], now, newTriggers: null, CancellationToken.None);
         Assert.True((await other.Store.BeginAttemptAsync("x", "theirs", 1, otherId, runningHere: true, now, CancellationToken.None)).IsStarted);

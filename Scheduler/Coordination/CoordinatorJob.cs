@@ -90,6 +90,15 @@ public sealed class CoordinatorJob(
     {
         var planner = dataType.CreateRetryPlanner();
         var started = time.GetUtcNow();
+        // Behind schedule (a backlog or downtime longer than the cadence): Quartz's next firing of
+        // the repeating trigger is already due. Move it to one cadence from now, so the item runs once
+        // now rather than once per missed interval.
+        if (firing.Kind == FiringKind.Regular && context.NextFireTimeUtc is { } next && next <= started
+            && await store.GetAsync(item.DataType, item.EntityId, CancellationToken.None) is { } behind)
+        {
+            await RearmAsync(dataType, item, behind.Tier, started);
+        }
+
         if (planner.IsExpired(started, firing.DueAt))
         {
             var reason = $"Expired: attempt {firing.Attempt} would start at {started:u}, past the expiry window of {dataType.Options.Expiry} from {firing.DueAt:u}";

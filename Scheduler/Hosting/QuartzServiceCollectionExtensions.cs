@@ -9,6 +9,9 @@ namespace BatchScheduler.Hosting;
 /// <summary>Quartz: a clustered ADO.NET job store on the configured database, one durable job per data type.</summary>
 internal static class QuartzServiceCollectionExtensions
 {
+    /// <summary>How overdue a trigger must be before Quartz treats it as misfired: effectively never.</summary>
+    public static readonly TimeSpan MisfireThreshold = TimeSpan.FromDays(30);
+
     public static IServiceCollection AddBatchSchedulerQuartz(
         this IServiceCollection services, StorageOptions storage, ClusterOptions cluster, NodeIdentity node)
     {
@@ -26,6 +29,16 @@ internal static class QuartzServiceCollectionExtensions
             q.UsePersistentStore(store =>
             {
                 store.UseSystemTextJsonSerializer();
+                // Lateness is the data types' Expiry, not Quartz's misfire handling. With Quartz's 60 s
+                // threshold, a trigger overdue longer was moved to "now" by the misfire handler, behind
+                // younger overdue ones, so a backlog stopped draining stalest first. Overdue triggers
+                // are now acquired by their due time however late; the coordinator moves a recurring
+                // item's trigger on when it fires behind schedule, so nothing fires once per missed interval.
+                store.ConfigureStore(o =>
+                {
+                    o.MisfireThreshold = MisfireThreshold;
+                    o.MisfireHandlerFrequency = TimeSpan.FromMinutes(1);
+                });
                 switch (storage.Provider)
                 {
                     case StorageProvider.Postgres:
