@@ -24,9 +24,8 @@ public abstract class VendorCreditsTests(StorageProvider provider)
     [Fact]
     public async Task AWindowPaysForItsBudget_ThenTheNextWindowPaysAgain()
     {
-        await using var store = await TestStore.CreateAsync(provider);
-        await using var node = await TestNode.StartAsync(provider, store.ConnectionString, Settings);
-        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-22T10:00:03Z", System.Globalization.CultureInfo.InvariantCulture));
+        await using var fixture = await LedgerFixture.StartAsync(provider, "2026-11-22T10:00:03Z");
+        var (node, time) = (fixture.Node, fixture.Time);
         var credits = Ledger(node, time, budget: 5);
 
         for (var i = 0; i < 5; i++)
@@ -42,9 +41,8 @@ public abstract class VendorCreditsTests(StorageProvider provider)
     [Fact]
     public async Task TwoNodesTogether_NeverReserveMoreThanTheBudget()
     {
-        await using var store = await TestStore.CreateAsync(provider);
-        await using var node = await TestNode.StartAsync(provider, store.ConnectionString, Settings);
-        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-22T10:00:01Z", System.Globalization.CultureInfo.InvariantCulture));
+        await using var fixture = await LedgerFixture.StartAsync(provider, "2026-11-22T10:00:01Z");
+        var (node, time) = (fixture.Node, fixture.Time);
         var first = Ledger(node, time, budget: 7);
         var second = Ledger(node, time, budget: 7); // its own share, as another node would have
 
@@ -58,9 +56,8 @@ public abstract class VendorCreditsTests(StorageProvider provider)
     [Fact]
     public async Task ReportedCosts_GiveBackOrTakeMore_AndAreRecordedAsUsed()
     {
-        await using var store = await TestStore.CreateAsync(provider);
-        await using var node = await TestNode.StartAsync(provider, store.ConnectionString, Settings);
-        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-22T10:00:01Z", System.Globalization.CultureInfo.InvariantCulture));
+        await using var fixture = await LedgerFixture.StartAsync(provider, "2026-11-22T10:00:01Z");
+        var (node, time) = (fixture.Node, fixture.Time);
         var credits = Ledger(node, time, budget: 6);
 
         var cheap = await credits.TryReserveAsync(Vendor, 2, CancellationToken.None);
@@ -72,6 +69,27 @@ public abstract class VendorCreditsTests(StorageProvider provider)
         Assert.Equal((5L, 5L), await RowAsync(node, Vendor));           // reserved 2 + 3, used 1 + 4
         Assert.NotNull(await credits.TryReserveAsync(Vendor, 1, CancellationToken.None));
         Assert.Null(await credits.TryReserveAsync(Vendor, 1, CancellationToken.None));
+    }
+
+    /// <summary>A node on a fresh database (for its schema and connections) and a clock the test moves.</summary>
+    private sealed class LedgerFixture(TestStore store, TestNode node, FakeTimeProvider time) : IAsyncDisposable
+    {
+        public TestNode Node { get; } = node;
+
+        public FakeTimeProvider Time { get; } = time;
+
+        public static async Task<LedgerFixture> StartAsync(StorageProvider provider, string now)
+        {
+            var store = await TestStore.CreateAsync(provider);
+            var node = await TestNode.StartAsync(provider, store.ConnectionString, Settings);
+            return new LedgerFixture(store, node, new FakeTimeProvider(DateTimeOffset.Parse(now, System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Node.DisposeAsync();
+            await store.DisposeAsync();
+        }
     }
 
     private static VendorCredits Ledger(TestNode node, TimeProvider time, int budget)
