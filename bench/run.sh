@@ -4,7 +4,7 @@
 #
 #   bench/run.sh            full run: 10,000 and 100,000 items registered and 10,000 drained per system;
 #                           BatchScheduler also: 1,000,000 registered then API latency and RSS, due-to-start
-#                           at half load, failover after SIGKILL
+#                           at half load, failover after SIGKILL, credit-free drain beside credit-limited items
 #   bench/run.sh --quick    a few minutes: 10,000 registered, 2,000 drained, 100,000 for the scale run
 #
 # PostgreSQL: a private throwaway server on 127.0.0.1:$BATCHSCHEDULER_PG_PORT (default 55434 here,
@@ -49,6 +49,7 @@ run batchscheduler scale --items "$SCALE"
 DRAIN_RATE=$(grep '"system":"batchscheduler","variant":"1 node(s)","metric":"drain"' "$RESULTS" | sed -n 's/.*"value":\([0-9.]*\).*/\1/p' | head -n 1)
 run batchscheduler due --rate "$(awk -v r="${DRAIN_RATE:-200}" 'BEGIN { printf "%d", r / 2 }')" --items 0
 run batchscheduler failover --items 20
+run batchscheduler credits --items "$DRAIN"
 
 # PostgreSQL's own single-row durable update limit on this machine, for scale.
 log "pgbench: single-row UPDATE + COMMIT for ${PGBENCH_SECONDS}s on 1 and 8 connections"

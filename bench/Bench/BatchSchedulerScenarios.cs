@@ -25,6 +25,7 @@ public static class BatchSchedulerScenarios
         "scale" => await ScaleAsync(options),
         "due" => await DueToStartAsync(options),
         "failover" => await FailoverAsync(options),
+        "credits" => await CreditsAsync(options),
         _ => throw new ArgumentException($"unknown scenario '{scenario}'"),
     };
 
@@ -269,6 +270,57 @@ public static class BatchSchedulerScenarios
         ];
     }
 
+    /// <summary>
+    /// Whether vendor credits cost credit-free data types anything: the drain of --items credit-free
+    /// items alone, then beside a fifth as many items of a data type that spends a vendor's credits
+    /// (200 a second, so it is held back, deferred and re-fired throughout), on one worker with the
+    /// same settings both times, after an untimed drain that warms the process up.
+    /// </summary>
+    private static async Task<IReadOnlyList<BenchResult>> CreditsAsync(BenchOptions options)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Vendors:bench-vendor:Credits"] = "200",
+            ["Vendors:bench-vendor:Window"] = "00:00:01",
+            ["DataTypes:paid:Executor"] = "noop",
+            ["DataTypes:paid:Vendor"] = "bench-vendor",
+            ["DataTypes:paid:CreditsPerCall"] = "1",
+        };
+        var paid = options.Items / 5;
+        var results = new List<BenchResult>();
+        // The first drain of a process runs colder (JIT) by about a third: an untimed one goes first.
+        foreach (var (beside, timed) in new[] { (false, false), (false, true), (true, true) })
+        {
+            await using var db = await BenchDatabase.CreateAsync(options.AdminConnectionString, "bs_credits");
+            await using (var api = new StoppingNode(await StartNodeAsync(db, "api", "bench-api", settings)))
+            {
+                using var http = new HttpClient { BaseAddress = Address(api.App), Timeout = TimeSpan.FromMinutes(10) };
+                for (var start = 0; start < options.Items; start += ChunkSize)
+                    await PostAsync(http, "e", start, Math.Min(ChunkSize, options.Items - start));
+                for (var start = 0; beside && start < paid; start += ChunkSize)
+                    await PostAsync(http, "p", start, Math.Min(ChunkSize, paid - start), "paid");
+            }
+            await using (var worker = new StoppingNode(await StartNodeAsync(db, "worker", "bench-worker", settings)))
+            {
+                var clock = Stopwatch.StartNew();
+                while (await CountAsync(db, $"SELECT COUNT(*) FROM work_items WHERE data_type = '{DataType}' AND state = 'completed'") < options.Items)
+                {
+                    if (clock.Elapsed > TimeSpan.FromMinutes(10))
+                        throw new TimeoutException($"not all {options.Items} credit-free items completed within 10 minutes");
+                    await Task.Delay(250);
+                }
+            }
+            if (!timed)
+                continue;
+            var rate = await RateBetween10And90Async(db, options.Items);
+            results.Add(new BenchResult(System, beside ? $"beside {paid:N0} credit-limited items" : "alone", "credit-free drain", rate, "executions/s",
+                $"{options.Items:N0} due no-op items without a vendor, 1 worker, 32 threads; " + (beside
+                    ? $"{paid:N0} items of a data type spending vendor credits (200 per 1 s window) registered due at the same time"
+                    : "the same settings, no credit-spending items")));
+        }
+        return results;
+    }
+
     /// <summary>Registers <paramref name="items"/> items through an API node's bulk POST, one request after another (after an untimed 100 when <paramref name="warmUp"/>); returns the seconds.</summary>
     private static async Task<double> RegisterThroughApiAsync(BenchDatabase db, int items, bool warmUp = true)
     {
@@ -286,11 +338,11 @@ public static class BatchSchedulerScenarios
         return seconds;
     }
 
-    private static async Task PostAsync(HttpClient http, string prefix, int start, int count)
+    private static async Task PostAsync(HttpClient http, string prefix, int start, int count, string dataType = DataType)
     {
         var body = new
         {
-            dataType = DataType,
+            dataType,
             items = Enumerable.Range(start, count).Select(i => new { entityId = $"{prefix}-{i:0000000}" }),
         };
         using var response = await http.PostAsJsonAsync("/api/work-items", body);
@@ -348,15 +400,16 @@ public static class BatchSchedulerScenarios
     }
 
     /// <summary>Completions per second between the 10th and the 90th percentile of completion times.</summary>
-    private static async Task<double> RateBetween10And90Async(BenchDatabase db, int items)
+    private static async Task<double> RateBetween10And90Async(BenchDatabase db, int items, string dataType = DataType)
     {
         await using var connection = new NpgsqlConnection(db.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(
             """
             SELECT percentile_disc(0.1) WITHIN GROUP (ORDER BY updates_end), percentile_disc(0.9) WITHIN GROUP (ORDER BY updates_end)
-            FROM work_items WHERE state = 'completed'
+            FROM work_items WHERE state = 'completed' AND data_type = @dataType
             """, connection);
+        command.Parameters.AddWithValue("dataType", dataType);
         await using var reader = await command.ExecuteReaderAsync();
         await reader.ReadAsync();
         var span = reader.GetFieldValue<DateTimeOffset>(1) - reader.GetFieldValue<DateTimeOffset>(0);

@@ -8,7 +8,7 @@ namespace BatchScheduler.Bench;
 public static class Report
 {
     private static readonly string[] MetricOrder =
-        ["register", "drain", "statements/execution", "commits/execution", "due-to-start", "failover", "peak RSS", "API latency p50", "single-row update"];
+        ["register", "drain", "credit-free drain", "statements/execution", "commits/execution", "due-to-start", "failover", "peak RSS", "API latency p50", "single-row update"];
 
     public static async Task<int> WriteAsync(string resultsPath, bool quick, string outPath)
     {
