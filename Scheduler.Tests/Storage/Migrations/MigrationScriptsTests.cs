@@ -13,7 +13,7 @@ public sealed class MigrationScriptsTests
     {
         var names = MigrationScripts.For(provider).Select(s => s.Name).ToArray();
 
-        Assert.Equal(["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql"], names);
+        Assert.Equal(["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql", "V004__health_counts_index.sql"], names);
     }
 
     [Fact]
@@ -30,12 +30,15 @@ public sealed class MigrationScriptsTests
                 "BatchScheduler.Database.postgres/V001__quartz_tables.sql",
                 "BatchScheduler.Database.postgres/V002__batchscheduler_tables.sql",
                 "BatchScheduler.Database.postgres/V003__vendor_credits.sql",
+                "BatchScheduler.Database.postgres/V004__health_counts_index.sql",
                 "BatchScheduler.Database.sqlite/V001__quartz_tables.sql",
                 "BatchScheduler.Database.sqlite/V002__batchscheduler_tables.sql",
                 "BatchScheduler.Database.sqlite/V003__vendor_credits.sql",
+                "BatchScheduler.Database.sqlite/V004__health_counts_index.sql",
                 "BatchScheduler.Database.sqlserver/V001__quartz_tables.sql",
                 "BatchScheduler.Database.sqlserver/V002__batchscheduler_tables.sql",
                 "BatchScheduler.Database.sqlserver/V003__vendor_credits.sql",
+                "BatchScheduler.Database.sqlserver/V004__health_counts_index.sql",
             ],
             resources);
     }
@@ -47,9 +50,10 @@ public sealed class MigrationScriptsTests
         // a server error pointing at one statement. (No SQL Server runs here, so this is all CI checks.)
         foreach (var script in MigrationScripts.For(StorageProvider.SqlServer))
         {
-            var creates = script.Contents.Split('\n').Count(l => l.TrimStart().StartsWith("CREATE ", StringComparison.Ordinal));
+            var statements = script.Contents.Split('\n').Count(l => l.TrimStart().StartsWith("CREATE ", StringComparison.Ordinal)
+                || l.TrimStart().StartsWith("DROP ", StringComparison.Ordinal));
             var gos = script.Contents.Split('\n').Count(l => l.Trim() == "GO");
-            Assert.True(creates == gos, $"{script.Name}: {creates} CREATE statements but {gos} GO lines");
+            Assert.True(statements == gos, $"{script.Name}: {statements} CREATE/DROP statements but {gos} GO lines");
         }
     }
 }
