@@ -59,7 +59,8 @@ public sealed class DependencyTests
             {
                 var completionsBefore = priceEnds.Count(end => end < observationStarts[i]);
                 Assert.True(completionsBefore >= i + 1,
-                    $"{entity}: observations run {i + 1} started at {observationStarts[i]:O} after only {completionsBefore} prices completions");
+                    $"{entity}: observations run {i + 1} started at {observationStarts[i]:O} after only {completionsBefore} prices completions; events: "
+                    + string.Join(", ", events.Select(e => $"{e.DataType} {e.Event} {e.At:HH:mm:ss.fff}")));
             }
         }
     }

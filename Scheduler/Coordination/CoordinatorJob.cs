@@ -27,6 +27,9 @@ public sealed class CoordinatorJob(
     TimeProvider time,
     ILogger<CoordinatorJob> logger) : IJob
 {
+    /// <summary>A regular firing this late is checked against the item's last start (see <see cref="RunAsync"/>).</summary>
+    internal static readonly TimeSpan LateFiring = TimeSpan.FromSeconds(1);
+
     /// <summary>How long a firing that found its item busy elsewhere waits before it tries again.</summary>
     internal static readonly TimeSpan BusyRetryDelay = TimeSpan.FromSeconds(5);
 
@@ -90,13 +93,22 @@ public sealed class CoordinatorJob(
     {
         var planner = dataType.CreateRetryPlanner();
         var started = time.GetUtcNow();
-        // Behind schedule (a backlog or downtime longer than the cadence): Quartz's next firing of
-        // the repeating trigger is already due. Move it to one cadence from now, so the item runs once
-        // now rather than once per missed interval.
-        if (firing.Kind == FiringKind.Regular && context.NextFireTimeUtc is { } next && next <= started
-            && await store.GetAsync(item.DataType, item.EntityId, CancellationToken.None) is { } behind)
+        if (firing.Kind == FiringKind.Regular && context.NextFireTimeUtc is { } next && context.ScheduledFireTimeUtc is { } due
+            && due < started - LateFiring
+            && await store.GetAsync(item.DataType, item.EntityId, CancellationToken.None) is { } stored)
         {
-            await RearmAsync(dataType, item, behind.Tier, started);
+            // A late firing of a recurring item (a backlog, or downtime longer than the cadence).
+            // Quartz repeats at a fixed rate, so its next firing may already be due: move the trigger
+            // to one cadence from now, and the item runs once rather than once per missed interval.
+            if (next <= started)
+                await RearmAsync(dataType, item, stored.Tier, started);
+            // A firing handed out before such a move (another node may take it at once) is stale if
+            // the item has started since it fell due.
+            if (stored.UpdatesStart is { } lastStart && lastStart >= due)
+            {
+                CoordinatorLog.SkippedStale(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, due, lastStart);
+                return false;
+            }
         }
 
         if (planner.IsExpired(started, firing.DueAt))

@@ -41,4 +41,7 @@ internal static partial class CoordinatorLog
 
     [LoggerMessage(1009, LogLevel.Information, "Retrying {DataType}/{EntityId} after attempt {Attempt} on {NodeId} at {RunAt:o}: {Reason}")]
     public static partial void Retrying(ILogger logger, string dataType, string entityId, int attempt, string nodeId, DateTimeOffset runAt, string reason);
+
+    [LoggerMessage(1016, LogLevel.Debug, "Skipping a stale firing of {DataType}/{EntityId} (attempt {Attempt}) on {NodeId}: due at {DueAt:O}, it started since, at {LastStart:O}")]
+    public static partial void SkippedStale(ILogger logger, string dataType, string entityId, int attempt, string nodeId, DateTimeOffset dueAt, DateTimeOffset lastStart);
 }
