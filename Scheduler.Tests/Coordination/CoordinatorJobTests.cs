@@ -128,6 +128,31 @@ public abstract class CoordinatorJobTests(StorageProvider provider)
     }
 
     [Fact]
+    public async Task Execute_LateFiringOfAnItemThatStartedSinceItFellDue_IsSkipped()
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        // One worker thread, held by a gated item: the recurring items wait in a backlog, in due order.
+        await using var node = await StartAsync(store, maxConcurrency: 1);
+        await node.PutAsync("gated", "blocker", new { });
+        await _gate.Started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await node.PutAsync("recurring", "ran-elsewhere", new { tier = "hourly" });
+        await node.PutAsync("recurring", "after", new { tier = "hourly" });
+
+        // Another node ran the first one after its firing fell due (as when a firing was handed out
+        // before its trigger moved on), and the firing here is late.
+        var since = TimeProvider.System.GetUtcNow();
+        Assert.True((await node.Store.BeginAttemptAsync("recurring", "ran-elsewhere", 1, "elsewhere", runningHere: true, since, CancellationToken.None)).IsStarted);
+        await node.Store.CompleteAsync("recurring", "ran-elsewhere", since, CancellationToken.None);
+        await Eventually.TrueAsync(() => Task.FromResult(TimeProvider.System.GetUtcNow() > since + BatchScheduler.Coordination.CoordinatorJob.LateFiring * 2),
+            TimeSpan.FromSeconds(10), "the waiting firings must be late");
+        _gate.Release();
+
+        await node.WaitForStateAsync("recurring", "after", WorkItemStates.Completed);
+        Assert.Equal(0, _recording.CallsFor("ran-elsewhere"));
+        Assert.Equal(1, _recording.CallsFor("after"));
+    }
+
+    [Fact]
     public async Task Execute_FiredPastExpiryWindow_ExpiresWithoutCallingTheExecutor()
     {
         await using var store = await TestStore.CreateAsync(provider);
