@@ -93,7 +93,7 @@ public sealed class CoordinatorJob(
     {
         var planner = dataType.CreateRetryPlanner();
         var started = time.GetUtcNow();
-        if (firing.Kind == FiringKind.Regular && context.NextFireTimeUtc is { } next && context.ScheduledFireTimeUtc is { } due
+        if (firing.Kind == FiringKind.Regular && context.NextFireTimeUtc is { } next && firing.DueAt is var due
             && due < started - LateFiring
             && await store.GetAsync(item.DataType, item.EntityId, CancellationToken.None) is { } stored)
         {
@@ -291,7 +291,7 @@ public sealed class CoordinatorJob(
     {
         if (dataType.CadenceOf(tier) is not { } cadence || tier == Tiers.Exclude)
             return Task.CompletedTask;
-        return scheduler.ArmAsync(dataType, [(item.EntityId, tier, now + cadence)], CancellationToken.None);
+        return scheduler.ArmAsync(dataType, [(item.EntityId, tier, now + cadence, false)], CancellationToken.None);
     }
 
     private static JsonElement? ParsePayload(string? payload) =>

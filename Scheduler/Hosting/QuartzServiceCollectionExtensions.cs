@@ -9,8 +9,12 @@ namespace BatchScheduler.Hosting;
 /// <summary>Quartz: a clustered ADO.NET job store on the configured database, one durable job per data type.</summary>
 internal static class QuartzServiceCollectionExtensions
 {
-    /// <summary>How overdue a trigger must be before Quartz treats it as misfired: effectively never.</summary>
-    public static readonly TimeSpan MisfireThreshold = TimeSpan.FromDays(30);
+    /// <summary>
+    /// How overdue a trigger must be before Quartz treats it as misfired: effectively never. Well
+    /// beyond <see cref="WorkItemTriggers.NeverRunLead"/>, so a never-run item's early first firing
+    /// is not taken for a misfire (which would move it to "now", behind the backlog).
+    /// </summary>
+    public static readonly TimeSpan MisfireThreshold = TimeSpan.FromDays(365);
 
     public static IServiceCollection AddBatchSchedulerQuartz(
         this IServiceCollection services, StorageOptions storage, ClusterOptions cluster, NodeIdentity node)

@@ -20,10 +20,12 @@ public sealed record FiringData(int Attempt, DateTimeOffset DueAt, FiringKind Ki
         if (!map.ContainsKey(KindKey))
         {
             // A misfired one-shot trigger is fired late with a new scheduled time; its start time
-            // still says when the item became due, which is where the expiry window starts.
+            // still says when the item became due, which is where the expiry window starts. A
+            // never-run item's first firing is placed early in due order; it is due a lead later.
+            var scheduled = context.ScheduledFireTimeUtc ?? now;
             var dueAt = context.Trigger is ISimpleTrigger { RepeatCount: 0 }
                 ? context.Trigger.StartTimeUtc
-                : context.ScheduledFireTimeUtc ?? now;
+                : WorkItemTriggers.DueTime(scheduled, context.Trigger.StartTimeUtc);
             return new FiringData(1, dueAt, FiringKind.Regular);
         }
         return new FiringData(

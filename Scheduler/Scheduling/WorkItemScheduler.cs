@@ -1,11 +1,15 @@
+using BatchScheduler.Configuration;
 using BatchScheduler.Coordination;
+using BatchScheduler.Storage;
 using BatchScheduler.WorkItems;
+using Microsoft.Extensions.Options;
 using Quartz;
 
 namespace BatchScheduler.Scheduling;
 
 /// <summary>Moves work items' triggers in Quartz: the only place that schedules or removes them.</summary>
-public sealed class WorkItemScheduler(ISchedulerFactory schedulers)
+public sealed class WorkItemScheduler(
+    ISchedulerFactory schedulers, ConnectionFactory connections, IOptions<ClusterOptions> cluster, TimeProvider time)
 {
     /// <summary>The durable job all of a data type's triggers fire.</summary>
     public static IJobDetail JobFor(string dataType) =>
@@ -17,25 +21,70 @@ public sealed class WorkItemScheduler(ISchedulerFactory schedulers)
             .Build();
 
     /// <summary>
-    /// Gives each item its regular trigger starting at its <c>StartAt</c> (null: now, by Quartz's
-    /// clock), replacing any trigger it had; items in tier <c>exclude</c> lose their trigger instead.
+    /// Gives each item its regular trigger starting at its <c>StartAt</c> (null: now), replacing any
+    /// trigger it had; items in tier <c>exclude</c> lose their trigger instead. An item due now that
+    /// has never completed (<c>NeverCompleted</c>) is placed <see cref="WorkItemTriggers.NeverRunLead"/>
+    /// early in Quartz's due order, ahead of every item that has completed.
     /// </summary>
     public async Task ArmAsync(
-        DataTypeDefinition dataType, IReadOnlyCollection<(string EntityId, string? Tier, DateTimeOffset? StartAt)> items, CancellationToken cancellationToken)
+        DataTypeDefinition dataType, IReadOnlyCollection<(string EntityId, string? Tier, DateTimeOffset? StartAt, bool NeverCompleted)> items,
+        CancellationToken cancellationToken)
     {
         var scheduler = await schedulers.GetScheduler(cancellationToken);
         var excluded = items.Where(i => i.Tier == Tiers.Exclude)
             .Select(i => WorkItemKeys.Trigger(dataType.Name, i.EntityId)).ToList();
         if (excluded.Count > 0)
             await scheduler.UnscheduleJobs(excluded, cancellationToken);
-        var triggers = items.Where(i => i.Tier != Tiers.Exclude)
-            .Select(i => WorkItemTriggers.Regular(dataType.Name, i.EntityId, dataType.CadenceOf(i.Tier), i.StartAt))
-            .ToList();
-        foreach (var chunk in triggers.Chunk(1000))
+        // Never-run items are due one tick (100 ns) apart, in order (see PostgresBulk.InsertRegularTriggers).
+        var now = time.GetUtcNow();
+        var armed = items.Where(i => i.Tier != Tiers.Exclude).Select((item, index) =>
         {
-            var jobs = new Dictionary<IJobDetail, IReadOnlyCollection<ITrigger>> { [JobFor(dataType.Name)] = chunk };
+            var cadence = dataType.CadenceOf(item.Tier);
+            if (item.StartAt is not null || !item.NeverCompleted)
+                return (Trigger: WorkItemTriggers.Regular(dataType.Name, item.EntityId, cadence, item.StartAt), Ahead: (Start: 0L, Next: 0L));
+            var due = now.AddTicks(index);
+            // Quartz computes a trigger's first fire time from its start; the early one is written after
+            // it (MoveAheadAsync). A recurring trigger starts one cadence after its due time, so that
+            // Quartz's next firing after the early one is the one a cadence after it fell due.
+            var start = due + (cadence ?? TimeSpan.Zero);
+            return (Trigger: WorkItemTriggers.Regular(dataType.Name, item.EntityId, cadence, start),
+                Ahead: (Start: start.UtcTicks, Next: (due - WorkItemTriggers.NeverRunLead).UtcTicks));
+        }).ToList();
+        foreach (var chunk in armed.Chunk(1000))
+        {
+            var jobs = new Dictionary<IJobDetail, IReadOnlyCollection<ITrigger>> { [JobFor(dataType.Name)] = chunk.Select(a => a.Trigger).ToList() };
             await scheduler.ScheduleJobs(jobs, ScheduleJobOptions.Replacing, cancellationToken);
+            await MoveAheadAsync(dataType.Name, chunk.Where(a => a.Ahead.Next != 0).Select(a => (a.Trigger.Key.Name, a.Ahead.Start, a.Ahead.Next)).ToList(),
+                cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// Moves never-run items' just-written triggers to their early place in due order. Only a trigger
+    /// still waiting at the first fire time Quartz gave it moves: one another node has meanwhile
+    /// taken, fired or replaced keeps what it has.
+    /// </summary>
+    private async Task MoveAheadAsync(string dataType, IReadOnlyList<(string Name, long Start, long Next)> triggers, CancellationToken cancellationToken)
+    {
+        if (triggers.Count == 0)
+            return;
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = connection.Command(
+            """
+            UPDATE qrtz_triggers SET next_fire_time = @next
+            WHERE sched_name = @sched AND trigger_group = @group AND trigger_name = @name
+              AND trigger_state = 'WAITING' AND next_fire_time = @start
+            """, transaction)
+            .With("@sched", cluster.Value.SchedulerName).With("@group", dataType).With("@name", "").With("@start", 0L).With("@next", 0L);
+        foreach (var (name, start, next) in triggers)
+        {
+            command.Parameters["@name"].Value = name;
+            command.Parameters["@start"].Value = start;
+            command.Parameters["@next"].Value = next;
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
     }
 
     /// <summary>Replaces the item's trigger with a single firing at <paramref name="at"/>.</summary>

@@ -6,6 +6,23 @@ namespace BatchScheduler.Scheduling;
 public static class WorkItemTriggers
 {
     /// <summary>
+    /// How far ahead of its due time a never-completed item's first firing is placed in Quartz's
+    /// due order (its trigger's <c>next_fire_time</c>), so that under a backlog it runs before every
+    /// item that has completed and fell due less than this long ago: stalest first, never-run before all.
+    /// A trigger whose next fire time lies before its own start time is such a trigger; its due time
+    /// is that next fire time plus this lead (see <see cref="DueTime"/>).
+    /// </summary>
+    public static readonly TimeSpan NeverRunLead = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// When a trigger's firing at <paramref name="fireTime"/> is due: the fire time itself, or for a
+    /// never-run item's early first firing (a fire time before the trigger's
+    /// <paramref name="startTime"/>, which Quartz never produces itself), the fire time plus <see cref="NeverRunLead"/>.
+    /// </summary>
+    public static DateTimeOffset DueTime(DateTimeOffset fireTime, DateTimeOffset startTime) =>
+        fireTime < startTime ? fireTime + NeverRunLead : fireTime;
+
+    /// <summary>
     /// The item's regular trigger: repeating at <paramref name="cadence"/> from
     /// <paramref name="startAt"/> (null: now) for a recurring tier (Quartz re-arms it after each firing, so a
     /// success costs no reschedule), or a single firing for a one-shot item.

@@ -37,20 +37,24 @@ internal static class PostgresBulk
     /// key; Quartz's own <c>StartNow()</c> gives distinct times the same way), repeating every @i ms for ever when @r is -1 or
     /// once when it is 0, misfire instruction FireNow (1) for one-shot and
     /// RescheduleNowWithExistingRepeatCount (2) for repeating, the default overlap policy (NULL),
-    /// retry policy none. Rows whose trigger already exists, or whose job is not stored, are skipped; the
+    /// retry policy none. Every item written is new, so never run: its first firing is placed
+    /// <c>WorkItemTriggers.NeverRunLead</c> early in due order (@ahead is @next minus that lead), and
+    /// a repeating trigger starts one interval after its due time, as <c>WorkItemScheduler.ArmAsync</c>
+    /// writes them. Rows whose trigger already exists, or whose job is not stored, are skipped; the
     /// entity ids written come back, so the caller schedules the rest through Quartz.
     /// </summary>
     public const string InsertRegularTriggers =
         """
         WITH rows AS (
-          SELECT u.e AS trigger_name, u.r AS repeat_count, u.i AS repeat_interval, @next + u.n - 1 AS next_fire_time
+          SELECT u.e AS trigger_name, u.r AS repeat_count, u.i AS repeat_interval, @ahead + u.n - 1 AS next_fire_time,
+                 @next + u.n - 1 + CASE WHEN u.r = 0 THEN 0 ELSE u.i * 10000 END AS start_time
           FROM unnest(@e::text[], @r::bigint[], @i::bigint[]) WITH ORDINALITY AS u(e, r, i, n)
         ), inserted AS (
           INSERT INTO qrtz_triggers (sched_name, trigger_name, trigger_group, job_name, job_group, next_fire_time, priority,
                                      trigger_state, trigger_type, start_time, misfire_instr, preferred_node_auto,
                                      retry_policy, retry_attempt, overlap_policy)
           SELECT @sched, rows.trigger_name, @group, @jobName, @jobGroup, rows.next_fire_time, 5,
-                 'WAITING', 'SIMPLE', rows.next_fire_time, CASE WHEN rows.repeat_count = 0 THEN 1 ELSE 2 END, false,
+                 'WAITING', 'SIMPLE', rows.start_time, CASE WHEN rows.repeat_count = 0 THEN 1 ELSE 2 END, false,
                  'none', 0, NULL
           FROM rows
           WHERE EXISTS (SELECT 1 FROM qrtz_job_details j

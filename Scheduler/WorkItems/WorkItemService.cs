@@ -23,7 +23,7 @@ public sealed class WorkItemService(
             .Where(o => !o.Armed)
             .Where(o => !o.Existed || o.PreviousTier != o.Item.Tier
                         || (!o.HasTrigger && ShouldHaveTrigger(dataType, o.Item.Tier, o.PreviousState!)))
-            .Select(o => (o.Item.EntityId, o.Item.Tier, StartAt: NextStart(dataType, o.Item.Tier, o.LastEnd, now))).ToList();
+            .Select(o => (o.Item.EntityId, o.Item.Tier, StartAt: NextStart(dataType, o.Item.Tier, o.LastEnd, now), NeverCompleted: o.LastEnd is null)).ToList();
         if (toArm.Count > 0)
             await scheduler.ArmAsync(dataType, toArm, cancellationToken);
         if (toArm.Count > 0 || outcomes.Any(o => o.Armed))
@@ -44,7 +44,7 @@ public sealed class WorkItemService(
         var toArm = orphans
             .Where(o => o.State != WorkItemStates.InFlight || o.NodeId != node.Id || !running.IsRunning(dataType.Name, o.EntityId))
             .Where(o => ShouldHaveTrigger(dataType, o.Tier, o.State))
-            .Select(o => (o.EntityId, o.Tier, StartAt: NextStart(dataType, o.Tier, o.LastEnd, now))).ToList();
+            .Select(o => (o.EntityId, o.Tier, StartAt: NextStart(dataType, o.Tier, o.LastEnd, now), NeverCompleted: o.LastEnd is null)).ToList();
         if (toArm.Count > 0)
             await scheduler.ArmAsync(dataType, toArm, cancellationToken);
         return toArm.Count;

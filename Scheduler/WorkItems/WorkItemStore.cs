@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Text.Json;
 using BatchScheduler.Configuration;
+using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
 using Microsoft.Extensions.Options;
 
@@ -92,7 +93,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         var cadences = items.Select(i => triggers.CadenceOf(i.Tier)).ToList();
         await using var command = connection.Command(PostgresBulk.InsertRegularTriggers, transaction)
             .With("@sched", _schedulerName).With("@group", dataType).With("@jobName", triggers.JobName).With("@jobGroup", triggers.JobGroup)
-            .With("@next", now.UtcTicks)
+            .With("@next", now.UtcTicks).With("@ahead", (now - WorkItemTriggers.NeverRunLead).UtcTicks)
             .With("@e", items.Select(i => i.EntityId).ToArray())
             .With("@r", cadences.Select(c => c is null ? 0L : -1L).ToArray())
             .With("@i", cadences.Select(c => c is { } every ? (long)every.TotalMilliseconds : 0L).ToArray());
@@ -388,7 +389,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     private const string SelectItems =
         """
         SELECT w.data_type, w.entity_id, w.tier, w.state, w.updates_start, w.updates_end, w.attempt,
-               w.last_error, w.batch_id, w.payload, t.next_fire_time
+               w.last_error, w.batch_id, w.payload, t.next_fire_time, t.start_time
         FROM work_items w
         LEFT JOIN qrtz_triggers t
           ON t.sched_name = @sched AND t.trigger_group = w.data_type AND t.trigger_name = w.entity_id
@@ -397,6 +398,9 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     private static WorkItem ReadItem(DbDataReader r)
     {
         var nextFire = r.IsDBNull(r.GetOrdinal("next_fire_time")) ? 0L : r.GetInt64("next_fire_time");
+        DateTimeOffset? nextRun = nextFire > 0
+            ? WorkItemTriggers.DueTime(new DateTimeOffset(nextFire, TimeSpan.Zero), new DateTimeOffset(r.GetInt64("start_time"), TimeSpan.Zero))
+            : null;
         var payload = r.Get<string>("payload");
         return new WorkItem(
             r.GetString(r.GetOrdinal("data_type")),
@@ -406,7 +410,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             r.GetTime("updates_start"),
             r.GetTime("updates_end"),
             (int)r.GetInt64("attempt"),
-            nextFire > 0 ? new DateTimeOffset(nextFire, TimeSpan.Zero) : null,
+            nextRun,
             r.Get<string>("last_error"),
             r.Get<string>("batch_id"),
             payload is null ? null : JsonDocument.Parse(payload).RootElement.Clone());
