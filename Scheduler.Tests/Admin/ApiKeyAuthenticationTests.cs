@@ -18,7 +18,7 @@ namespace BatchScheduler.Tests.Admin;
 /// <summary>Every <c>/api</c> route, and whether it reads or changes things.</summary>
 public static class ApiRoutes
 {
-    public sealed record Route(string Method, string Path, string? Body, bool Writes)
+    public sealed record Route(string Method, string Path, string? Body, bool Writes, string ContentType = "application/json")
     {
         public override string ToString() => $"{Method} {Path}";
     }
@@ -35,6 +35,13 @@ public static class ApiRoutes
         new("GET", "/api/nodes", null, Writes: false),
         new("GET", "/api/failures", null, Writes: false),
         new("POST", "/api/failures/1/done", null, Writes: true),
+        new("POST", "/api/batches?dataType=t", "{\"entityId\":\"auth-batch\"}\n", Writes: true, ContentType: "application/x-ndjson"),
+        new("GET", "/api/batches", null, Writes: false),
+        new("GET", "/api/batches/auth-none", null, Writes: false),
+        new("GET", "/api/batches/auth-none/results", null, Writes: false),
+        new("GET", "/api/batches/auth-none/errors", null, Writes: false),
+        new("GET", "/api/batches/auth-none/audit", null, Writes: false),
+        new("POST", "/api/batches/auth-none/cancel", null, Writes: true),
     ];
 
     public static Route Find(string key) => All.Single(r => r.ToString() == key);
@@ -46,7 +53,7 @@ public static class ApiRoutes
         var route = Find(key);
         var request = new HttpRequestMessage(new HttpMethod(route.Method), route.Path);
         if (route.Body is not null)
-            request.Content = new StringContent(route.Body, Encoding.UTF8, "application/json");
+            request.Content = new StringContent(route.Body, Encoding.UTF8, route.ContentType);
         return request;
     }
 }

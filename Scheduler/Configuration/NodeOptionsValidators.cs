@@ -102,3 +102,24 @@ internal sealed class VendorsOptionsValidator : IValidateOptions<VendorsOptions>
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
+
+/// <summary>Validates <see cref="BatchOptions"/>.</summary>
+internal sealed class BatchOptionsValidator : IValidateOptions<BatchOptions>
+{
+    public ValidateOptionsResult Validate(string? name, BatchOptions o)
+    {
+        var errors = new List<string>();
+        var s = BatchOptions.Section;
+        if (o.Retention < TimeSpan.FromSeconds(1))
+            errors.Add($"{s}:Retention must be at least 00:00:01 (was {o.Retention}).");
+        if (o.MaxRecordBytes is < 1024 or > 64 * 1_048_576)
+            errors.Add($"{s}:MaxRecordBytes must be between 1024 and 67108864 (was {o.MaxRecordBytes}).");
+        if (o.MonitorInterval < TimeSpan.FromMilliseconds(100) || o.MonitorInterval > TimeSpan.FromMinutes(5))
+            errors.Add($"{s}:MonitorInterval must be between 00:00:00.1 and 00:05:00 (was {o.MonitorInterval}).");
+        if (o.CallbackTimeout < TimeSpan.FromSeconds(1) || o.CallbackTimeout > TimeSpan.FromMinutes(5))
+            errors.Add($"{s}:CallbackTimeout must be between 00:00:01 and 00:05:00 (was {o.CallbackTimeout}).");
+        if (o.CallbackMaxDelay < TimeSpan.FromSeconds(1) || o.CallbackMaxDelay > TimeSpan.FromDays(1))
+            errors.Add($"{s}:CallbackMaxDelay must be between 00:00:01 and 1.00:00:00 (was {o.CallbackMaxDelay}).");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

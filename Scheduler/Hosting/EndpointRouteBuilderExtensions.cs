@@ -12,7 +12,7 @@ internal static class EndpointRouteBuilderExtensions
         app.UseAuthorization();
         app.MapNodeHealthChecks();
         app.MapGet("/", () => TypedResults.Content(LandingPage.Html, "text/html; charset=utf-8")).RequireAuthorization(ApiPolicies.Viewer).ExcludeFromDescription();
-        app.MapGroup("/api").MapWorkItemsApi().MapStatusApi();
+        app.MapGroup("/api").MapWorkItemsApi().MapBatchesApi().MapStatusApi();
         return app;
     }
 }

@@ -72,6 +72,10 @@ public static class NodeHost
         services.AddSingleton<Credits.VendorsQuery>();
         services.AddSingleton<Coordination.ItemDependencies>();
         services.AddSingleton<FailureStore>();
+        services.AddSingleton<Batches.BatchStore>();
+        services.AddSingleton<Batches.BatchService>();
+        services.AddSingleton<Batches.BatchMonitor>();
+        services.AddHttpClient(Batches.BatchMonitor.HttpClientName);
         services.AddSingleton<NodeStatusQuery>();
         services.AddSingleton<HealthQuery>();
         services.AddNodeHealthChecks();
@@ -97,6 +101,7 @@ public static class NodeHost
         services.AddBatchSchedulerQuartz(storage, cluster, node);
         if (cluster.Role == NodeRoles.Worker && storage.Provider == StorageProvider.Postgres)
             services.AddHostedService<ClusterWakeListener>();
+        services.AddHostedService(sp => sp.GetRequiredService<Batches.BatchMonitor>());
         services.AddHostedService<DemoSeeder>();
         services.AddHostedService<AddressBanner>();
 

@@ -24,6 +24,17 @@ internal static class DbCommandExtensions
         return command;
     }
 
+    /// <summary>A nullable time: a typed NULL, which PostgreSQL needs where the column is a timestamptz.</summary>
+    public static DbCommand WithTime(this DbCommand command, string name, DateTimeOffset? value)
+    {
+        var p = command.CreateParameter();
+        p.ParameterName = name;
+        p.Value = value is { } v ? v : DBNull.Value;
+        p.DbType = System.Data.DbType.DateTimeOffset;
+        command.Parameters.Add(p);
+        return command;
+    }
+
     public static T? Get<T>(this DbDataReader reader, string column)
     {
         var ordinal = reader.GetOrdinal(column);

@@ -14,16 +14,28 @@ public sealed class WorkItemService(
     /// changed (due one new cadence after it last completed, or now when that has passed).
     /// Re-registering an unchanged item updates its payload and leaves its schedule alone.
     /// </summary>
-    public async Task<int> RegisterAsync(DataTypeDefinition dataType, IReadOnlyList<WorkItemRegistration> items, CancellationToken cancellationToken)
+    public Task<int> RegisterAsync(DataTypeDefinition dataType, IReadOnlyList<WorkItemRegistration> items, CancellationToken cancellationToken) =>
+        RegisterAsync(dataType, items, runNow: false, cancellationToken);
+
+    /// <summary>
+    /// Registers a batch's items (their <c>BatchId</c> set): as <see cref="RegisterAsync(DataTypeDefinition, IReadOnlyList{WorkItemRegistration}, CancellationToken)"/>,
+    /// except that every item not in tier <c>exclude</c> is due now, including items that existed
+    /// before (the batch asks for a run of each record).
+    /// </summary>
+    public Task<int> RegisterBatchItemsAsync(DataTypeDefinition dataType, IReadOnlyList<WorkItemRegistration> items, CancellationToken cancellationToken) =>
+        RegisterAsync(dataType, items, runNow: true, cancellationToken);
+
+    private async Task<int> RegisterAsync(DataTypeDefinition dataType, IReadOnlyList<WorkItemRegistration> items, bool runNow, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var newTriggers = new NewItemTriggers(dataType.Name, WorkItemKeys.JobGroup, dataType.CadenceOf);
         var outcomes = await store.RegisterAsync(dataType.Name, items, now, newTriggers, cancellationToken);
         var toArm = outcomes
             .Where(o => !o.Armed)
-            .Where(o => !o.Existed || o.PreviousTier != o.Item.Tier
+            .Where(o => runNow || !o.Existed || o.PreviousTier != o.Item.Tier
                         || (!o.HasTrigger && ShouldHaveTrigger(dataType, o.Item.Tier, o.PreviousState!)))
-            .Select(o => (o.Item.EntityId, o.Item.Tier, StartAt: NextStart(dataType, o.Item.Tier, o.LastEnd, now), NeverCompleted: o.LastEnd is null)).ToList();
+            .Select(o => (o.Item.EntityId, o.Item.Tier,
+                StartAt: runNow ? null : NextStart(dataType, o.Item.Tier, o.LastEnd, now), NeverCompleted: o.LastEnd is null)).ToList();
         if (toArm.Count > 0)
             await scheduler.ArmAsync(dataType, toArm, cancellationToken);
         if (toArm.Count > 0 || outcomes.Any(o => o.Armed))

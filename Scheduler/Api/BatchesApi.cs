@@ -1,0 +1,218 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using BatchScheduler.Batches;
+using BatchScheduler.WorkItems;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace BatchScheduler.Api;
+
+/// <summary>The <c>/api/batches</c> routes: files in, results, errors and audit out.</summary>
+internal static class BatchesApi
+{
+    private const int OutputPage = 5000;
+
+    public static RouteGroupBuilder MapBatchesApi(this RouteGroupBuilder api)
+    {
+        var batches = api.MapGroup("/batches").WithTags("Batches");
+        batches.MapPost("/", SubmitAsync).RequireAuthorization(ApiPolicies.Admin);
+        batches.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Viewer);
+        batches.MapGet("/{id}", GetAsync).RequireAuthorization(ApiPolicies.Viewer);
+        batches.MapGet("/{id}/results", ResultsAsync).RequireAuthorization(ApiPolicies.Viewer);
+        batches.MapGet("/{id}/errors", ErrorsAsync).RequireAuthorization(ApiPolicies.Viewer);
+        batches.MapGet("/{id}/audit", AuditAsync).RequireAuthorization(ApiPolicies.Viewer);
+        batches.MapPost("/{id}/cancel", CancelAsync).RequireAuthorization(ApiPolicies.Admin);
+        return api;
+    }
+
+    private static async Task<Results<Created<BatchSummary>, ProblemHttpResult>> SubmitAsync(
+        HttpContext context, BatchService service, BatchMonitor monitor, DataTypeCatalog catalog, TimeProvider time,
+        CancellationToken cancellationToken, string? dataType = null, string? deadline = null, string? callbackUrl = null)
+    {
+        if (string.IsNullOrWhiteSpace(dataType))
+            return ApiProblems.BadRequest("dataType is missing; name the data type of the file's records (?dataType=x).");
+        if (!catalog.TryGet(dataType, out var definition))
+            return ApiProblems.BadRequest(catalog.Unknown(dataType));
+        var contentType = context.Request.ContentType;
+        if (BatchFileReader.FormatOf(contentType) is not { } format)
+        {
+            return TypedResults.Problem(
+                $"Content-Type '{contentType}' is not a batch file; send .jsonl as application/x-ndjson or .csv as text/csv.",
+                statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type");
+        }
+        var now = time.GetUtcNow();
+        DateTimeOffset? due = null;
+        if (deadline is not null)
+        {
+            if (!DateTimeOffset.TryParse(deadline, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
+                return ApiProblems.BadRequest($"deadline must be an ISO 8601 instant such as 2026-11-23T18:00:00Z (was '{deadline}').");
+            if (parsed <= now)
+                return ApiProblems.BadRequest($"deadline {parsed:u} has passed already.");
+            due = parsed.ToUniversalTime();
+        }
+        if (callbackUrl is not null
+            && (!Uri.TryCreate(callbackUrl, UriKind.Absolute, out var callback) || callback.Scheme is not ("http" or "https")))
+        {
+            return ApiProblems.BadRequest($"callbackUrl must be an absolute http or https URL (was '{callbackUrl}').");
+        }
+
+        // A file larger than memory streams through; the size limit is per record (Batches:MaxRecordBytes).
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+            bodySize.MaxRequestBodySize = null;
+        var id = Guid.CreateVersion7(now).ToString("N");
+        monitor.Receiving(id);
+        BatchRow batch;
+        try
+        {
+            batch = await service.SubmitAsync(id, definition, format, contentType!, context.Request.Body, due, callbackUrl, cancellationToken);
+        }
+        catch (BatchRejectedException ex)
+        {
+            monitor.Forget(id);
+            return TypedResults.Problem($"Batch {ex.BatchId} failed: {ex.Message}", statusCode: StatusCodes.Status400BadRequest,
+                title: "Bad request", extensions: new Dictionary<string, object?> { ["batchId"] = ex.BatchId });
+        }
+        if (batch.Status == BatchStatuses.InProgress)
+            monitor.Adopt(id);
+        else
+            monitor.Forget(id);
+        return TypedResults.Created($"/api/batches/{id}", await service.SummarizeAsync(batch, cancellationToken));
+    }
+
+    private static async Task<Results<Ok<BatchPage>, ProblemHttpResult>> ListAsync(
+        BatchStore store, BatchService service, CancellationToken cancellationToken,
+        string? status = null, string? page = null, string? pageSize = null)
+    {
+        if (status is not null && !BatchStatuses.All.Contains(status))
+            return ApiProblems.BadRequest($"Unknown status '{status}'; statuses are: {string.Join(", ", BatchStatuses.All)}.");
+        if (!RequestValues.TryInt(page, "page", 1, 1, 1_000_000, out var pageNumber, out var error)
+            || !RequestValues.TryInt(pageSize, "pageSize", 20, 1, 100, out var size, out error))
+        {
+            return ApiProblems.BadRequest(error!);
+        }
+        var rows = await store.ListAsync(status, pageNumber, size, cancellationToken);
+        var summaries = new List<BatchSummary>(rows.Count);
+        foreach (var row in rows)
+            summaries.Add(await service.SummarizeAsync(row, cancellationToken));
+        return TypedResults.Ok(new BatchPage(summaries, pageNumber, size));
+    }
+
+    private static async Task<Results<Ok<BatchSummary>, ProblemHttpResult>> GetAsync(
+        string id, BatchStore store, BatchService service, CancellationToken cancellationToken) =>
+        await store.GetAsync(id, cancellationToken) is { } batch
+            ? TypedResults.Ok(await service.SummarizeAsync(batch, cancellationToken))
+            : ApiProblems.NotFound(NoSuchBatch(id));
+
+    private static async Task<Results<Ok<IAsyncEnumerable<BatchResult>>, ProblemHttpResult>> ResultsAsync(
+        string id, BatchStore store, CancellationToken cancellationToken) =>
+        await store.GetAsync(id, cancellationToken) is { } batch
+            ? TypedResults.Ok(Outputs(store, batch, cancellationToken)
+                .Where(r => r.Outcome == RecordOutcomes.Succeeded)
+                .Select(r => new BatchResult(r.Line, r.EntityId!, r.DataType!)))
+            : ApiProblems.NotFound(NoSuchBatch(id));
+
+    private static async Task<Results<Ok<IAsyncEnumerable<BatchError>>, ProblemHttpResult>> ErrorsAsync(
+        string id, BatchStore store, CancellationToken cancellationToken) =>
+        await store.GetAsync(id, cancellationToken) is { } batch
+            ? TypedResults.Ok(Outputs(store, batch, cancellationToken)
+                .Where(r => r.Outcome is not (RecordOutcomes.Succeeded or ""))
+                .Select(r => new BatchError(r.Line, r.EntityId, r.DataType, r.Outcome, r.Reason)))
+            : ApiProblems.NotFound(NoSuchBatch(id));
+
+    private static async Task<Results<Ok<BatchAudit>, ProblemHttpResult>> AuditAsync(
+        string id, BatchStore store, BatchService service, CancellationToken cancellationToken)
+    {
+        if (await store.GetAsync(id, cancellationToken) is not { } batch)
+            return ApiProblems.NotFound(NoSuchBatch(id));
+        var summary = await service.SummarizeAsync(batch, cancellationToken);
+        var states = await store.ItemStatesAsync(id, cancellationToken);
+
+        // Verification by id: every line of the file has exactly one outcome, no valid entity id
+        // appears twice, and the outcomes add up to the total.
+        var byOutcome = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var validIds = new HashSet<(string?, string?)>();
+        int records = 0, repeatedIds = 0;
+        await foreach (var record in Outputs(store, batch, cancellationToken))
+        {
+            records++;
+            var outcome = record.Outcome.Length == 0 ? "pending" : record.Outcome;
+            byOutcome[outcome] = byOutcome.GetValueOrDefault(outcome) + 1;
+            if (outcome != RecordOutcomes.Invalid && !validIds.Add((record.DataType, record.EntityId)))
+                repeatedIds++;
+        }
+        var accounted = byOutcome.Values.Sum();
+        var settled = !BatchStatuses.IsActive(batch.Status) && !byOutcome.ContainsKey("pending");
+        var verification = new BatchVerification(
+            records, summary.Succeeded, summary.Failed, summary.Invalid, summary.Pending, byOutcome, repeatedIds,
+            Balanced: records == summary.Succeeded + summary.Failed + summary.Invalid + summary.Pending && accounted == records && repeatedIds == 0,
+            Final: settled);
+        var timings = new BatchTimings(batch.CreatedAt, batch.ValidatedAt, batch.FinishedAt, batch.ArchivedAt,
+            batch.ValidatedAt is { } v ? (v - batch.CreatedAt).TotalSeconds : null,
+            batch.ValidatedAt is { } start && batch.FinishedAt is { } end ? (end - start).TotalSeconds : null);
+        var parameters = new BatchParameters(batch.DataType, batch.ContentType, batch.Bytes, batch.Deadline, batch.CallbackUrl);
+        var callback = batch.CallbackUrl is null ? null
+            : new BatchCallback(batch.CallbackUrl, batch.CallbackAttempts, batch.CallbackDeliveredAt, batch.CallbackNextAt, batch.CallbackLastError);
+        return TypedResults.Ok(new BatchAudit(summary, parameters, timings, states, verification, callback));
+    }
+
+    private static async Task<Results<Ok<BatchSummary>, ProblemHttpResult>> CancelAsync(
+        string id, BatchStore store, BatchService service, CancellationToken cancellationToken)
+    {
+        if (await store.GetAsync(id, cancellationToken) is not { } batch)
+            return ApiProblems.NotFound(NoSuchBatch(id));
+        if (!await service.CancelAsync(id, cancellationToken))
+        {
+            return TypedResults.Problem($"Batch {id} has already ended ({batch.Status}); only a validating or in-progress batch can be cancelled.",
+                statusCode: StatusCodes.Status409Conflict, title: "Conflict");
+        }
+        return TypedResults.Ok(await service.SummarizeAsync((await store.GetAsync(id, cancellationToken))!, cancellationToken));
+    }
+
+    /// <summary>Every record of the batch in line order, read a page at a time.</summary>
+    private static async IAsyncEnumerable<BatchRecordOutput> Outputs(
+        BatchStore store, BatchRow batch, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var after = 0L;
+        while (true)
+        {
+            var page = await store.RecordsAsync(batch, after, OutputPage, cancellationToken);
+            foreach (var record in page)
+                yield return record;
+            if (page.Count < OutputPage)
+                yield break;
+            after = page[^1].Line;
+        }
+    }
+
+    private static string NoSuchBatch(string id) => $"No batch '{id}'.";
+}
+
+/// <summary>A page of batches, newest first.</summary>
+internal sealed record BatchPage(IReadOnlyList<BatchSummary> Batches, int Page, int PageSize);
+
+/// <summary>A record whose item succeeded.</summary>
+internal sealed record BatchResult(long Line, string EntityId, string DataType);
+
+/// <summary>A record that did not succeed: invalid (with the reason found in the file), failed (the item's last error), expired or cancelled.</summary>
+internal sealed record BatchError(long Line, string? EntityId, string? DataType, string Outcome, string? Reason);
+
+internal sealed record BatchParameters(string DataType, string ContentType, long Bytes, DateTimeOffset? Deadline, string? CallbackUrl);
+
+internal sealed record BatchTimings(
+    DateTimeOffset CreatedAt, DateTimeOffset? ValidatedAt, DateTimeOffset? FinishedAt, DateTimeOffset? ArchivedAt,
+    double? ValidationSeconds, double? ExecutionSeconds);
+
+/// <summary>
+/// The batch's accounts checked record by record: total = succeeded + failed + invalid + pending,
+/// every line has one outcome, no valid entity id twice; <see cref="Final"/> once the batch has
+/// ended and nothing is pending.
+/// </summary>
+internal sealed record BatchVerification(
+    int Records, int Succeeded, int Failed, int Invalid, int Pending, IReadOnlyDictionary<string, int> ByOutcome, int RepeatedIds,
+    bool Balanced, bool Final);
+
+internal sealed record BatchCallback(string Url, int Attempts, DateTimeOffset? DeliveredAt, DateTimeOffset? NextAttemptAt, string? LastError);
+
+internal sealed record BatchAudit(
+    BatchSummary Batch, BatchParameters Parameters, BatchTimings Timings, IReadOnlyDictionary<string, int> ItemStates,
+    BatchVerification Verification, BatchCallback? Callback);
