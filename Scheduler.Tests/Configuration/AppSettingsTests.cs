@@ -34,6 +34,7 @@ public sealed class AppSettingsTests : IDisposable
         _ = services.GetRequiredService<IOptions<StorageOptions>>().Value;
         _ = services.GetRequiredService<IOptions<ClusterOptions>>().Value;
         _ = services.GetRequiredService<IOptions<AdminOptions>>().Value;
+        _ = services.GetRequiredService<IOptions<BatchOptions>>().Value;
         _ = services.GetRequiredService<IOptions<VendorsOptions>>().Value;
         _ = services.GetRequiredService<IOptions<DataTypesOptions>>().Value;
         _ = services.GetRequiredService<DataTypeCatalog>();
@@ -138,6 +139,9 @@ public sealed class AppSettingsTests : IDisposable
     [InlineData("Admin:ApiKeys:0:Key=short|Admin:ApiKeys:0:Role=admin", "Admin:ApiKeys:0:Key", "8 characters")]
     [InlineData("Admin:ApiKeys:0:Key=long-enough-key|Admin:ApiKeys:0:Role=root", "Admin:ApiKeys:0:Role", "root")]
     [InlineData("Admin:ApiKeys:0:Key=same-key-twice|Admin:ApiKeys:1:Key=same-key-twice", "Admin:ApiKeys", "more than once")]
+    [InlineData("Batches:MaxRecordBytes=100", "Batches:MaxRecordBytes", "100")]
+    [InlineData("Batches:Retention=00:00:00", "Batches:Retention", "00:00:00")]
+    [InlineData("Batches:MonitorInterval=00:10:00", "Batches:MonitorInterval", "00:10:00")]
     public async Task InvalidSetting_OnResolve_ThrowsValidationNamingTheKeyAndValue(string overrides, string key, string value)
     {
         await using var app = BuildWith(overrides);
