@@ -88,13 +88,15 @@ public sealed class BatchTests
         (await node.Http.GetFromJsonAsync<List<JsonElement>>(path))!;
 
     [Fact]
-    public async Task AJsonlFileOf100000Records_RunsEachOnce_AndTheAccountsBalanceById()
+    public async Task AJsonlFileOf100000Records_RunsEachOnceOnTwoNodes_AndTheAccountsBalanceById()
     {
         const int records = 100_000;
         await using var database = await PostgresTestDatabase.CreateAsync();
-        var executor = new BatchExecutor();
+        var executor = new BatchExecutor(); // shared by both nodes: it sees every execution in the cluster
         await using var node = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString,
-            Settings(("Cluster:MaxConcurrency", "32")), s => s.AddExecutor("batch-test", executor));
+            Settings(("Cluster:MaxConcurrency", "16")), s => s.AddExecutor("batch-test", executor));
+        await using var other = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString,
+            Settings(("Cluster:MaxConcurrency", "16")), s => s.AddExecutor("batch-test", executor));
         var path = Path.Combine(Path.GetTempPath(), $"batch-{Guid.NewGuid():N}.jsonl");
         try
         {
@@ -111,13 +113,22 @@ public sealed class BatchTests
             Assert.Equal("in_progress", submitted.GetProperty("status").GetString());
             Assert.Equal(records, submitted.GetProperty("total").GetInt32());
 
-            var batch = await WaitForOutcomeAsync(node, id, TimeSpan.FromMinutes(8));
+            // Counting in memory first: polling the batch's counts every 50 ms for minutes would load the database.
+            await Eventually.TrueAsync(() => Task.FromResult(executor.Calls.Count >= records), TimeSpan.FromMinutes(8), "every record runs");
+            var batch = await WaitForOutcomeAsync(node, id, TimeSpan.FromMinutes(1));
             Assert.Equal("completed", batch.GetProperty("status").GetString());
             Assert.Equal(records, batch.GetProperty("succeeded").GetInt32());
             Assert.Equal(0, batch.GetProperty("failed").GetInt32() + batch.GetProperty("invalid").GetInt32());
 
             Assert.Equal(records, executor.Calls.Count);
             Assert.Equal(records, executor.Calls.Distinct().Count());
+            await using (var connection = new NpgsqlConnection(database.ConnectionString))
+            {
+                await connection.OpenAsync();
+                await using var nodes = new NpgsqlCommand("SELECT COUNT(DISTINCT node_id) FROM work_items WHERE batch_id = @id", connection);
+                nodes.Parameters.AddWithValue("id", id);
+                Assert.Equal(2L, await nodes.ExecuteScalarAsync()); // both nodes ran the batch's items
+            }
             var results = await ListAsync(node, $"/api/batches/{id}/results");
             Assert.Equal(records, results.Count);
             Assert.Equal(executor.Calls.Order(StringComparer.Ordinal), results.Select(r => r.GetProperty("entityId").GetString()!).Order(StringComparer.Ordinal));
@@ -385,11 +396,11 @@ public sealed class BatchTests
                 await System.IO.File.WriteAllTextAsync(path, contents);
                 var output = new StringWriter();
                 var error = new StringWriter();
-                var options = new BatchScheduler.Cli.SubmitOptions
+                var options = new BatchScheduler.Cli.Submit.SubmitOptions
                 {
                     FilePath = path, DataType = dataType, Wait = true, Url = node.Http.BaseAddress!, PollInterval = TimeSpan.FromMilliseconds(100),
                 };
-                var code = await BatchScheduler.Cli.SubmitCommand.RunAsync(options, node.Http, output, error, interactive: false, CancellationToken.None);
+                var code = await BatchScheduler.Cli.Submit.SubmitCommand.RunAsync(options, node.Http, output, error, interactive: false, CancellationToken.None);
                 return (code, output.ToString(), error.ToString());
             }
 

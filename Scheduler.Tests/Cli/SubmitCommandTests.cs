@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using System.Text;
 using BatchScheduler.Cli;
+using BatchScheduler.Cli.Submit;
 
 namespace BatchScheduler.Tests.Cli;
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using BatchScheduler.Cli.Submit;
 using BatchScheduler.Hosting;
 
 namespace BatchScheduler.Cli;
