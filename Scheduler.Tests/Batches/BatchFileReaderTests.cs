@@ -444,7 +444,7 @@ public sealed class BatchFileReaderTests
         }
     }
 
-    private abstract class UnseekableStream : Stream
+    private abstract class UnseekableStream : ReadOnlyStream
     {
         public abstract override int Read(Span<byte> buffer);
 
@@ -452,15 +452,5 @@ public sealed class BatchFileReaderTests
 
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             ValueTask.FromResult(Read(buffer.Span));
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

@@ -10,7 +10,7 @@ namespace BatchScheduler.Batches;
 /// lines, so CsvHelper's line numbers stay the file's; a line that is not UTF-8 is passed on with U+FFFD for its bad
 /// bytes, so its quotes still count. Both are reported through <see cref="TryTakeProblem"/> and <see cref="TakeProblems"/>.
 /// </summary>
-internal sealed class CsvRecordSource(IAsyncEnumerator<RawLine> lines, int maxRecordBytes) : Stream
+internal sealed class CsvRecordSource(IAsyncEnumerator<RawLine> lines, int maxRecordBytes) : ReadOnlyStream
 {
     private enum Quoting { FieldStart, Unquoted, Quoted, QuoteInQuoted }
 
@@ -143,14 +143,4 @@ internal sealed class CsvRecordSource(IAsyncEnumerator<RawLine> lines, int maxRe
 
     public override int Read(byte[] buffer, int offset, int count) =>
         throw new NotSupportedException("The CSV lines are read asynchronously.");
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
