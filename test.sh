@@ -9,6 +9,10 @@
 # or a private throwaway cluster is created in a temp dir, started there and removed on exit. When the
 # server binaries are missing, Debian's `postgresql` package is installed with apt-get (root only).
 #
+# Chromium: the dashboard's browser tests drive Debian's headless `chromium`. When it is not on PATH
+# (and BATCHSCHEDULER_CHROMIUM does not name one), it is installed with apt-get (root only). Their
+# screenshots go to $RESULTS_DIR/screenshots/.
+#
 # The last line printed is "N passed, N failed" (totals over the whole run, from the TRX files);
 # the exit code is non-zero when a test failed, when no test ran, or when `dotnet test` failed.
 set -euo pipefail
@@ -26,10 +30,33 @@ else
   export BATCHSCHEDULER_TEST_POSTGRES="$PG_CONNECTION"
 fi
 
+# The dashboard's browser tests (Scheduler.Tests/Dashboard) drive Debian's headless chromium.
+ensure_chromium() {
+  if [[ -n "${BATCHSCHEDULER_CHROMIUM:-}" ]]; then
+    [[ -x "$BATCHSCHEDULER_CHROMIUM" ]] || die "BATCHSCHEDULER_CHROMIUM=$BATCHSCHEDULER_CHROMIUM is not an executable file"
+    log "using chromium from BATCHSCHEDULER_CHROMIUM: $BATCHSCHEDULER_CHROMIUM"
+    return
+  fi
+  if ! command -v chromium >/dev/null; then
+    [[ "$(id -u)" -eq 0 ]] || die "chromium not found; the dashboard browser tests need it: run as root so this script can 'apt-get install chromium', install it yourself, or set BATCHSCHEDULER_CHROMIUM"
+    command -v apt-get >/dev/null || die "chromium not found and apt-get is not available; install chromium or set BATCHSCHEDULER_CHROMIUM"
+    log "installing chromium for the dashboard browser tests (apt-get install chromium)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y chromium
+    command -v chromium >/dev/null || die "apt-get installed chromium but no 'chromium' is on PATH"
+  fi
+  BATCHSCHEDULER_CHROMIUM=$(command -v chromium)
+  export BATCHSCHEDULER_CHROMIUM
+  log "using chromium $BATCHSCHEDULER_CHROMIUM"
+}
+ensure_chromium
+
 command -v dotnet >/dev/null || die "dotnet (the .NET 10 SDK) is not on PATH"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 RESULTS_DIR="TestResults/test-sh-$(date +%Y%m%d-%H%M%S)-$$"
+export BATCHSCHEDULER_SCREENSHOTS="$PWD/$RESULTS_DIR/screenshots"
 set +e
 dotnet test BatchScheduler.sln -c Release \
   --results-directory "$RESULTS_DIR" \
@@ -58,6 +85,9 @@ if (( passed == 0 && failed == 0 )); then
   log "no tests ran"
 elif (( test_exit != 0 && failed == 0 )); then
   log "dotnet test exited with $test_exit"
+fi
+if compgen -G "$BATCHSCHEDULER_SCREENSHOTS/*.png" >/dev/null; then
+  log "dashboard screenshots: $BATCHSCHEDULER_SCREENSHOTS"
 fi
 echo "$passed passed, $failed failed"
 if (( failed == 0 && passed > 0 && test_exit == 0 )); then

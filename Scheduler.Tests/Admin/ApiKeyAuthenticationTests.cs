@@ -15,7 +15,7 @@ using NSubstitute;
 
 namespace BatchScheduler.Tests.Admin;
 
-/// <summary>Every <c>/api</c> route, and whether it reads or changes things.</summary>
+/// <summary>Every <c>/api</c> route and the OpenAPI document, and whether each reads or changes things.</summary>
 public static class ApiRoutes
 {
     public sealed record Route(string Method, string Path, string? Body, bool Writes, string ContentType = "application/json")
@@ -33,15 +33,19 @@ public static class ApiRoutes
         new("DELETE", "/api/work-items/t/auth-gone", null, Writes: true),
         new("GET", "/api/health", null, Writes: false),
         new("GET", "/api/nodes", null, Writes: false),
+        new("GET", "/api/vendors", null, Writes: false),
         new("GET", "/api/failures", null, Writes: false),
         new("POST", "/api/failures/1/done", null, Writes: true),
+        new("POST", "/api/failures/done?dataType=t", null, Writes: true),
         new("POST", "/api/batches?dataType=t", "{\"entityId\":\"auth-batch\"}\n", Writes: true, ContentType: "application/x-ndjson"),
         new("GET", "/api/batches", null, Writes: false),
+        new("GET", "/api/stats/minutely", null, Writes: false),
         new("GET", "/api/batches/auth-none", null, Writes: false),
         new("GET", "/api/batches/auth-none/results", null, Writes: false),
         new("GET", "/api/batches/auth-none/errors", null, Writes: false),
         new("GET", "/api/batches/auth-none/audit", null, Writes: false),
         new("POST", "/api/batches/auth-none/cancel", null, Writes: true),
+        new("GET", "/openapi/v1.json", null, Writes: false),
     ];
 
     public static Route Find(string key) => All.Single(r => r.ToString() == key);
@@ -166,22 +170,26 @@ public sealed class ApiKeyAuthenticationTests(ApiKeysFixture fixture) : IClassFi
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
+    /// <summary>The page holds no data (it asks for a key and sends it with its API calls), so it is served to anyone.</summary>
     [Fact]
-    public async Task Dashboard_WithoutKey_Returns401()
+    public async Task Dashboard_WithoutKey_ServesThePageButNotItsData()
     {
-        using var response = await fixture.Node.Http.GetAsync("/");
+        using var page = await fixture.Node.Http.GetAsync("/");
+        using var data = await fixture.Node.Http.GetAsync("/api/health");
 
-        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.Unauthorized, data.StatusCode);
     }
 
     [Fact]
     public void Endpoints_EveryApiRoute_RequiresViewerToReadAndAdminToChange()
     {
         var endpoints = ((IEndpointRouteBuilder)fixture.Node.App).DataSources.SelectMany(s => s.Endpoints).OfType<RouteEndpoint>()
-            .Where(e => e.RoutePattern.RawText?.StartsWith("/api", StringComparison.Ordinal) == true)
+            .Where(e => e.RoutePattern.RawText is { } path && (path.StartsWith("/api", StringComparison.Ordinal) || path.StartsWith("/openapi", StringComparison.Ordinal)))
             .ToList();
 
-        Assert.True(endpoints.Count >= ApiRoutes.Keys.Count(), $"expected at least {ApiRoutes.Keys.Count()} /api endpoints, found {endpoints.Count}");
+        Assert.True(endpoints.Count >= ApiRoutes.Keys.Count(), $"expected at least {ApiRoutes.Keys.Count()} /api and /openapi endpoints, found {endpoints.Count}");
         Assert.All(endpoints, e =>
         {
             var methods = e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? [];

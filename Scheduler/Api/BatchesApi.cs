@@ -15,13 +15,32 @@ internal static class BatchesApi
     public static RouteGroupBuilder MapBatchesApi(this RouteGroupBuilder api)
     {
         var batches = api.MapGroup("/batches").WithTags("Batches");
-        batches.MapPost("/", SubmitAsync).RequireAuthorization(ApiPolicies.Admin);
-        batches.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Viewer);
-        batches.MapGet("/{id}", GetAsync).RequireAuthorization(ApiPolicies.Viewer);
-        batches.MapGet("/{id}/results", ResultsAsync).RequireAuthorization(ApiPolicies.Viewer);
-        batches.MapGet("/{id}/errors", ErrorsAsync).RequireAuthorization(ApiPolicies.Viewer);
-        batches.MapGet("/{id}/audit", AuditAsync).RequireAuthorization(ApiPolicies.Viewer);
-        batches.MapPost("/{id}/cancel", CancelAsync).RequireAuthorization(ApiPolicies.Admin);
+        batches.MapPost("/", SubmitAsync).RequireAuthorization(ApiPolicies.Admin)
+            .WithSummary("Submit a batch file")
+            .WithDescription("The file is the body: .jsonl as application/x-ndjson or .csv as text/csv, one record per line with an entityId "
+                + "field or column, an optional tier; the rest is the payload. Records are validated one by one; invalid ones go to the error file.")
+            .DescribesFileBody("application/x-ndjson", "text/csv")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        batches.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Viewer)
+            .WithSummary("List batches, newest first")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        batches.MapGet("/{id}", GetAsync).RequireAuthorization(ApiPolicies.Viewer)
+            .WithSummary("Get a batch's summary")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        batches.MapGet("/{id}/results", ResultsAsync).RequireAuthorization(ApiPolicies.Viewer)
+            .WithSummary("The result file: records that succeeded, in line order")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        batches.MapGet("/{id}/errors", ErrorsAsync).RequireAuthorization(ApiPolicies.Viewer)
+            .WithSummary("The error file: invalid, failed, expired and cancelled records with the reason")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        batches.MapGet("/{id}/audit", AuditAsync).RequireAuthorization(ApiPolicies.Viewer)
+            .WithSummary("The audit log: parameters, timings, item states and the verification input = succeeded + failed + invalid")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        batches.MapPost("/{id}/cancel", CancelAsync).RequireAuthorization(ApiPolicies.Admin)
+            .WithSummary("Cancel a validating or in-progress batch")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return api;
     }
 

@@ -38,4 +38,24 @@ internal static class RequestValues
         error = $"{name} must be true or false (was '{raw}').";
         return false;
     }
+
+    private static readonly string[] InstantFormats =
+        ["yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd'T'HH:mmK", "yyyy-MM-dd"];
+
+    /// <summary>An ISO 8601 instant (<c>2026-11-23T18:00:00Z</c>); without an offset it is UTC.</summary>
+    public static bool TryInstant(string? raw, string name, out DateTimeOffset? value, out string? error)
+    {
+        error = null;
+        value = null;
+        if (raw is null)
+            return true;
+        if (DateTimeOffset.TryParseExact(raw, InstantFormats, CultureInfo.InvariantCulture,
+                DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+        {
+            value = parsed;
+            return true;
+        }
+        error = $"{name} must be an ISO 8601 instant such as 2026-11-23T18:00:00Z (was '{raw}').";
+        return false;
+    }
 }

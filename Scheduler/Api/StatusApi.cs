@@ -12,14 +12,27 @@ internal static class StatusApi
     public static RouteGroupBuilder MapStatusApi(this RouteGroupBuilder api)
     {
         api.MapGet("/health", async (HealthQuery health, CancellationToken ct) => TypedResults.Ok(await health.GetAsync(ct)))
-            .WithTags("Health").RequireAuthorization(ApiPolicies.Viewer);
+            .WithTags("Health").RequireAuthorization(ApiPolicies.Viewer)
+            .WithSummary("Health summary: running now, failures in 24 h, counts by data type, state and tier, live nodes");
         api.MapGet("/nodes", async (NodeStatusQuery nodes, CancellationToken ct) => TypedResults.Ok(await nodes.ListAsync(ct)))
-            .WithTags("Nodes").RequireAuthorization(ApiPolicies.Viewer);
+            .WithTags("Nodes").RequireAuthorization(ApiPolicies.Viewer)
+            .WithSummary("Nodes, their last check-in and whether they are alive");
         api.MapGet("/vendors", async (VendorsQuery vendors, CancellationToken ct) => TypedResults.Ok(await vendors.ListAsync(ct)))
-            .WithTags("Vendors").RequireAuthorization(ApiPolicies.Viewer);
+            .WithTags("Vendors").RequireAuthorization(ApiPolicies.Viewer)
+            .WithSummary("Credit use per vendor: the current window and recent ones");
         var failures = api.MapGroup("/failures").WithTags("Failures");
-        failures.MapGet("/", ListFailuresAsync).RequireAuthorization(ApiPolicies.Viewer);
-        failures.MapPost("/{id:long}/done", MarkDoneAsync).RequireAuthorization(ApiPolicies.Admin);
+        failures.MapGet("/", ListFailuresAsync).RequireAuthorization(ApiPolicies.Viewer)
+            .WithSummary("List failed attempts, newest first")
+            .WithDescription("Filtered by done (true/false), dataType and entityId; pageSize 1-1000 (default 100).")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        failures.MapPost("/done", MarkAllDoneAsync).RequireAuthorization(ApiPolicies.Admin)
+            .WithSummary("Mark every not-done failure matching the filter done")
+            .WithDescription("All filters are optional; without any, every not-done failure is marked. before is an ISO 8601 instant "
+                + "(2026-11-23T18:00:00Z; without an offset it is UTC): only failures that happened before it are marked. One statement; marked counts the rows it changed.")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        failures.MapPost("/{id:long}/done", MarkDoneAsync).RequireAuthorization(ApiPolicies.Admin)
+            .WithSummary("Mark one failure done")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return api;
     }
 
@@ -36,6 +49,20 @@ internal static class StatusApi
         return TypedResults.Ok(await store.ListAsync(doneFilter, dataType, entityId, pageNumber, size, cancellationToken));
     }
 
+    private static async Task<Results<Ok<MarkedFailures>, ProblemHttpResult>> MarkAllDoneAsync(
+        FailureStore store, DataTypeCatalog catalog, CancellationToken cancellationToken,
+        string? dataType = null, string? entityId = null, string? before = null)
+    {
+        if (dataType is not null && !catalog.TryGet(dataType, out _))
+            return ApiProblems.BadRequest(catalog.Unknown(dataType));
+        if (!RequestValues.TryInstant(before, "before", out var cutoff, out var beforeError))
+            return ApiProblems.BadRequest(beforeError!);
+        return TypedResults.Ok(new MarkedFailures(await store.MarkAllDoneAsync(dataType, entityId, cutoff, cancellationToken)));
+    }
+
     private static async Task<Results<NoContent, ProblemHttpResult>> MarkDoneAsync(long id, FailureStore store, CancellationToken cancellationToken) =>
         await store.MarkDoneAsync(id, cancellationToken) ? TypedResults.NoContent() : ApiProblems.NotFound($"No failure with id {id}.");
 }
+
+/// <summary>Answer to marking failures done by filter: how many rows changed.</summary>
+internal sealed record MarkedFailures(int Marked);

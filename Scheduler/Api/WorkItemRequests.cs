@@ -3,20 +3,47 @@ using BatchScheduler.WorkItems;
 
 namespace BatchScheduler.Api;
 
-/// <summary>Body of <c>PUT /api/work-items/{dataType}/{entityId}</c>.</summary>
-public sealed record PutWorkItemRequest(string? Tier, JsonElement? Payload);
+/// <summary>Body of <c>PUT /api/work-items/{dataType}/{entityId}</c>; both optional (the defaults say so in the OpenAPI document).</summary>
+public sealed record PutWorkItemRequest(string? Tier = null, JsonElement? Payload = null);
 
 /// <summary>Body of <c>POST /api/work-items</c>.</summary>
 public sealed record BulkWorkItemsRequest(string? DataType, List<BulkWorkItem?>? Items);
 
-/// <summary>One item of a bulk registration.</summary>
-public sealed record BulkWorkItem(string? EntityId, string? Tier, JsonElement? Payload);
+/// <summary>One item of a bulk registration; tier and payload optional.</summary>
+public sealed record BulkWorkItem(string? EntityId, string? Tier = null, JsonElement? Payload = null);
 
 /// <summary>Answer to a bulk registration.</summary>
 public sealed record BulkWorkItemsResponse(int Accepted);
 
-/// <summary>A page of work items.</summary>
-public sealed record WorkItemPage(IReadOnlyList<WorkItem> Items, int Page, int PageSize, long Total);
+/// <summary>
+/// A page of work items. By page number: <c>page</c> and <c>total</c> set, <c>next</c> null. By
+/// cursor (<c>after</c>, <c>limit</c> or <c>q</c> given): <c>next</c> is the cursor of the following
+/// page (null on the last), <c>page</c> and <c>total</c> are null (counting 1,000,000 rows per page is
+/// what keyset paging avoids).
+/// </summary>
+public sealed record WorkItemPage(IReadOnlyList<WorkItem> Items, int? Page, int PageSize, long? Total, string? Next = null);
+
+/// <summary>The opaque cursor of keyset paging: the last item's data type and entity id.</summary>
+internal static class WorkItemCursor
+{
+    public static string Of(WorkItem item) =>
+        Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{item.DataType}\n{item.EntityId}")).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public static bool TryRead(string cursor, out string dataType, out string entityId)
+    {
+        dataType = entityId = "";
+        var base64 = cursor.Replace('-', '+').Replace('_', '/');
+        base64 += new string('=', (4 - (base64.Length % 4)) % 4);
+        var bytes = new byte[base64.Length];
+        if (!Convert.TryFromBase64String(base64, bytes, out var length))
+            return false;
+        var parts = System.Text.Encoding.UTF8.GetString(bytes, 0, length).Split('\n', 2);
+        if (parts.Length != 2)
+            return false;
+        (dataType, entityId) = (parts[0], parts[1]);
+        return true;
+    }
+}
 
 /// <summary>Checks the parts of a registration a user can get wrong, each with a message saying how.</summary>
 internal static class WorkItemInput

@@ -3,6 +3,7 @@ using BatchScheduler.Credits;
 using BatchScheduler.Executors.Contract;
 using BatchScheduler.Executors.Retry;
 using BatchScheduler.Hosting;
+using BatchScheduler.Observability;
 using BatchScheduler.Scheduling;
 using BatchScheduler.WorkItems;
 using Microsoft.Extensions.Logging;
@@ -24,6 +25,7 @@ public sealed class CoordinatorJob(
     RunningItems running,
     VendorCredits credits,
     ItemDependencies dependencies,
+    SchedulerMetrics metrics,
     TimeProvider time,
     ILogger<CoordinatorJob> logger) : IJob
 {
@@ -93,6 +95,8 @@ public sealed class CoordinatorJob(
     {
         var planner = dataType.CreateRetryPlanner();
         var started = time.GetUtcNow();
+        // A retry, deferral or run-now is due at its own firing time (its DueAt is the cycle's, for expiry).
+        var dueToStart = started - (firing.Kind == FiringKind.Regular ? firing.DueAt : context.ScheduledFireTimeUtc ?? firing.DueAt);
         if (firing.Kind == FiringKind.Regular && context.NextFireTimeUtc is { } next && firing.DueAt is var due
             && due < started - LateFiring
             && await store.GetAsync(item.DataType, item.EntityId, CancellationToken.None) is { } stored)
@@ -181,14 +185,14 @@ public sealed class CoordinatorJob(
         catch (WorkItemDeferredException deferred)
         {
             await SettleAsync(reservation, executorContext);
-            await DeferAsync(item, firing, deferred.RetryAfter, deferred.Message, FiringKind.Deferred);
+            await DeferAsync(item, firing, deferred.RetryAfter, deferred.Message, FiringKind.Deferred, new Started(started, dueToStart));
             return false;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             CoordinatorLog.HandedBack(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);
             await SettleAsync(reservation, executorContext);
-            await DeferAsync(item, firing, TimeSpan.Zero, "Handed back: the node shut down before the attempt finished", FiringKind.Deferred);
+            await DeferAsync(item, firing, TimeSpan.Zero, "Handed back: the node shut down before the attempt finished", FiringKind.Deferred, new Started(started, dueToStart));
             return false;
         }
 #pragma warning disable CA1031 // the executor boundary: any failure becomes a persisted state with a reason
@@ -196,7 +200,7 @@ public sealed class CoordinatorJob(
 #pragma warning restore CA1031
         {
             await SettleAsync(reservation, executorContext);
-            await FailAsync(dataType, planner, item, firing, row.Tier, ex);
+            await FailAsync(dataType, planner, item, firing, row.Tier, ex, new Started(started, dueToStart));
             return false;
         }
         await SettleAsync(reservation, executorContext);
@@ -211,10 +215,11 @@ public sealed class CoordinatorJob(
         await attempts.CompleteAsync(new AttemptEnd(item.DataType, item.EntityId, finished),
             hasDependencies ? () => dependencies.CompletedAsync(item.DataType, item.EntityId, started) : null);
         CoordinatorLog.Completed(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, (finished - started).TotalSeconds);
+        metrics.AttemptFinished(item.DataType, FiringOutcome.Succeeded, finished - started, dueToStart);
         return true;
     }
 
-    private async Task FailAsync(DataTypeDefinition dataType, RetryPlanner planner, ItemRef item, FiringData firing, string? tier, Exception ex)
+    private async Task FailAsync(DataTypeDefinition dataType, RetryPlanner planner, ItemRef item, FiringData firing, string? tier, Exception ex, Started ran)
     {
         var failedAt = time.GetUtcNow();
         var decision = planner.Decide(firing.Attempt, failedAt, firing.DueAt, $"{ex.GetType().Name}: {ex.Message}");
@@ -251,6 +256,13 @@ public sealed class CoordinatorJob(
                 CoordinatorLog.Expired(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, decision.Reason);
                 break;
         }
+        var outcome = decision switch
+        {
+            RetryDecision.Retry => FiringOutcome.Failed,
+            RetryDecision.DeadLetter => FiringOutcome.DeadLettered,
+            _ => FiringOutcome.Expired,
+        };
+        metrics.AttemptFinished(item.DataType, outcome, failedAt - ran.At, ran.DueToStart);
     }
 
     /// <summary>What the call cost: the executor's report, or the reservation.</summary>
@@ -274,9 +286,11 @@ public sealed class CoordinatorJob(
         }
         await store.SetStateAsync(item.DataType, item.EntityId, WorkItemStates.Expired, reason, null, now, CancellationToken.None);
         CoordinatorLog.Expired(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, reason);
+        metrics.AttemptFinished(item.DataType, FiringOutcome.Expired, null, null);
     }
 
-    private async Task DeferAsync(ItemRef item, FiringData firing, TimeSpan delay, string reason, FiringKind kind)
+    /// <summary>Defers the item; <paramref name="ran"/> when its executor was called.</summary>
+    private async Task DeferAsync(ItemRef item, FiringData firing, TimeSpan delay, string reason, FiringKind kind, Started? ran = null)
     {
         var now = time.GetUtcNow();
         var runAt = now + delay;
@@ -284,6 +298,7 @@ public sealed class CoordinatorJob(
         await scheduler.ScheduleOneOffAsync(item.DataType, item.EntityId, runAt, firing with { Kind = kind }, CancellationToken.None);
         await store.SetStateAsync(item.DataType, item.EntityId, WorkItemStates.Deferred, reason, firing.Attempt - 1, now, CancellationToken.None);
         CoordinatorLog.Deferred(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, runAt, reason);
+        metrics.AttemptFinished(item.DataType, FiringOutcome.Deferred, now - ran?.At, ran?.DueToStart);
     }
 
     /// <summary>After a retry, deferral or run-now, a recurring item goes back to its tier's cadence.</summary>
@@ -298,4 +313,7 @@ public sealed class CoordinatorJob(
         payload is null ? null : JsonDocument.Parse(payload).RootElement.Clone();
 
     private readonly record struct ItemRef(string DataType, string EntityId);
+
+    /// <summary>An attempt that started (its executor was called): when, and how long after it was due.</summary>
+    private readonly record struct Started(DateTimeOffset At, TimeSpan DueToStart);
 }

@@ -58,4 +58,24 @@ public sealed class FailureStore(ConnectionFactory connections, TimeProvider tim
             .With("@done", true).With("@now", time.GetUtcNow()).With("@id", id);
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
+
+    /// <summary>
+    /// Marks every not-done failure matching the filter done in one statement (each filter optional;
+    /// <paramref name="before"/> is exclusive, on <c>failed_at</c>); returns how many it marked.
+    /// </summary>
+    public async Task<int> MarkAllDoneAsync(string? dataType, string? entityId, DateTimeOffset? before, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using var command = connection.Command(
+            """
+            UPDATE failures SET done = @done, done_at = @now
+            WHERE done = @notDone
+              AND (@dataType IS NULL OR data_type = @dataType)
+              AND (@entityId IS NULL OR entity_id = @entityId)
+              AND (@before IS NULL OR failed_at < @before)
+            """)
+            .With("@done", true).With("@notDone", false).With("@now", time.GetUtcNow())
+            .With("@dataType", dataType).With("@entityId", entityId).WithTime("@before", before?.ToUniversalTime());
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
 }

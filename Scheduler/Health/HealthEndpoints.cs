@@ -1,4 +1,5 @@
 using System.Text.Json;
+using BatchScheduler.Api;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -17,18 +18,30 @@ internal static class HealthEndpoints
 
     public static WebApplication MapNodeHealthChecks(this WebApplication app)
     {
-        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync });
-        app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync });
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync })
+            .Describe("Liveness: the process answers", "Always 200 while the process runs; checks nothing else, so a load balancer does not restart a node for a database outage.");
+        app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync })
+            .Describe("Readiness: the store answers", "200 while the database answers a query within 2 s; 503 with the reason while it does not.");
         return app;
     }
+
+    private static void Describe(this IEndpointConventionBuilder endpoint, string summary, string description) =>
+        endpoint.Describe([HttpMethods.Get, HttpMethods.Head], "Liveness and readiness", summary, description,
+            new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(HealthReportBody), ["application/json"]),
+            new ProducesResponseTypeMetadata(StatusCodes.Status503ServiceUnavailable, typeof(HealthReportBody), ["application/json"]));
 
     private static Task WriteAsync(HttpContext context, HealthReport report)
     {
         context.Response.ContentType = "application/json";
-        return context.Response.WriteAsync(JsonSerializer.Serialize(new
-        {
-            status = report.Status.ToString(),
-            checks = report.Entries.Select(e => new { name = e.Key, status = e.Value.Status.ToString(), description = e.Value.Description }),
-        }, JsonSerializerOptions.Web));
+        var body = new HealthReportBody(
+            report.Status.ToString(),
+            [.. report.Entries.Select(e => new HealthCheckBody(e.Key, e.Value.Status.ToString(), e.Value.Description))]);
+        return context.Response.WriteAsync(JsonSerializer.Serialize(body, JsonSerializerOptions.Web));
     }
 }
+
+/// <summary>What <c>/healthz</c> and <c>/healthz/ready</c> answer: <c>Healthy</c>, <c>Degraded</c> or <c>Unhealthy</c>, and each check's.</summary>
+internal sealed record HealthReportBody(string Status, IReadOnlyList<HealthCheckBody> Checks);
+
+/// <summary>One health check's result.</summary>
+internal sealed record HealthCheckBody(string Name, string Status, string? Description);

@@ -1,5 +1,7 @@
 using BatchScheduler.Api;
+using BatchScheduler.Dashboard;
 using BatchScheduler.Health;
+using BatchScheduler.Observability;
 
 namespace BatchScheduler.Hosting;
 
@@ -11,8 +13,10 @@ internal static class EndpointRouteBuilderExtensions
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapNodeHealthChecks();
-        app.MapGet("/", () => TypedResults.Content(LandingPage.Html, "text/html; charset=utf-8")).RequireAuthorization(ApiPolicies.Viewer).ExcludeFromDescription();
-        app.MapGroup("/api").MapWorkItemsApi().MapBatchesApi().MapStatusApi();
+        app.MapSchedulerMetrics();
+        app.MapDashboard();
+        app.MapGroup("/api").MapWorkItemsApi().MapBatchesApi().MapStatusApi().MapStatsApi();
+        app.MapApiDocument();
         return app;
     }
 }

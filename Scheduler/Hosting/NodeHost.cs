@@ -5,6 +5,7 @@ using BatchScheduler.Demo;
 using BatchScheduler.Executors.BuiltIn;
 using BatchScheduler.Failures;
 using BatchScheduler.Health;
+using BatchScheduler.Observability;
 using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
 using BatchScheduler.Storage.Migrations;
@@ -72,6 +73,8 @@ public static class NodeHost
         services.AddSingleton<Credits.VendorsQuery>();
         services.AddSingleton<Coordination.ItemDependencies>();
         services.AddSingleton<FailureStore>();
+        services.AddSingleton<Stats.MinuteStats>();
+        services.AddSingleton<Stats.StatsQuery>();
         services.AddSingleton<Batches.BatchStore>();
         services.AddSingleton<Batches.BatchService>();
         services.AddSingleton<Batches.BatchMonitor>();
@@ -79,7 +82,11 @@ public static class NodeHost
         services.AddSingleton<NodeStatusQuery>();
         services.AddSingleton<HealthQuery>();
         services.AddNodeHealthChecks();
+        services.AddSchedulerMetrics(); // before the hosted services that execute: every execution is counted
+        services.AddApiDocument();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
+        // Responses write numbers as numbers (bodies are read with JsonBody's own options), so the OpenAPI schemas say "integer", not "integer or string".
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
 
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
@@ -102,6 +109,7 @@ public static class NodeHost
         if (cluster.Role == NodeRoles.Worker && storage.Provider == StorageProvider.Postgres)
             services.AddHostedService<ClusterWakeListener>();
         services.AddHostedService(sp => sp.GetRequiredService<Batches.BatchMonitor>());
+        services.AddHostedService(sp => sp.GetRequiredService<Stats.MinuteStats>());
         services.AddHostedService<DemoSeeder>();
         services.AddHostedService<AddressBanner>();
 

@@ -352,6 +352,43 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         return await reader.ReadAsync(cancellationToken) ? ReadItem(reader) : null;
     }
 
+    /// <summary>
+    /// Up to <paramref name="limit"/> items after (<paramref name="afterDataType"/>, <paramref name="afterEntityId"/>)
+    /// in (data type, entity id) order, the primary key's: keyset paging, so page 10,000 costs what
+    /// page 1 does. <paramref name="entityPrefix"/> keeps entity ids that start with it.
+    /// </summary>
+    public async Task<IReadOnlyList<WorkItem>> ListAfterAsync(
+        WorkItemQuery query, string? entityPrefix, string? afterDataType, string? afterEntityId, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        // Within one data type the key comparison is on entity_id alone, an index range of the key.
+        var after = afterDataType is null ? ""
+            : query.DataType is not null ? "AND w.entity_id > @afterId"
+            : "AND (w.data_type > @afterType OR (w.data_type = @afterType AND w.entity_id > @afterId))";
+        await using var command = connection.Command(
+            $"""
+            {SelectItems}
+            WHERE (@dataType IS NULL OR w.data_type = @dataType)
+              AND (@state IS NULL OR w.state = @state)
+              AND (@tier IS NULL OR w.tier = @tier)
+              AND (@prefix IS NULL OR w.entity_id LIKE @prefix ESCAPE '!')
+              {after}
+            ORDER BY w.data_type, w.entity_id {connections.Dialect.Page("@offset", "@limit")}
+            """)
+            .With("@sched", _schedulerName).With("@dataType", query.DataType).With("@state", query.State).With("@tier", query.Tier)
+            .With("@prefix", entityPrefix is null ? null : EscapeLike(entityPrefix) + "%")
+            .With("@afterType", afterDataType).With("@afterId", afterEntityId)
+            .With("@offset", 0).With("@limit", limit);
+        var items = new List<WorkItem>(limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            items.Add(ReadItem(reader));
+        return items;
+    }
+
+    private static string EscapeLike(string value) =>
+        value.Replace("!", "!!", StringComparison.Ordinal).Replace("%", "!%", StringComparison.Ordinal).Replace("_", "!_", StringComparison.Ordinal);
+
     /// <summary>A page of items ordered by data type and entity id, and the total matching.</summary>
     public async Task<(IReadOnlyList<WorkItem> Items, long Total)> ListAsync(WorkItemQuery query, CancellationToken cancellationToken)
     {

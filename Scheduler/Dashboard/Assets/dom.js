@@ -1,0 +1,98 @@
+// Builds DOM from data. Every value from the API goes in as text (textContent, text nodes or
+// attribute values), never as markup: error messages and payloads may hold HTML.
+
+/** el('a', {href, class, text, onclick, dataset}, ...children): an element; children are nodes or text. */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = String(value);
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key.startsWith('on') && typeof value === 'function') node.addEventListener(key.slice(2), value);
+    else if (key === 'value' || key === 'checked' || key === 'disabled' || key === 'selected') node[key] = value;
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(node, ...children);
+  return node;
+}
+
+/** Appends nodes and text (strings become text nodes; null, undefined and false are skipped). */
+export function append(node, ...children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+/** Replaces all children of node. */
+export function replace(node, ...children) {
+  node.replaceChildren();
+  return append(node, ...children);
+}
+
+const numbers = new Intl.NumberFormat(undefined);
+export const num = (n) => (n === null || n === undefined ? '–' : numbers.format(n));
+
+export const percent = (p) => (p === null || p === undefined ? '–' : `${p.toFixed(1)} %`);
+
+/** 2026-11-23 08:00:01 in local time, or – for none. */
+export function time(iso) {
+  if (!iso) return '–';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** "3 min ago" / "in 20 s". */
+export function relative(iso) {
+  if (!iso) return '';
+  const seconds = Math.round((new Date(iso).getTime() - Date.now()) / 1000);
+  const abs = Math.abs(seconds);
+  const text = abs < 60 ? `${abs} s` : abs < 3600 ? `${Math.round(abs / 60)} min` : abs < 86400 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86400)} d`;
+  return seconds <= 0 ? `${text} ago` : `in ${text}`;
+}
+
+/** A <time> element: absolute local time, the relative one as its tooltip. */
+export function when(iso) {
+  return el('time', { datetime: iso ?? undefined, title: iso ? relative(iso) : undefined, text: time(iso) });
+}
+
+export const stateBadge = (state) => el('span', { class: `state state-${state}`, text: state });
+
+/** A table with a header row; rows are arrays of cells (node or text) or {cells, attrs}. */
+export function table(headers, rows, empty = 'Nothing to show.') {
+  const body = el('tbody');
+  for (const row of rows) {
+    const { cells, attrs } = Array.isArray(row) ? { cells: row, attrs: {} } : row;
+    body.append(el('tr', attrs, cells.map((cell) => (cell instanceof Node && cell.nodeName === 'TD' ? cell : el('td', {}, cell)))));
+  }
+  if (rows.length === 0) body.append(el('tr', { class: 'empty' }, el('td', { colspan: headers.length, text: empty })));
+  return el('table', {}, el('thead', {}, el('tr', {}, headers.map((h) => el('th', { text: h })))), body);
+}
+
+/** A horizontal bar of coloured segments: [{value, class, label}] out of total. */
+export function stackedBar(total, segments) {
+  const bar = el('div', { class: 'bar', role: 'img', 'aria-label': segments.map((s) => `${s.label} ${s.value}`).join(', ') });
+  for (const segment of segments) {
+    if (!segment.value || !total) continue;
+    const part = el('span', { class: segment.class, title: `${segment.label}: ${num(segment.value)}` });
+    part.style.width = `${(100 * segment.value) / total}%`;
+    bar.append(part);
+  }
+  return bar;
+}
+
+/** Link to a hash route built from path segments (each encoded) and query parameters. */
+export function route(segments, params = {}) {
+  const path = segments.map((s) => encodeURIComponent(s)).join('/');
+  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== '')).toString();
+  return `#/${path}${query ? `?${query}` : ''}`;
+}
+
+export const itemLink = (dataType, entityId, text) => el('a', { href: route(['items', dataType, entityId]), text: text ?? entityId });
+
+/** A message box inside a view. */
+export const errorBox = (message) => el('p', { class: 'error', role: 'alert', text: message });

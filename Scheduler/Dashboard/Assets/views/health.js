@@ -1,0 +1,87 @@
+// Health: GET /api/health (running now, failures in 24 h, counts by data type and state,
+// completion, tiers, nodes) and the per-minute charts.
+import * as api from '../api.js';
+import { MinuteCharts } from '../charts.js';
+import { el, num, percent, replace, route, stackedBar, table, when } from '../dom.js';
+
+export const title = 'Health';
+
+/** The states in the order work moves through them. */
+export const STATES = ['never_run', 'in_flight', 'completed', 'retrying', 'deferred', 'dead_lettered', 'expired'];
+const CHART_EVERY_MS = 15_000;
+
+function card(metric, label, value, href) {
+  const figure = el('strong', { text: value });
+  return el('div', { class: 'card', dataset: { metric } }, el('span', { class: 'label', text: label }), href ? el('a', { href }, figure) : figure);
+}
+
+function dataTypeRow(entry) {
+  const cells = [el('a', { href: route(['items'], { dataType: entry.dataType }), text: entry.dataType }), num(entry.total)];
+  for (const state of STATES) {
+    const count = entry.states[state] ?? 0;
+    cells.push(el('td', { class: count ? `count count-${state}` : 'count zero', dataset: { state } },
+      count ? el('a', { href: route(['items'], { dataType: entry.dataType, state }), text: num(count) }) : '0'));
+  }
+  const done = entry.states.completed ?? 0;
+  const failed = (entry.states.dead_lettered ?? 0) + (entry.states.expired ?? 0);
+  cells.push(el('td', { class: 'completion', dataset: { field: 'completion' } }, el('div', {},
+    stackedBar(entry.total, [{ value: done, class: 'ok', label: 'completed' }, { value: failed, class: 'bad', label: 'dead-lettered or expired' }]),
+    el('span', { text: percent(entry.completionPercent) }))));
+  return { cells, attrs: { dataset: { dataType: entry.dataType } } };
+}
+
+export function mount(root, ctx) {
+  const cards = el('section', { class: 'cards' });
+  const types = el('section');
+  const tiers = el('section', { class: 'half' });
+  const nodes = el('section', { class: 'half' });
+  const chartType = el('select', { 'aria-label': 'Data type for the charts' }, el('option', { value: '', text: 'All data types' }));
+  const chartArea = el('div');
+  const charts = new MinuteCharts(chartArea);
+  let chartsAt = 0;
+  chartType.value = ctx.params.get('chart') ?? '';
+  chartType.addEventListener('change', () => {
+    ctx.setParams({ chart: chartType.value });
+    chartsAt = 0;
+    ctx.refresh();
+  });
+  root.append(
+    el('h1', { text: 'Health' }), cards, types, el('div', { class: 'columns' }, tiers, nodes),
+    el('section', {}, el('div', { class: 'section-head' }, el('h2', { text: 'Last 24 hours, per minute' }), chartType), chartArea),
+  );
+
+  async function refresh() {
+    const health = await api.get('/api/health');
+    const total = health.dataTypes.reduce((s, d) => s + d.total, 0);
+    const deadLettered = health.dataTypes.reduce((s, d) => s + (d.states.dead_lettered ?? 0), 0);
+    const alive = health.nodes.filter((n) => n.alive).length;
+    replace(cards,
+      card('running', 'Running now', num(health.running), route(['items'], { state: 'in_flight' })),
+      card('failures24h', 'Failures in 24 h', num(health.failures24h), route(['failures'], { done: 'false' })),
+      card('deadLettered', 'Dead-lettered items', num(deadLettered), route(['items'], { state: 'dead_lettered' })),
+      card('items', 'Work items', num(total), route(['items'])),
+      card('nodes', 'Live nodes', `${alive} / ${health.nodes.length}`, route(['nodes'])));
+    replace(types, el('h2', { text: 'Data types' }),
+      table(['Data type', 'Total', ...STATES.map((s) => s.replace('_', ' ')), 'Completion'], health.dataTypes.map(dataTypeRow), 'No data types configured.'));
+    replace(tiers, el('h2', { text: 'Items by tier' }),
+      table(['Tier', 'Items'], Object.entries(health.tiers).map(([tier, count]) => ({
+        cells: [tier === '(none)' ? el('em', { text: 'no tier' }) : el('a', { href: route(['items'], { tier }), text: tier }), num(count)],
+        attrs: { dataset: { tier } },
+      })), 'No items yet.'));
+    replace(nodes, el('h2', { text: 'Nodes' }),
+      table(['Node', 'Alive', 'Last check-in', 'Running'], health.nodes.map((n) => [n.nodeId, n.alive ? 'yes' : 'NO', when(n.lastCheckin), num(n.running)]), 'No nodes have checked in.'));
+
+    const names = health.dataTypes.map((d) => d.dataType);
+    if (chartType.options.length !== names.length + 1) {
+      const selected = chartType.value;
+      replace(chartType, el('option', { value: '', text: 'All data types' }), names.map((n) => el('option', { value: n, text: n })));
+      chartType.value = selected;
+    }
+    if (Date.now() - chartsAt >= CHART_EVERY_MS) {
+      chartsAt = Date.now();
+      await charts.refresh(chartType.value || undefined);
+    }
+  }
+
+  return { refresh, dispose: () => charts.destroy() };
+}

@@ -1,0 +1,71 @@
+// One work item (#/items/{dataType}/{entityId}): its row, payload, recent failures, run now / retry.
+import * as api from '../api.js';
+import { el, errorBox, replace, route, stateBadge, table, when } from '../dom.js';
+
+export const title = 'Work item';
+const RETRYABLE = ['dead_lettered', 'expired', 'retrying'];
+
+const itemPath = (dataType, entityId) => `/api/work-items/${encodeURIComponent(dataType)}/${encodeURIComponent(entityId)}`;
+
+function field(name, label, value) {
+  return [el('dt', { text: label }), el('dd', { dataset: { field: name } }, value ?? '–')];
+}
+
+export function mount(root, ctx) {
+  const [dataType, entityId] = ctx.args;
+  const heading = el('h1', {}, el('a', { href: route(['items'], { dataType }), text: dataType }), ' / ', el('span', { text: entityId }));
+  const actions = el('div', { class: 'actions' });
+  const message = el('p', { class: 'flash', role: 'status' });
+  const details = el('dl', { class: 'fields' });
+  const lastError = el('pre', { class: 'error-text', dataset: { field: 'lastError' } });
+  const payload = el('pre', { class: 'json', dataset: { field: 'payload' } });
+  const failures = el('div');
+  root.append(heading, actions, message, details,
+    el('h2', { text: 'Last error' }), lastError,
+    el('h2', { text: 'Payload' }), payload,
+    el('h2', {}, 'Recent failures ', el('a', { class: 'small', href: route(['failures'], { dataType, entityId, done: '' }), text: 'all' })), failures);
+
+  async function run(button, verb) {
+    button.disabled = true;
+    try {
+      const item = await api.post(`${itemPath(dataType, entityId)}/run`);
+      replace(message, `${verb}: scheduled to run at ${new Date(item.nextRunAt ?? Date.now()).toLocaleTimeString()}.`);
+    } catch (e) {
+      replace(message, errorBox(e.message));
+    } finally {
+      button.disabled = false;
+    }
+    await ctx.refresh();
+  }
+
+  function button(text, verb) {
+    const b = el('button', { type: 'button', class: 'admin-action', text });
+    b.addEventListener('click', () => run(b, verb));
+    return b;
+  }
+
+  async function refresh() {
+    const [item, recent] = await Promise.all([
+      api.get(itemPath(dataType, entityId)),
+      api.get('/api/failures', { dataType, entityId, pageSize: 20 }),
+    ]);
+    replace(details,
+      field('state', 'State', stateBadge(item.state)),
+      field('tier', 'Tier', item.tier),
+      field('attempt', 'Attempt', String(item.attempt)),
+      field('updatesStart', 'Last start (updates_start)', when(item.updatesStart)),
+      field('updatesEnd', 'Last end (updates_end)', when(item.updatesEnd)),
+      field('nextRunAt', 'Next run', when(item.nextRunAt)),
+      field('batchId', 'Batch', item.batchId ? el('a', { href: route(['batches', item.batchId]), text: item.batchId }) : null));
+    lastError.textContent = item.lastError ?? 'None.';
+    payload.textContent = item.payload === null || item.payload === undefined ? 'No payload.' : JSON.stringify(item.payload, null, 2);
+    replace(actions, button('Run now', 'Run now'), RETRYABLE.includes(item.state) ? button('Retry', 'Retry') : null);
+    replace(failures, table(['Failed at', 'Attempt', 'Node', 'Exception', 'Message', 'Done'], recent.items.map((f) => [
+      when(f.failedAt), String(f.attempt), f.nodeId, el('code', { text: f.exceptionType }),
+      el('td', { class: 'message' }, el('details', {}, el('summary', { text: f.message }), el('pre', { text: f.detail ?? '' }))),
+      f.done ? '✓' : 'no',
+    ]), 'No failures recorded.'));
+  }
+
+  return { refresh };
+}
