@@ -291,7 +291,9 @@ public sealed class BatchTests
         Assert.Equal(records - 2, errors.Count);
         Assert.All(errors, e => Assert.Equal(ended, e.GetProperty("outcome").GetString()));
         Assert.Equal(2, executor.Calls.Count);
-        Assert.Equal(0, await TriggerCountAsync(node));
+        // The two that ran were one-shot: Quartz deletes their triggers when it completes their firings,
+        // just after the coordinator wrote their ends (which is what settles their records).
+        await Eventually.TrueAsync(async () => await TriggerCountAsync(node) == 0, TimeSpan.FromSeconds(10), "no trigger is left for the batch's items");
     }
 
     [Fact]

@@ -35,6 +35,7 @@ public sealed class AppSettingsTests : IDisposable
         _ = services.GetRequiredService<IOptions<ClusterOptions>>().Value;
         _ = services.GetRequiredService<IOptions<AdminOptions>>().Value;
         _ = services.GetRequiredService<IOptions<BatchOptions>>().Value;
+        _ = services.GetRequiredService<IOptions<AlertOptions>>().Value;
         _ = services.GetRequiredService<IOptions<VendorsOptions>>().Value;
         _ = services.GetRequiredService<IOptions<DataTypesOptions>>().Value;
         _ = services.GetRequiredService<DataTypeCatalog>();
@@ -142,6 +143,13 @@ public sealed class AppSettingsTests : IDisposable
     [InlineData("Batches:MaxRecordBytes=100", "Batches:MaxRecordBytes", "100")]
     [InlineData("Batches:Retention=00:00:00", "Batches:Retention", "00:00:00")]
     [InlineData("Batches:MonitorInterval=00:10:00", "Batches:MonitorInterval", "00:10:00")]
+    [InlineData("Alerts:WebhookUrl=ftp://x", "Alerts:WebhookUrl", "ftp://x")]
+    [InlineData("Alerts:WebhookUrl=/relative/hook", "Alerts:WebhookUrl", "/relative/hook")]
+    [InlineData("Alerts:FailureRateThreshold=0", "Alerts:FailureRateThreshold", "0")]
+    [InlineData("Alerts:FailureRateThreshold=1.5", "Alerts:FailureRateThreshold", "1.5")]
+    [InlineData("Alerts:FailureRateWindow=00:00:30", "Alerts:FailureRateWindow", "00:00:30")]
+    [InlineData("Alerts:FailureRateWindow=2.00:00:00", "Alerts:FailureRateWindow", "2.00:00:00")]
+    [InlineData("Alerts:FailureRateMinExecutions=0", "Alerts:FailureRateMinExecutions", "0")]
     public async Task InvalidSetting_OnResolve_ThrowsValidationNamingTheKeyAndValue(string overrides, string key, string value)
     {
         await using var app = BuildWith(overrides);

@@ -123,3 +123,22 @@ internal sealed class BatchOptionsValidator : IValidateOptions<BatchOptions>
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
+
+/// <summary>Validates <see cref="AlertOptions"/>.</summary>
+internal sealed class AlertOptionsValidator : IValidateOptions<AlertOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AlertOptions o)
+    {
+        var errors = new List<string>();
+        var s = AlertOptions.Section;
+        if (o.Enabled && (!Uri.TryCreate(o.WebhookUrl, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https")))
+            errors.Add($"{s}:WebhookUrl must be an absolute http:// or https:// address, or unset to turn alerting off (was '{o.WebhookUrl}').");
+        if (double.IsNaN(o.FailureRateThreshold) || o.FailureRateThreshold is <= 0 or > 1)
+            errors.Add($"{s}:FailureRateThreshold must be greater than 0 and at most 1, e.g. 0.5 for half the executions (was {o.FailureRateThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture)}).");
+        if (o.FailureRateWindow < TimeSpan.FromMinutes(1) || o.FailureRateWindow > TimeSpan.FromHours(24))
+            errors.Add($"{s}:FailureRateWindow must be between 00:01:00 and 1.00:00:00 (was {o.FailureRateWindow}).");
+        if (o.FailureRateMinExecutions < 1)
+            errors.Add($"{s}:FailureRateMinExecutions must be at least 1 (was {o.FailureRateMinExecutions}).");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using BatchScheduler.Alerts;
 using BatchScheduler.Credits;
 using BatchScheduler.Executors.Contract;
 using BatchScheduler.Executors.Retry;
@@ -26,6 +27,7 @@ public sealed class CoordinatorJob(
     VendorCredits credits,
     ItemDependencies dependencies,
     SchedulerMetrics metrics,
+    AlertSender alerts,
     TimeProvider time,
     ILogger<CoordinatorJob> logger) : IJob
 {
@@ -248,6 +250,8 @@ public sealed class CoordinatorJob(
                 await store.RecordFailureAsync(failure, state, decision.Reason, CancellationToken.None);
                 await scheduler.RemoveAsync(item.DataType, item.EntityId, CancellationToken.None);
                 CoordinatorLog.DeadLettered(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, decision.Reason);
+                alerts.Enqueue(AlertMessage.ForDeadLetter(item.DataType, item.EntityId, firing.Attempt,
+                    $"{ex.GetType().Name}: {ex.Message}", node.Id, failedAt)); // queued only: delivery never holds up the coordinator
                 break;
             default:
                 if (firing.Kind != FiringKind.Regular)

@@ -1,4 +1,5 @@
 using BatchScheduler.Admin;
+using BatchScheduler.Alerts;
 using BatchScheduler.Api;
 using BatchScheduler.Configuration;
 using BatchScheduler.Demo;
@@ -105,6 +106,7 @@ public static class NodeHost
             services.AddHostedService(sp => sp.GetRequiredService<Coordination.AttemptWriter>());
             services.AddHostedService(sp => sp.GetRequiredService<Credits.VendorCredits>());
         }
+        services.AddAlerts(); // before Quartz, so the webhook sender stops after the coordinator's last dead-letters
         services.AddBatchSchedulerQuartz(storage, cluster, node);
         if (cluster.Role == NodeRoles.Worker && storage.Provider == StorageProvider.Postgres)
             services.AddHostedService<ClusterWakeListener>();

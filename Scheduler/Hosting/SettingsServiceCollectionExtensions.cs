@@ -14,6 +14,7 @@ internal static class SettingsServiceCollectionExtensions
         services.AddOptions<AdminOptions>().Bind(configuration.GetSection(AdminOptions.Section)).ValidateOnStart();
         services.AddOptions<DemoOptions>().Bind(configuration.GetSection(DemoOptions.Section)).ValidateOnStart();
         services.AddOptions<BatchOptions>().Bind(configuration.GetSection(BatchOptions.Section)).ValidateOnStart();
+        services.AddOptions<AlertOptions>().Bind(configuration.GetSection(AlertOptions.Section)).ValidateOnStart();
         services.AddOptions<VendorsOptions>().Configure(o => NamedSectionBinder.BindEach(configuration.GetSection(VendorOptions.Section), o.Items))
             .ValidateOnStart();
         services.AddOptions<DataTypesOptions>()
@@ -27,6 +28,7 @@ internal static class SettingsServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
         services.AddSingleton<IValidateOptions<ClusterOptions>, ClusterOptionsValidator>();
         services.AddSingleton<IValidateOptions<BatchOptions>, BatchOptionsValidator>();
+        services.AddSingleton<IValidateOptions<AlertOptions>, AlertOptionsValidator>();
         services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
         services.AddSingleton<IValidateOptions<DemoOptions>, DemoOptionsValidator>();
         services.AddSingleton<IValidateOptions<VendorsOptions>, VendorsOptionsValidator>();

@@ -207,10 +207,12 @@ public sealed partial class MinuteStats(
                      @delayCount, @delaySum, @delayMax, @durationSum, @durationMax);
         """;
 
-    private const string Claim =
+    /// <summary>Inserts the key row (@m, @d, @n) unless it exists: one affected row means this node claimed it.</summary>
+    internal const string Claim =
         "INSERT INTO stats_minutely (minute_start, data_type, node_id) VALUES (@m, @d, @n) ON CONFLICT (minute_start, data_type, node_id) DO NOTHING";
 
-    private const string SqlServerClaim =
+    /// <summary><see cref="Claim"/> for SQL Server.</summary>
+    internal const string SqlServerClaim =
         """
         IF NOT EXISTS (SELECT 1 FROM stats_minutely WITH (UPDLOCK, HOLDLOCK) WHERE minute_start = @m AND data_type = @d AND node_id = @n)
           INSERT INTO stats_minutely (minute_start, data_type, node_id) VALUES (@m, @d, @n)

@@ -14,6 +14,7 @@ public sealed class StatsQuery(ConnectionFactory connections)
     public async Task<IReadOnlyList<MinuteRow>> MinutelyAsync(string? dataType, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
+        // Rows whose data_type holds ':' are the alerts' once-per-cluster claims (FailureRateMonitor), not data types: names cannot contain ':'.
         await using var command = connection.Command(
             """
             SELECT minute_start, data_type,
@@ -22,7 +23,7 @@ public sealed class StatsQuery(ConnectionFactory connections)
                    MAX(delay_max_ms) AS delay_max_ms, SUM(duration_sum_ms) AS duration_sum_ms, MAX(duration_max_ms) AS duration_max_ms,
                    MAX(backlog) AS backlog
             FROM stats_minutely
-            WHERE minute_start >= @from AND minute_start < @to AND data_type <> '*' AND (@dataType IS NULL OR data_type = @dataType)
+            WHERE minute_start >= @from AND minute_start < @to AND data_type <> '*' AND data_type NOT LIKE '%:%' AND (@dataType IS NULL OR data_type = @dataType)
             GROUP BY minute_start, data_type
             ORDER BY minute_start, data_type
             """).With("@from", MinuteStats.MinuteOf(from)).With("@to", to.ToUnixTimeMilliseconds()).With("@dataType", dataType);
