@@ -9,13 +9,7 @@ using BatchScheduler.Executors.Contract;
 using BatchScheduler.Storage;
 using BatchScheduler.Tests.Api;
 using BatchScheduler.Tests.Infrastructure;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace BatchScheduler.Tests.Batches;
@@ -300,7 +294,7 @@ public sealed class BatchTests
     public async Task TheCompletionCallback_IsRetriedUntilDelivered_AndReceivedOnceWithTheCounts()
     {
         using var database = new SqliteTestDatabase();
-        await using var hook = await CallbackReceiver.StartAsync(failFirst: 1);
+        await using var hook = await WebhookReceiver.StartAsync(failFirst: 1);
         var executor = new BatchExecutor();
         await using var node = await TestNode.StartAsync(StorageProvider.Sqlite, database.ConnectionString,
             Settings(("Batches:CallbackMaxDelay", "00:00:01")), s => s.AddExecutor("batch-test", executor));
@@ -447,47 +441,6 @@ public sealed class BatchTests
                 await Gate.Task.WaitAsync(cancellationToken);
             if (context.EntityId == FailFor)
                 throw new InvalidOperationException($"{context.EntityId} refused by the test");
-        }
-    }
-
-    /// <summary>A webhook receiver that refuses its first <c>failFirst</c> requests with 500.</summary>
-    private sealed class CallbackReceiver : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
-        private int _refusals;
-
-        private CallbackReceiver(WebApplication app, int failFirst)
-        {
-            _app = app;
-            _refusals = failFirst;
-        }
-
-        public ConcurrentQueue<(string? IdempotencyKey, JsonElement Body)> Requests { get; } = new();
-
-        public string Url { get; private set; } = "";
-
-        public static async Task<CallbackReceiver> StartAsync(int failFirst)
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Logging.ClearProviders();
-            var app = builder.Build();
-            var receiver = new CallbackReceiver(app, failFirst);
-            app.MapPost("/hook", async (HttpRequest request) =>
-            {
-                var body = await JsonSerializer.DeserializeAsync<JsonElement>(request.Body);
-                receiver.Requests.Enqueue((request.Headers["Idempotency-Key"].ToString(), body));
-                return Interlocked.Decrement(ref receiver._refusals) >= 0 ? Results.StatusCode(500) : Results.Ok();
-            });
-            await app.StartAsync();
-            receiver.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/hook";
-            return receiver;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
         }
     }
 }

@@ -263,6 +263,23 @@ public abstract class CoordinatorJobTests(StorageProvider provider)
     }
 
     [Fact]
+    public async Task Register_UnchangedItemInFlightWithoutTrigger_IsNotReArmed()
+    {
+        // Between Quartz completing a one-shot firing (its trigger deleted) and the attempt's end being
+        // written, the item is in flight without a trigger; re-arming it then ran it a second time.
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var api = await ItemWithoutTriggerAsync(await StartAsync(store, role: "api"), "finishing");
+        var start = await api.Store.BeginAttemptAsync("recorded", "finishing", 1, "some-node", false, TimeProvider.System.GetUtcNow(), CancellationToken.None);
+        Assert.True(start.IsStarted);
+
+        await api.PutAsync("recorded", "finishing", new { });
+
+        var item = (await api.ItemAsync("recorded", "finishing"))!;
+        Assert.Equal(WorkItemStates.InFlight, item.State);
+        Assert.Null(item.NextRunAt);
+    }
+
+    [Fact]
     public async Task Start_ItemThatLostItsTrigger_IsReArmedAndRuns()
     {
         await using var store = await TestStore.CreateAsync(provider);

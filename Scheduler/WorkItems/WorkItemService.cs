@@ -32,8 +32,11 @@ public sealed class WorkItemService(
         var outcomes = await store.RegisterAsync(dataType.Name, items, now, newTriggers, cancellationToken);
         var toArm = outcomes
             .Where(o => !o.Armed)
+            // An item in flight has no trigger between Quartz completing its firing and its end being
+            // written: not a lost trigger (re-arming it then ran a one-shot item twice). Trigger repair
+            // re-arms in-flight items whose node is gone.
             .Where(o => runNow || !o.Existed || o.PreviousTier != o.Item.Tier
-                        || (!o.HasTrigger && ShouldHaveTrigger(dataType, o.Item.Tier, o.PreviousState!)))
+                        || (!o.HasTrigger && o.PreviousState != WorkItemStates.InFlight && ShouldHaveTrigger(dataType, o.Item.Tier, o.PreviousState!)))
             .Select(o => (o.Item.EntityId, o.Item.Tier,
                 StartAt: runNow ? null : NextStart(dataType, o.Item.Tier, o.LastEnd, now), NeverCompleted: o.LastEnd is null)).ToList();
         if (toArm.Count > 0)

@@ -8,9 +8,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace BatchScheduler.Tests.Alerts;
+namespace BatchScheduler.Tests.Infrastructure;
 
-/// <summary>An in-process webhook that records every alert body and answers 500 to the first <c>failFirst</c> requests.</summary>
+/// <summary>An in-process webhook (alerts, batch callbacks) that records every request body and answers 500 to the first <c>failFirst</c> requests.</summary>
 internal sealed class WebhookReceiver : IAsyncDisposable
 {
     private readonly WebApplication _app;
@@ -23,7 +23,7 @@ internal sealed class WebhookReceiver : IAsyncDisposable
     }
 
     /// <summary>Every request, in arrival order, with the status it was answered.</summary>
-    public ConcurrentQueue<(JsonElement Body, int Status)> Requests { get; } = new();
+    public ConcurrentQueue<(JsonElement Body, int Status, string? IdempotencyKey)> Requests { get; } = new();
 
     public string Url { get; private set; } = "";
 
@@ -37,15 +37,15 @@ internal sealed class WebhookReceiver : IAsyncDisposable
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var receiver = new WebhookReceiver(app, failFirst);
-        app.MapPost("/alerts", async (HttpRequest request) =>
+        app.MapPost("/hook", async (HttpRequest request) =>
         {
             var body = await JsonSerializer.DeserializeAsync<JsonElement>(request.Body);
             var status = Interlocked.Decrement(ref receiver._refusals) >= 0 ? 500 : 200;
-            receiver.Requests.Enqueue((body, status));
+            receiver.Requests.Enqueue((body, status, request.Headers["Idempotency-Key"].ToString()));
             return Results.StatusCode(status);
         });
         await app.StartAsync();
-        receiver.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/alerts";
+        receiver.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/hook";
         return receiver;
     }
 
