@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Net;
 using System.Text;
 using BatchScheduler.Admin;
@@ -40,6 +41,7 @@ public static class ApiRoutes
         new("POST", "/api/batches?dataType=t", "{\"entityId\":\"auth-batch\"}\n", Writes: true, ContentType: "application/x-ndjson"),
         new("GET", "/api/batches", null, Writes: false),
         new("GET", "/api/stats/minutely", null, Writes: false),
+        new("GET", "/api/access", null, Writes: false),
         new("GET", "/api/batches/auth-none", null, Writes: false),
         new("GET", "/api/batches/auth-none/results", null, Writes: false),
         new("GET", "/api/batches/auth-none/errors", null, Writes: false),
@@ -135,6 +137,20 @@ public sealed class ApiKeyAuthenticationTests(ApiKeysFixture fixture) : IClassFi
                 Assert.True((int)status < 500, because);
                 break;
         }
+    }
+
+    [Theory]
+    [InlineData(ApiKeysFixture.ViewerKey, "viewer")]
+    [InlineData(ApiKeysFixture.AdminKey, "admin")]
+    public async Task Access_TellsTheKeysRole(string key, string role)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/access");
+        request.Headers.Add("X-Api-Key", key);
+
+        using var response = await fixture.Node.Http.SendAsync(request);
+
+        response.EnsureSuccessStatusCode();
+        Assert.Equal(role, (await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("role").GetString());
     }
 
     [Fact]

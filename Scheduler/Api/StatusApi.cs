@@ -14,6 +14,10 @@ internal static class StatusApi
         api.MapGet("/health", async (HealthQuery health, CancellationToken ct) => TypedResults.Ok(await health.GetAsync(ct)))
             .WithTags("Health").RequireAuthorization(ApiPolicies.Viewer)
             .WithSummary("Health summary: running now, failures in 24 h, counts by data type, state and tier, live nodes");
+        api.MapGet("/access", (HttpContext context) => TypedResults.Ok(new CallerAccess(
+                context.User.IsInRole(Configuration.AdminRoles.Admin) ? Configuration.AdminRoles.Admin : Configuration.AdminRoles.Viewer)))
+            .WithTags("Access").RequireAuthorization(ApiPolicies.Viewer)
+            .WithSummary("The caller's role (viewer or admin), so a client can offer only what the key may do");
         api.MapGet("/nodes", async (NodeStatusQuery nodes, CancellationToken ct) => TypedResults.Ok(await nodes.ListAsync(ct)))
             .WithTags("Nodes").RequireAuthorization(ApiPolicies.Viewer)
             .WithSummary("Nodes, their last check-in and whether they are alive");
@@ -66,3 +70,6 @@ internal static class StatusApi
 
 /// <summary>Answer to marking failures done by filter: how many rows changed.</summary>
 internal sealed record MarkedFailures(int Marked);
+
+/// <summary>Answer of <c>GET /api/access</c>: the role the caller's key (or loopback without keys) has.</summary>
+internal sealed record CallerAccess(string Role);

@@ -29,8 +29,19 @@ export function setApiKey(key) {
   sessionStorage.removeItem(READ_ONLY);
 }
 
-/** Set once a change answered 403: the page then hides its change buttons. */
+/** Set when the key has the viewer role (or a change answered 403): the page then hides its change buttons. */
 export const readOnlyReason = () => sessionStorage.getItem(READ_ONLY);
+
+/** Asks the node which role this key has; a viewer key makes the page read-only before any change is tried. */
+export async function checkAccess() {
+  const access = await get('/api/access');
+  if (access.role === 'admin') {
+    sessionStorage.removeItem(READ_ONLY);
+  } else {
+    sessionStorage.setItem(READ_ONLY, `This key has the ${access.role} role: it may read, not change.`);
+  }
+  hooks.readOnly(readOnlyReason());
+}
 
 export async function request(method, path, { query, body, accept = 'application/json' } = {}) {
   const url = new URL(path, window.location.origin);

@@ -138,6 +138,7 @@ keyForm.addEventListener('submit', (event) => {
   keyForm.hidden = true;
   forgetKey.hidden = false;
   applyReadOnly(null);
+  api.checkAccess().catch(() => {});
   mount();
 });
 
@@ -148,6 +149,7 @@ forgetKey.addEventListener('click', () => {
 
 forgetKey.hidden = !api.apiKey();
 applyReadOnly(api.readOnlyReason());
+api.checkAccess().catch(() => {}); // a 401 shows the key form; the role is asked again once a key is given
 window.addEventListener('hashchange', mount);
 setInterval(() => refresh(false), REFRESH_MS);
 mount();
