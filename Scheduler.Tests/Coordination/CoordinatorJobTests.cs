@@ -263,6 +263,25 @@ public abstract class CoordinatorJobTests(StorageProvider provider)
     }
 
     [Fact]
+    public async Task Begin_GuardedByAnEarlierDueTime_RefusesAnItemThatStartedSince_AsStale()
+    {
+        // Two late firings of one recurring item on two nodes: the second must not start it again
+        // once the first has, even when its earlier read of the row saw no start.
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var api = await StartAsync(store, role: "api");
+        await api.PutAsync("recorded", "guarded", new { });
+        var due = TimeProvider.System.GetUtcNow();
+        var first = await api.Store.BeginAttemptAsync("recorded", "guarded", 1, "node-a", false, due.AddSeconds(1), CancellationToken.None, notStartedSince: due);
+        Assert.True(first.IsStarted);
+        await api.Store.CompleteAsync("recorded", "guarded", due.AddSeconds(2), CancellationToken.None);
+
+        var second = await api.Store.BeginAttemptAsync("recorded", "guarded", 1, "node-b", false, due.AddSeconds(3), CancellationToken.None, notStartedSince: due);
+
+        Assert.True(second.IsStale, $"started {second.IsStarted}, busy on {second.BusyNode}, gone {second.IsGone}");
+        Assert.True((await api.Store.BeginAttemptAsync("recorded", "guarded", 1, "node-b", false, due.AddSeconds(4), CancellationToken.None)).IsStarted);
+    }
+
+    [Fact]
     public async Task Register_UnchangedItemInFlightWithoutTrigger_IsNotReArmed()
     {
         // Between Quartz completing a one-shot firing (its trigger deleted) and the attempt's end being

@@ -43,7 +43,8 @@ public sealed partial class AttemptWriter(WorkItemStore store, NodeIdentity node
         var pending = new PendingStart(request, new TaskCompletionSource<AttemptStart>(TaskCreationOptions.RunContinuationsAsynchronously));
         return _queue.Writer.TryWrite(pending)
             ? pending.Result.Task
-            : store.BeginAttemptAsync(request.DataType, request.EntityId, request.Attempt, node.Id, runningHere: false, request.StartedAt, CancellationToken.None);
+            : store.BeginAttemptAsync(request.DataType, request.EntityId, request.Attempt, node.Id, runningHere: false, request.StartedAt, CancellationToken.None,
+                request.NotStartedSince);
     }
 
     /// <summary>

@@ -99,10 +99,14 @@ public sealed class CoordinatorJob(
         var started = time.GetUtcNow();
         // A retry, deferral or run-now is due at its own firing time (its DueAt is the cycle's, for expiry).
         var dueToStart = started - (firing.Kind == FiringKind.Regular ? firing.DueAt : context.ScheduledFireTimeUtc ?? firing.DueAt);
+        DateTimeOffset? notStartedSince = null;
         if (firing.Kind == FiringKind.Regular && context.NextFireTimeUtc is { } next && firing.DueAt is var due
             && due < started - LateFiring
             && await store.GetAsync(item.DataType, item.EntityId, CancellationToken.None) is { } stored)
         {
+            // The start below is conditional on that too, so two such firings on two nodes cannot both
+            // run the item (the check here alone left a window between this read and the start).
+            notStartedSince = due;
             // A late firing of a recurring item (a backlog, or downtime longer than the cadence).
             // Quartz repeats at a fixed rate, so its next firing may already be due: move the trigger
             // to one cadence from now, and the item runs once rather than once per missed interval.
@@ -151,9 +155,14 @@ public sealed class CoordinatorJob(
         }
 
         // This node holds the item's claim, so it does not run it elsewhere in this process.
-        var row = await attempts.BeginAsync(new AttemptRequest(item.DataType, item.EntityId, firing.Attempt, started));
+        var row = await attempts.BeginAsync(new AttemptRequest(item.DataType, item.EntityId, firing.Attempt, started, notStartedSince));
         if (!row.IsStarted && reservation is not null)
             await credits.SettleAsync(reservation, 0, CancellationToken.None); // no call: the credits go back
+        if (row.IsStale)
+        {
+            CoordinatorLog.SkippedStale(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, notStartedSince!.Value, started);
+            return false;
+        }
         if (row.IsGone)
         {
             CoordinatorLog.ItemGone(logger, item.DataType, item.EntityId, firing.Attempt, node.Id);

@@ -77,8 +77,9 @@ internal static class PostgresBulk
         $"""
         UPDATE work_items
         SET state = 'in_flight', updates_start = u.s, attempt = u.a, node_id = @node, updated_at = u.s
-        FROM unnest(@d::text[], @e::text[], @a::integer[], @s::timestamptz[]) AS u(d, e, a, s)
+        FROM unnest(@d::text[], @e::text[], @a::integer[], @s::timestamptz[], @ns::timestamptz[]) AS u(d, e, a, s, ns)
         WHERE work_items.data_type = u.d AND work_items.entity_id = u.e
+          AND (work_items.updates_start IS NULL OR work_items.updates_start < u.ns)
           AND (work_items.state <> 'in_flight' OR work_items.node_id IS NULL OR work_items.node_id = @node
                OR {SqlDialect.OwnerNotAlive})
         RETURNING work_items.data_type, work_items.entity_id, work_items.tier, work_items.payload

@@ -35,6 +35,7 @@ public class SqlDialect
     protected const string MayStart =
         $"""
         data_type = @dataType AND entity_id = @entityId
+        AND (updates_start IS NULL OR updates_start < @since)
         AND (state <> 'in_flight' OR node_id IS NULL
              OR (node_id = @node AND @runningHere = 0)
              OR {OwnerNotAlive})

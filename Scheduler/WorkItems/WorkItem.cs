@@ -43,15 +43,28 @@ public sealed record FailureRecord(
     string ExceptionType, string Message, string? Detail);
 
 /// <summary>An attempt to mark started: which item, which attempt, when.</summary>
-public sealed record AttemptRequest(string DataType, string EntityId, int Attempt, DateTimeOffset StartedAt);
+/// <summary>
+/// An attempt to start. With <paramref name="NotStartedSince"/> it starts only if the item has not
+/// started since then (a late firing of a recurring item must not run it again after another firing did).
+/// </summary>
+public sealed record AttemptRequest(string DataType, string EntityId, int Attempt, DateTimeOffset StartedAt, DateTimeOffset? NotStartedSince = null)
+{
+    /// <summary>The guard's value in SQL: far in the future when there is none (any earlier start passes).</summary>
+    public static readonly DateTimeOffset NoGuard = new(9999, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public DateTimeOffset Since => NotStartedSince ?? NoGuard;
+}
 
 /// <summary>A successful attempt's end, to write as <c>updates_end</c>.</summary>
 public sealed record AttemptEnd(string DataType, string EntityId, DateTimeOffset EndedAt);
 
 /// <summary>What asking to start an attempt found.</summary>
-public sealed record AttemptStart(bool IsStarted, bool IsGone, string? BusyNode, string? Tier, string? Payload)
+public sealed record AttemptStart(bool IsStarted, bool IsGone, string? BusyNode, string? Tier, string? Payload, bool IsStale = false)
 {
     public static readonly AttemptStart Gone = new(false, true, null, null, null);
+
+    /// <summary>Not started: the item started since the request's <see cref="AttemptRequest.NotStartedSince"/>.</summary>
+    public static readonly AttemptStart Stale = new(false, false, null, null, null, IsStale: true);
 
     public static AttemptStart Started(string? tier, string? payload) => new(true, false, null, tier, payload);
 

@@ -184,18 +184,20 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     /// started (with the item's tier and payload), busy elsewhere, or gone.
     /// </summary>
     public async Task<AttemptStart> BeginAttemptAsync(
-        string dataType, string entityId, int attempt, string nodeId, bool runningHere, DateTimeOffset now, CancellationToken cancellationToken)
+        string dataType, string entityId, int attempt, string nodeId, bool runningHere, DateTimeOffset now, CancellationToken cancellationToken,
+        DateTimeOffset? notStartedSince = null)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
-        return await BeginAttemptAsync(connection, null, dataType, entityId, attempt, nodeId, runningHere, now, cancellationToken);
+        return await BeginAttemptAsync(connection, null, dataType, entityId, attempt, nodeId, runningHere, now, notStartedSince, cancellationToken);
     }
 
     private async Task<AttemptStart> BeginAttemptAsync(
         DbConnection connection, DbTransaction? transaction, string dataType, string entityId, int attempt, string nodeId,
-        bool runningHere, DateTimeOffset now, CancellationToken cancellationToken)
+        bool runningHere, DateTimeOffset now, DateTimeOffset? notStartedSince, CancellationToken cancellationToken)
     {
         await using (var command = connection.Command(connections.Dialect.BeginAttempt, transaction)
             .With("@now", now).With("@attempt", attempt).With("@node", nodeId)
+            .With("@since", notStartedSince ?? AttemptRequest.NoGuard)
             .With("@dataType", dataType).With("@entityId", entityId).With("@sched", _schedulerName)
             .With("@runningHere", runningHere ? 1 : 0).With("@nowTicks", now.UtcTicks))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
@@ -206,17 +208,16 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         return await OwnerAsync(connection, transaction, dataType, entityId, cancellationToken);
     }
 
-    /// <summary>Why an item did not start: gone, or busy on the node that has it in flight.</summary>
+    /// <summary>Why an item did not start: gone, busy on the node that has it in flight, or started since the request's guard (stale).</summary>
     private static async Task<AttemptStart> OwnerAsync(
         DbConnection connection, DbTransaction? transaction, string dataType, string entityId, CancellationToken cancellationToken)
     {
-        await using var owner = connection.Command("SELECT node_id FROM work_items WHERE data_type = @dataType AND entity_id = @entityId", transaction)
+        await using var owner = connection.Command("SELECT node_id, state FROM work_items WHERE data_type = @dataType AND entity_id = @entityId", transaction)
             .With("@dataType", dataType).With("@entityId", entityId);
-        return await owner.ExecuteScalarAsync(cancellationToken) switch
-        {
-            null => AttemptStart.Gone,
-            var node => AttemptStart.BusyOn(node as string ?? "?"),
-        };
+        await using var reader = await owner.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+            return AttemptStart.Gone;
+        return reader.GetString(1) == WorkItemStates.InFlight ? AttemptStart.BusyOn(reader.Get<string>("node_id") ?? "?") : AttemptStart.Stale;
     }
 
     /// <summary>
@@ -229,7 +230,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     {
         if (connections.Provider != StorageProvider.Postgres)
             return await EachInOneTransactionAsync(requests, cancellationToken, (connection, transaction, r) =>
-                BeginAttemptAsync(connection, transaction, r.DataType, r.EntityId, r.Attempt, nodeId, false, r.StartedAt, cancellationToken));
+                BeginAttemptAsync(connection, transaction, r.DataType, r.EntityId, r.Attempt, nodeId, false, r.StartedAt, r.NotStartedSince, cancellationToken));
 
         await using var connection = await connections.OpenAsync(cancellationToken);
         var started = new Dictionary<(string, string), AttemptStart>();
@@ -238,7 +239,8 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             .With("@d", requests.Select(r => r.DataType).ToArray())
             .With("@e", requests.Select(r => r.EntityId).ToArray())
             .With("@a", requests.Select(r => r.Attempt).ToArray())
-            .With("@s", requests.Select(r => r.StartedAt).ToArray()))
+            .With("@s", requests.Select(r => r.StartedAt).ToArray())
+            .With("@ns", requests.Select(r => r.Since).ToArray()))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
