@@ -278,6 +278,7 @@ public abstract class CoordinatorJobTests(StorageProvider provider)
         var second = await api.Store.BeginAttemptAsync("recorded", "guarded", 1, "node-b", false, due.AddSeconds(3), CancellationToken.None, notStartedSince: due);
 
         Assert.True(second.IsStale, $"started {second.IsStarted}, busy on {second.BusyNode}, gone {second.IsGone}");
+        Assert.Equal(due.AddSeconds(1).ToUnixTimeMilliseconds(), second.LastStart?.ToUnixTimeMilliseconds()); // the first start, for the log
         Assert.True((await api.Store.BeginAttemptAsync("recorded", "guarded", 1, "node-b", false, due.AddSeconds(4), CancellationToken.None)).IsStarted);
     }
 

@@ -160,7 +160,8 @@ public sealed class CoordinatorJob(
             await credits.SettleAsync(reservation, 0, CancellationToken.None); // no call: the credits go back
         if (row.IsStale)
         {
-            CoordinatorLog.SkippedStale(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, notStartedSince!.Value, started);
+            CoordinatorLog.SkippedStale(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, notStartedSince!.Value,
+                row.LastStart ?? notStartedSince.Value);
             return false;
         }
         if (row.IsGone)

@@ -59,12 +59,13 @@ public sealed record AttemptRequest(string DataType, string EntityId, int Attemp
 public sealed record AttemptEnd(string DataType, string EntityId, DateTimeOffset EndedAt);
 
 /// <summary>What asking to start an attempt found.</summary>
-public sealed record AttemptStart(bool IsStarted, bool IsGone, string? BusyNode, string? Tier, string? Payload, bool IsStale = false)
+public sealed record AttemptStart(
+    bool IsStarted, bool IsGone, string? BusyNode, string? Tier, string? Payload, bool IsStale = false, DateTimeOffset? LastStart = null)
 {
     public static readonly AttemptStart Gone = new(false, true, null, null, null);
 
-    /// <summary>Not started: the item started since the request's <see cref="AttemptRequest.NotStartedSince"/>.</summary>
-    public static readonly AttemptStart Stale = new(false, false, null, null, null, IsStale: true);
+    /// <summary>Not started: the item started since the request's <see cref="AttemptRequest.NotStartedSince"/>, at <paramref name="lastStart"/>.</summary>
+    public static AttemptStart StaleSince(DateTimeOffset? lastStart) => new(false, false, null, null, null, IsStale: true, LastStart: lastStart);
 
     public static AttemptStart Started(string? tier, string? payload) => new(true, false, null, tier, payload);
 

@@ -212,12 +212,14 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     private static async Task<AttemptStart> OwnerAsync(
         DbConnection connection, DbTransaction? transaction, string dataType, string entityId, CancellationToken cancellationToken)
     {
-        await using var owner = connection.Command("SELECT node_id, state FROM work_items WHERE data_type = @dataType AND entity_id = @entityId", transaction)
+        await using var owner = connection.Command("SELECT node_id, state, updates_start FROM work_items WHERE data_type = @dataType AND entity_id = @entityId", transaction)
             .With("@dataType", dataType).With("@entityId", entityId);
         await using var reader = await owner.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
             return AttemptStart.Gone;
-        return reader.GetString(1) == WorkItemStates.InFlight ? AttemptStart.BusyOn(reader.Get<string>("node_id") ?? "?") : AttemptStart.Stale;
+        return reader.GetString(1) == WorkItemStates.InFlight
+            ? AttemptStart.BusyOn(reader.Get<string>("node_id") ?? "?")
+            : AttemptStart.StaleSince(reader.GetTime("updates_start"));
     }
 
     /// <summary>
