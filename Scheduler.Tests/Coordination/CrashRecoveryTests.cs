@@ -51,6 +51,14 @@ public abstract class CrashRecoveryTests(StorageProvider provider, ITestOutputHe
             if (provider == StorageProvider.Postgres)
                 survivor = await StartSurvivorAsync(store, settings, recording);
 
+            if (provider == StorageProvider.Postgres)
+            {
+                // The firing being recovered is one a set-based round made (Cluster:SetBasedFiring, on by default).
+                await using var connection = new Npgsql.NpgsqlConnection(store.ConnectionString);
+                await connection.OpenAsync();
+                await using var entry = new Npgsql.NpgsqlCommand("SELECT entry_id FROM qrtz_fired_triggers WHERE trigger_name = 'crash-1'", connection);
+                Assert.Contains(BatchScheduler.Scheduling.SetFiringRounds.EntryMarker, (string)(await entry.ExecuteScalarAsync())!, StringComparison.Ordinal);
+            }
             await crashing.KillAsync();
             var killedAt = Stopwatch.StartNew();
 

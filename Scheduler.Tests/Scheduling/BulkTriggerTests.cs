@@ -19,9 +19,10 @@ public sealed class BulkTriggerTests
 {
     private const string DataType = "bulk";
 
-    private static Dictionary<string, string?> Settings(string role) => new()
+    private static Dictionary<string, string?> Settings(string role, bool setBasedFiring = true) => new()
     {
         ["Cluster:Role"] = role,
+        ["Cluster:SetBasedFiring"] = setBasedFiring ? "true" : "false",
         ["Cluster:CheckinInterval"] = "00:00:01",
         [$"DataTypes:{DataType}:Executor"] = "recording",
         [$"DataTypes:{DataType}:Cadence:once"] = "",
@@ -71,8 +72,15 @@ public sealed class BulkTriggerTests
         Assert.Equal((long)rows["bulk-once"]["next_fire_time"]! + 1, (long)rows["bulk-hourly"]["next_fire_time"]!);
     }
 
-    [Fact]
-    public async Task BulkRegisteredItems_FireExactlyOnceAcrossTwoNodes()
+    /// <summary>
+    /// Whether Quartz's own rounds fire them or the set-based ones (<see cref="SetFiringRounds"/>),
+    /// the rows end the same: each item ran once, a spent trigger is gone with its rows, a recurring
+    /// one waits at its next fire time, fired once.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task BulkRegisteredItems_FireExactlyOnceAcrossTwoNodes(bool setBasedFiring)
     {
         const int oneShot = 400, recurring = 100;
         await using var database = await PostgresTestDatabase.CreateAsync();
@@ -90,8 +98,8 @@ public sealed class BulkTriggerTests
         Assert.Equal(oneShot + recurring, (await TriggerRowsAsync(database.ConnectionString)).Count);
         Assert.Empty(recorder.Calls);
 
-        await using var first = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("worker"), AddRecorder);
-        await using var second = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("worker"), AddRecorder);
+        await using var first = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("worker", setBasedFiring), AddRecorder);
+        await using var second = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("worker", setBasedFiring), AddRecorder);
         await Eventually.TrueAsync(async () =>
         {
             var done = await first.Store.ListAsync(new WorkItemQuery(DataType, WorkItemStates.Completed, null, 1, 1), CancellationToken.None);
@@ -105,6 +113,12 @@ public sealed class BulkTriggerTests
         var left = await TriggerRowsAsync(database.ConnectionString);
         Assert.Equal(recurring, left.Count);
         Assert.All(left.Values, r => Assert.Equal(1L, r["times_triggered"]));
+        // Never run, so it fired a lead early; Quartz's next firing is its start, one interval after it fell due.
+        Assert.All(left.Values, r => Assert.Equal("WAITING", r["trigger_state"]));
+        Assert.All(left.Values, r => Assert.Equal(r["start_time"], r["next_fire_time"]));
+        Assert.All(left.Values, r => Assert.Equal((long)r["start_time"]! - WorkItemTriggers.NeverRunLead.Ticks - TimeSpan.FromHours(1).Ticks, r["prev_fire_time"]));
+        // Every firing went through the path asked for.
+        Assert.Equal(setBasedFiring ? oneShot + recurring : 0, SetFired(first) + SetFired(second));
         // Every completion went through the batched rounds, and left no fired row behind.
         await Eventually.TrueAsync(async () =>
             Completed(first) + Completed(second) == oneShot + recurring && await FiredRowsAsync(database.ConnectionString) == 0,
@@ -112,6 +126,43 @@ public sealed class BulkTriggerTests
     }
 
     private static long Completed(TestNode node) => ((BatchedCompletionJobStore)node.App.Services.GetRequiredService<IJobStore>()).Batched;
+
+    private static long SetFired(TestNode node) =>
+        ((BatchedCompletionJobStore)node.App.Services.GetRequiredService<IJobStore>()).FiringRounds?.Fired ?? 0;
+
+    /// <summary>
+    /// A round that finds both plain triggers and one-offs due (which carry job data) fires the
+    /// plain ones itself and leaves the one-offs to Quartz's own round in the same acquisition.
+    /// </summary>
+    [Fact]
+    public async Task ARoundWithOneOffsDue_FiresThePlainTriggers_AndQuartzTheOneOffs()
+    {
+        const int plain = 50, oneOffs = 10;
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        var recorder = new RecordingExecutor();
+        void AddRecorder(IServiceCollection s) => s.AddExecutor("recording", recorder);
+        await using (var api = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"), AddRecorder))
+        {
+            var items = Enumerable.Range(0, plain + oneOffs).Select(i => new { entityId = $"mixed-{i:000}" }).ToList();
+            using var response = await api.Http.PostAsJsonAsync("/api/work-items", new { dataType = DataType, items });
+            response.EnsureSuccessStatusCode();
+            // Run now: the item's trigger becomes a one-off carrying its firing data.
+            for (var i = plain; i < plain + oneOffs; i++)
+                (await api.Http.PostAsync($"/api/work-items/{DataType}/mixed-{i:000}/run", null)).EnsureSuccessStatusCode();
+        }
+        var rows = await TriggerRowsAsync(database.ConnectionString);
+        Assert.Equal(oneOffs, rows.Values.Count(r => r["job_data"] is not null));
+
+        await using var worker = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("worker"), AddRecorder);
+        await Eventually.TrueAsync(() => Task.FromResult(recorder.Calls.Count >= plain + oneOffs), TimeSpan.FromMinutes(1),
+            "every item should run");
+
+        Assert.All(recorder.Calls.GroupBy(c => c.EntityId), g => Assert.Single(g));
+        Assert.Equal(plain + oneOffs, recorder.Calls.Select(c => c.EntityId).Distinct().Count());
+        Assert.Equal(plain, SetFired(worker));
+        await Eventually.TrueAsync(async () => await FiredRowsAsync(database.ConnectionString) == 0 && (await TriggerRowsAsync(database.ConnectionString)).Count == 0,
+            TimeSpan.FromSeconds(30), "every one-shot trigger and fired row gone after the runs");
+    }
 
     private static async Task<long> FiredRowsAsync(string connectionString)
     {

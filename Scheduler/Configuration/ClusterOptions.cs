@@ -26,6 +26,12 @@ public sealed class ClusterOptions
     /// <summary>How often a worker re-arms items that lost their trigger and frees triggers Quartz left stuck.</summary>
     public TimeSpan RepairInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// PostgreSQL: fire due work-item triggers in set-based rounds (three statements per round) rather
+    /// than through Quartz's per-trigger statements. The rows written are Quartz's own either way.
+    /// </summary>
+    public bool SetBasedFiring { get; set; } = true;
+
     /// <summary>Quartz scheduler name: nodes with the same name and database form one cluster.</summary>
     public string SchedulerName { get; set; } = "BatchScheduler";
 }

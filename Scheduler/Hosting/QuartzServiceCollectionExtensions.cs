@@ -62,7 +62,11 @@ internal static class QuartzServiceCollectionExtensions
         });
         if (storage.Provider == StorageProvider.Postgres)
             services.DecorateJobStore((provider, inner) => new BatchedCompletionJobStore(inner,
-                provider.GetRequiredService<ConnectionFactory>(), cluster.SchedulerName, provider.GetRequiredService<ILogger<BatchedCompletionJobStore>>()));
+                provider.GetRequiredService<ConnectionFactory>(), cluster.SchedulerName, provider.GetRequiredService<ILogger<BatchedCompletionJobStore>>(),
+                cluster.SetBasedFiring
+                    ? (Func<IJobStore, SetFiringRounds>)(store => new SetFiringRounds(provider.GetRequiredService<ConnectionFactory>(), cluster.SchedulerName, node.Id,
+                        MisfireThreshold, provider.GetRequiredService<TimeProvider>(), key => store.GetJob(key)))
+                    : null));
         if (cluster.Role == NodeRoles.Worker)
         {
             if (storage.Provider != StorageProvider.Sqlite)

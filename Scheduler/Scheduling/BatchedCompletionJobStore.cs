@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Threading.Channels;
 using BatchScheduler.Storage;
 using Quartz;
@@ -69,14 +70,19 @@ internal sealed partial class BatchedCompletionJobStore : DelegatingJobStore
     private readonly ILogger _logger;
     private readonly Lazy<Task> _writer;
 
-    public BatchedCompletionJobStore(IJobStore inner, ConnectionFactory connections, string schedulerName, ILogger<BatchedCompletionJobStore> logger)
+    public BatchedCompletionJobStore(IJobStore inner, ConnectionFactory connections, string schedulerName, ILogger<BatchedCompletionJobStore> logger,
+        Func<IJobStore, SetFiringRounds>? firingRounds = null)
         : base(inner)
     {
         _connections = connections;
         _schedulerName = schedulerName;
         _logger = logger;
         _writer = new Lazy<Task>(() => Task.Run(WriteRoundsAsync));
+        FiringRounds = firingRounds?.Invoke(inner);
     }
+
+    /// <summary>The set-based firing rounds, when they are on (<c>Cluster:SetBasedFiring</c>).</summary>
+    public SetFiringRounds? FiringRounds { get; }
 
     /// <summary>Completions written in rounds so far (for tests and logs).</summary>
     public long Batched => Interlocked.Read(ref _batched);
@@ -84,12 +90,37 @@ internal sealed partial class BatchedCompletionJobStore : DelegatingJobStore
     private long _batched;
 
     /// <summary>
-    /// Forwarded: <see cref="DelegatingJobStore"/>'s default acquires without firing, which would
-    /// turn off Quartz's lock-free rounds that fire what is due as they acquire it.
+    /// Fires the plain work-item triggers that are due in one set-based round (<see cref="SetFiringRounds"/>),
+    /// and leaves the rest to Quartz's own round: the other kinds of trigger due now, and everything
+    /// due later, which Quartz waits for. Forwarded whole when set-based rounds are off:
+    /// <see cref="DelegatingJobStore"/>'s default acquires without firing, which would turn off
+    /// Quartz's lock-free rounds that fire what is due as they acquire it.
     /// </summary>
-    public override ValueTask<TriggerAcquisitionResult> AcquireNextTriggersAndFireDue(
-        TriggerAcquisitionRequest request, CancellationToken cancellationToken = default) =>
-        InnerJobStore.AcquireNextTriggersAndFireDue(request, cancellationToken);
+    public override async ValueTask<TriggerAcquisitionResult> AcquireNextTriggersAndFireDue(
+        TriggerAcquisitionRequest request, CancellationToken cancellationToken = default)
+    {
+        if (FiringRounds is null || request.ExecutionLimits is not null || request.ServedExecutionGroups is not null
+            || request.RefusedExecutionGroups is not null || request.MaxCount < 1)
+            return await InnerJobStore.AcquireNextTriggersAndFireDue(request, cancellationToken);
+        SetFiringRounds.Round round;
+        try
+        {
+            round = await FiringRounds.FireDueAsync(request.MaxCount, cancellationToken);
+        }
+        catch (DbException e)
+        {
+            // As a failure of Quartz's own acquisition: the scheduler thread backs off and tries again.
+            throw new JobPersistenceException($"Set-based firing round failed: {e.Message}", e);
+        }
+        if (round.Due.Count == 0)
+            return await InnerJobStore.AcquireNextTriggersAndFireDue(request, cancellationToken);
+        if (!round.OthersDue || round.Due.Count >= request.MaxCount)
+            return new TriggerAcquisitionResult { Due = round.Due, Fired = round.Fired };
+        var rest = await InnerJobStore.AcquireNextTriggersAndFireDue(request with { MaxCount = request.MaxCount - round.Due.Count }, cancellationToken);
+        round.Due.AddRange(rest.Due);
+        round.Fired.AddRange(rest.Fired);
+        return new TriggerAcquisitionResult { Due = round.Due, Fired = round.Fired, Pending = rest.Pending };
+    }
 
     public override ValueTask TriggeredJobComplete(
         IOperableTrigger trigger, IJobDetail jobDetail, SchedulerInstruction triggerInstructionCode, CancellationToken cancellationToken = default) =>

@@ -1,0 +1,281 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using System.Globalization;
+using BatchScheduler.Storage;
+using Quartz;
+using Quartz.Extensibility;
+using Quartz.Impl.Triggers;
+
+namespace BatchScheduler.Scheduling;
+
+/// <summary>
+/// Fires a round of due work-item triggers on PostgreSQL in three statements, whatever its size:
+/// one claims and reads them, one writes what Quartz writes when it fires them, one commits. Quartz's
+/// own round claims, fires and re-stores each trigger with statements of its own, four per firing.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The rows are Quartz's own and end as Quartz leaves them: the trigger moved on by Quartz's own
+/// <see cref="IOperableTrigger.Triggered"/> (a spent one-shot <c>COMPLETE</c> with no next fire time,
+/// a repeating one <c>WAITING</c> at its next), its simple-trigger row's fire count, and a
+/// <c>QRTZ_FIRED_TRIGGERS</c> row in state <c>EXECUTING</c> for this node with the job's recovery
+/// flag. So Quartz runs, completes and, after a node dies, recovers these firings exactly as it does
+/// the ones it fires itself; what it hands the scheduler is what its own round would.
+/// </para>
+/// <para>
+/// The claim is Quartz 4.7's lock-free claim done for a set: the due rows are locked with
+/// <c>FOR UPDATE SKIP LOCKED</c> and re-checked by PostgreSQL as they are locked, so a row another node
+/// is claiming or has fired is passed over, and Quartz's compare-and-swap claim of a row fired here
+/// finds it changed. Only plain firings are taken: a simple trigger of a work-item job, with no job
+/// data, calendar, overlap policy, retry attempt, continuation, execution group, preferred node,
+/// fixed delay or misfire of its own, not misfired. Everything else (one-offs, which carry job data,
+/// recovery firings, misfires) is left to Quartz's own round, which runs after this one when such
+/// triggers are due too.
+/// </para>
+/// </remarks>
+internal sealed class SetFiringRounds
+{
+    /// <summary>In the entry id (<c>QRTZ_FIRED_TRIGGERS.ENTRY_ID</c>) of every firing these rounds make.</summary>
+    public const string EntryMarker = "~set~";
+
+    /// <summary>Job details are read from Quartz again after this long (they change only on deploys).</summary>
+    private static readonly TimeSpan JobCacheLifetime = TimeSpan.FromMinutes(1);
+
+    private const string Claim =
+        """
+        SELECT t.trigger_name, t.trigger_group, t.job_name, t.job_group, t.description, t.next_fire_time,
+               t.prev_fire_time, t.priority, t.start_time, t.end_time, t.misfire_instr,
+               s.repeat_count, s.repeat_interval, s.times_triggered,
+               (t.trigger_type = 'SIMPLE' AND s.trigger_name IS NOT NULL AND t.job_group = @jobGroup
+                AND t.calendar_name IS NULL AND t.job_data IS NULL AND t.overlap_policy IS NULL
+                AND t.continues_trigger_name IS NULL AND t.execution_group IS NULL AND t.preferred_node IS NULL
+                AND t.fixed_delay IS NULL AND t.misfire_threshold IS NULL AND t.misfire_orig_fire_time IS NULL
+                AND COALESCE(t.retry_attempt, 0) = 0 AND t.retry_policy = 'none' AND t.next_fire_time >= @misfired) AS plain
+        FROM qrtz_triggers t
+        LEFT JOIN qrtz_simple_triggers s
+          ON s.sched_name = t.sched_name AND s.trigger_name = t.trigger_name AND s.trigger_group = t.trigger_group
+        WHERE t.sched_name = @sched AND t.trigger_state = 'WAITING' AND t.next_fire_time <= @now
+        ORDER BY t.next_fire_time, t.priority DESC
+        LIMIT @n
+        FOR UPDATE OF t SKIP LOCKED
+        """;
+
+    private const string Fire =
+        """
+        WITH u AS (
+          SELECT * FROM unnest(@names::text[], @groups::text[], @next::bigint[], @prev::bigint[], @states::text[],
+                               @times::integer[], @entries::text[], @scheduled::bigint[], @priorities::integer[],
+                               @jobNames::text[], @jobGroups::text[], @recovery::boolean[])
+            AS u(n, g, next_fire_time, prev_fire_time, state, times_triggered, entry_id, sched_time, priority, job_name, job_group, requests_recovery)
+        ), t AS (
+          UPDATE qrtz_triggers t
+          SET next_fire_time = u.next_fire_time, prev_fire_time = u.prev_fire_time, trigger_state = u.state
+          FROM u WHERE t.sched_name = @sched AND t.trigger_name = u.n AND t.trigger_group = u.g
+        ), s AS (
+          UPDATE qrtz_simple_triggers s SET times_triggered = u.times_triggered
+          FROM u WHERE s.sched_name = @sched AND s.trigger_name = u.n AND s.trigger_group = u.g
+        )
+        INSERT INTO qrtz_fired_triggers (sched_name, entry_id, trigger_name, trigger_group, instance_name, fired_time,
+                                         sched_time, priority, state, job_name, job_group, is_nonconcurrent,
+                                         requests_recovery, execution_group)
+        SELECT @sched, u.entry_id, u.n, u.g, @instance, @firedTime, u.sched_time, u.priority, 'EXECUTING',
+               u.job_name, u.job_group, false, u.requests_recovery, NULL
+        FROM u
+        """;
+
+    private readonly ConnectionFactory _connections;
+    private readonly string _schedulerName;
+    private readonly string _instanceId;
+    private readonly TimeSpan _misfireThreshold;
+    private readonly TimeProvider _time;
+    private readonly Func<JobKey, ValueTask<IJobDetail?>> _retrieveJob;
+    private readonly ConcurrentDictionary<JobKey, (IJobDetail? Job, DateTimeOffset ReadAt)> _jobs = new();
+    private readonly string _entryPrefix;
+    private long _entries;
+    private long _fired;
+
+    public SetFiringRounds(ConnectionFactory connections, string schedulerName, string instanceId, TimeSpan misfireThreshold,
+        TimeProvider time, Func<JobKey, ValueTask<IJobDetail?>> retrieveJob)
+    {
+        _connections = connections;
+        _schedulerName = schedulerName;
+        _instanceId = instanceId;
+        _misfireThreshold = misfireThreshold;
+        _time = time;
+        _retrieveJob = retrieveJob;
+        // Quartz's own entry ids are the instance id and a counter; these never meet them, nor the
+        // ids of an earlier process of the same node that recovery has not cleared yet.
+        _entryPrefix = string.Create(CultureInfo.InvariantCulture, $"{instanceId}{EntryMarker}{time.GetUtcNow().UtcTicks:x}~");
+    }
+
+    /// <summary>Firings made by these rounds so far (for tests and logs).</summary>
+    public long Fired => Interlocked.Read(ref _fired);
+
+    /// <summary>
+    /// Claims and fires up to <paramref name="maxCount"/> plain triggers that are due now, in due
+    /// order. <see cref="Round.OthersDue"/> says whether due triggers of other kinds were seen among
+    /// them, which Quartz's own round must fire.
+    /// </summary>
+    public async Task<Round> FireDueAsync(int maxCount, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var rows = new List<Row>(maxCount);
+        var othersDue = false;
+        await using (var claim = connection.Command(Claim, transaction)
+            .With("@sched", _schedulerName).With("@jobGroup", WorkItemKeys.JobGroup)
+            .With("@now", now.UtcTicks).With("@misfired", (now - _misfireThreshold).UtcTicks).With("@n", maxCount))
+        await using (var reader = await claim.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                if (!reader.GetBoolean(14))
+                {
+                    othersDue = true;
+                    continue;
+                }
+                rows.Add(Row.Read(reader));
+            }
+        }
+
+        var due = new List<IOperableTrigger>(rows.Count);
+        var fired = new List<TriggerFiredResult>(rows.Count);
+        var write = new FireColumns(rows.Count);
+        var firedAt = _time.GetUtcNow();
+        foreach (var row in rows)
+        {
+            var job = await JobAsync(row.JobKey);
+            if (job is not { Durable: true, ConcurrentExecutionDisallowed: false, PersistJobDataAfterExecution: false })
+            {
+                othersDue = true; // left locked until the commit, then Quartz's round takes it
+                continue;
+            }
+            var trigger = row.ToTrigger(_time);
+            trigger.FireInstanceId = _entryPrefix + Interlocked.Increment(ref _entries).ToString(CultureInfo.InvariantCulture);
+            var scheduled = trigger.NextFireTimeUtc;
+            var previous = trigger.PreviousFireTimeUtc;
+            trigger.Triggered(null);
+            write.Add(trigger, scheduled!.Value, job.RequestsRecovery);
+            due.Add(trigger);
+            fired.Add(TriggerFiredResult.Fired(new TriggerFiredBundle
+            {
+                JobDetail = job.Clone(),
+                Trigger = trigger,
+                Recovering = false,
+                FireTimeUtc = firedAt,
+                ScheduledFireTimeUtc = scheduled,
+                PreviousFireTimeUtc = previous,
+                NextFireTimeUtc = trigger.NextFireTimeUtc,
+            }));
+        }
+
+        if (due.Count > 0)
+        {
+            await using var fire = connection.Command(Fire, transaction);
+            write.Bind(fire, _schedulerName, _instanceId, firedAt);
+            await fire.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        Interlocked.Add(ref _fired, due.Count);
+        return new Round(due, fired, othersDue);
+    }
+
+    private async ValueTask<IJobDetail?> JobAsync(JobKey key)
+    {
+        var now = _time.GetUtcNow();
+        if (_jobs.TryGetValue(key, out var cached) && now - cached.ReadAt < JobCacheLifetime)
+            return cached.Job;
+        var job = await _retrieveJob(key);
+        _jobs[key] = (job, now);
+        return job;
+    }
+
+    /// <summary>What one round fired (index-aligned, as Quartz's result wants) and whether others are due.</summary>
+    public sealed record Round(List<IOperableTrigger> Due, List<TriggerFiredResult> Fired, bool OthersDue);
+
+    /// <summary>One claimed trigger row, as Quartz's own read of it would build it.</summary>
+    private sealed record Row(
+        TriggerKey Key, JobKey JobKey, string? Description, long NextFireTime, long? PreviousFireTime, int Priority,
+        long StartTime, long? EndTime, int MisfireInstruction, int RepeatCount, long RepeatIntervalMs, int TimesTriggered)
+    {
+        public static Row Read(DbDataReader r) => new(
+            new TriggerKey(r.GetString(0), r.GetString(1)),
+            new JobKey(r.GetString(2), r.GetString(3)),
+            r.IsDBNull(4) ? null : r.GetString(4),
+            r.GetInt64(5),
+            r.IsDBNull(6) ? null : r.GetInt64(6),
+            r.GetInt32(7),
+            r.GetInt64(8),
+            r.IsDBNull(9) ? null : r.GetInt64(9),
+            r.GetInt32(10),
+            r.GetInt32(11),
+            r.GetInt64(12),
+            r.GetInt32(13));
+
+        /// <summary>The trigger Quartz's store builds from these columns (<c>StdAdoDelegate.BuildTrigger</c>).</summary>
+        public SimpleTriggerImpl ToTrigger(TimeProvider time)
+        {
+            var trigger = (SimpleTriggerImpl)TriggerBuilder.Create(time)
+                .WithDescription(Description)
+                .WithPriority(Priority)
+                .StartAt(Utc(StartTime))
+                .EndAt(EndTime is { } end ? Utc(end) : null)
+                .WithIdentity(Key)
+                .WithSimpleSchedule(s => s.WithRepeatCount(RepeatCount).WithInterval(TimeSpan.FromMilliseconds(RepeatIntervalMs)))
+                .ForJob(JobKey)
+                .Build();
+            trigger.MisfireInstructionCode = MisfireInstruction;
+            trigger.NextFireTimeUtc = Utc(NextFireTime);
+            trigger.PreviousFireTimeUtc = PreviousFireTime is { } previous ? Utc(previous) : null;
+            trigger.TimesTriggered = TimesTriggered;
+            trigger.RetryPolicy = RetryPolicy.None;
+            trigger.RetryAttempt = 0;
+            return trigger;
+        }
+
+        private static DateTimeOffset Utc(long ticks) => new(ticks, TimeSpan.Zero);
+    }
+
+    /// <summary>The fire statement's arrays, one element per fired trigger.</summary>
+    private sealed class FireColumns(int capacity)
+    {
+        private readonly List<string> _names = new(capacity);
+        private readonly List<string> _groups = new(capacity);
+        private readonly List<long?> _next = new(capacity);
+        private readonly List<long?> _previous = new(capacity);
+        private readonly List<string> _states = new(capacity);
+        private readonly List<int> _times = new(capacity);
+        private readonly List<string> _entries = new(capacity);
+        private readonly List<long> _scheduled = new(capacity);
+        private readonly List<int> _priorities = new(capacity);
+        private readonly List<string> _jobNames = new(capacity);
+        private readonly List<string> _jobGroups = new(capacity);
+        private readonly List<bool> _recovery = new(capacity);
+
+        public void Add(SimpleTriggerImpl trigger, DateTimeOffset scheduled, bool requestsRecovery)
+        {
+            _names.Add(trigger.Key.Name);
+            _groups.Add(trigger.Key.Group);
+            _next.Add(trigger.NextFireTimeUtc?.UtcTicks);
+            _previous.Add(trigger.PreviousFireTimeUtc?.UtcTicks);
+            // What Quartz stores for a fired trigger of a job that allows concurrent runs.
+            _states.Add(trigger.NextFireTimeUtc is null ? "COMPLETE" : "WAITING");
+            _times.Add(trigger.TimesTriggered);
+            _entries.Add(trigger.FireInstanceId!);
+            _scheduled.Add(scheduled.UtcTicks);
+            _priorities.Add(trigger.Priority);
+            _jobNames.Add(trigger.JobKey.Name);
+            _jobGroups.Add(trigger.JobKey.Group);
+            _recovery.Add(requestsRecovery);
+        }
+
+        public void Bind(DbCommand command, string schedulerName, string instanceId, DateTimeOffset firedAt) => command
+            .With("@sched", schedulerName).With("@instance", instanceId).With("@firedTime", firedAt.UtcTicks)
+            .With("@names", _names.ToArray()).With("@groups", _groups.ToArray())
+            .With("@next", _next.ToArray()).With("@prev", _previous.ToArray()).With("@states", _states.ToArray())
+            .With("@times", _times.ToArray()).With("@entries", _entries.ToArray()).With("@scheduled", _scheduled.ToArray())
+            .With("@priorities", _priorities.ToArray()).With("@jobNames", _jobNames.ToArray())
+            .With("@jobGroups", _jobGroups.ToArray()).With("@recovery", _recovery.ToArray());
+    }
+}
