@@ -2,7 +2,7 @@
 # Benchmarks BatchScheduler against plain Quartz.NET 4.7.3 and Hangfire.PostgreSql on one
 # PostgreSQL, in one run, and prints a markdown table (also written to docs/benchmarks.md).
 #
-#   bench/run.sh            full run: 10,000 and 100,000 items registered and 10,000 drained per system;
+#   bench/run.sh            full run: 10,000 and 100,000 items registered and 20,000 drained per system;
 #                           BatchScheduler also: 1,000,000 registered then API latency and RSS, due-to-start
 #                           at half load, failover after SIGKILL, credit-free drain beside credit-limited items
 #   bench/run.sh --quick    a few minutes: 10,000 registered, 2,000 drained, 100,000 for the scale run
@@ -15,7 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 QUICK=0
 [[ "${1:-}" == "--quick" ]] && QUICK=1
-if (( QUICK )); then REGISTER=(10000); DRAIN=2000; SCALE=100000; PGBENCH_SECONDS=5; else REGISTER=(10000 100000); DRAIN=10000; SCALE=1000000; PGBENCH_SECONDS=15; fi
+if (( QUICK )); then REGISTER=(10000); DRAIN=2000; SCALE=100000; PGBENCH_SECONDS=5; else REGISTER=(10000 100000); DRAIN=20000; SCALE=1000000; PGBENCH_SECONDS=15; fi
 
 export BATCHSCHEDULER_PG_PORT="${BATCHSCHEDULER_PG_PORT:-55434}"
 PG_LOG_PREFIX=bench

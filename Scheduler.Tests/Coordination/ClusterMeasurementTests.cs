@@ -166,7 +166,7 @@ public sealed class ClusterMeasurementTests(ITestOutputHelper output)
     private static Dictionary<string, string?> PingNode(string role) => new()
     {
         ["Cluster:Role"] = role,
-        ["Cluster:MaxConcurrency"] = "32", // the shipped default, not TestNode's 8
+        ["Cluster:MaxConcurrency"] = "128", // the shipped default, not TestNode's 8
         [$"DataTypes:{Fast}:Executor"] = "noop",
         [$"DataTypes:{Slow}:Executor"] = "noop",
         [$"DataTypes:{WarmUp}:Executor"] = "noop",
@@ -177,7 +177,7 @@ public sealed class ClusterMeasurementTests(ITestOutputHelper output)
         var own = new Dictionary<string, string?>(settings)
         {
             ["Cluster:Role"] = role,
-            ["Cluster:MaxConcurrency"] = "32",
+            ["Cluster:MaxConcurrency"] = "128",
             ["DataTypes:slow:Executor"] = "recording",
         };
         own.Remove("DataTypes:slow:Demo:Duration");

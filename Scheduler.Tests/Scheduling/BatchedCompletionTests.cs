@@ -36,6 +36,8 @@ public sealed class BatchedCompletionTests
 
         await fixture.Store.FiringComplete(fixture.Context("spent", "f-spent"));
         await fixture.Store.FiringComplete(fixture.Context("replaced", "f-replaced"));
+        // Queued, not awaited: the job's slot is free at once, and the round is written behind it.
+        await Eventually.TrueAsync(() => Task.FromResult(fixture.Store.Batched == 2), TimeSpan.FromSeconds(10), "both completions written in a round");
 
         Assert.Equal(0L, await fixture.CountAsync("qrtz_triggers", "spent"));
         Assert.Equal(0L, await fixture.CountAsync("qrtz_simple_triggers", "spent"));
@@ -61,10 +63,52 @@ public sealed class BatchedCompletionTests
         var context = fixture.Context("parent", "f-parent");
 
         await fixture.Store.FiringComplete(context);
+        await Eventually.TrueAsync(() => Task.FromResult(fixture.Inner.ReceivedCalls().Any()), TimeSpan.FromSeconds(10),
+            "the completion handed to Quartz");
 
         await fixture.Inner.Received(1).FiringComplete(context, Arg.Any<CancellationToken>());
         Assert.Equal(1L, await fixture.CountAsync("qrtz_triggers", "parent"));
         Assert.Equal(0L, fixture.Store.Batched);
+    }
+
+    [Fact]
+    public async Task QueuedCompletions_AreWrittenByShutdown_BeforeQuartzsStoreShutsDown()
+    {
+        await using var fixture = await Fixture.StartAsync("a", "b", "c");
+        foreach (var entity in new[] { "a", "b", "c" })
+            await fixture.FireAsync(entity, spent: true);
+        foreach (var entity in new[] { "a", "b", "c" })
+            await fixture.Store.FiringComplete(fixture.Context(entity, $"f-{entity}"));
+
+        await fixture.Store.Shutdown();
+
+        Assert.Equal(3L, fixture.Store.Batched);
+        Assert.Equal(0L, await fixture.CountAsync("qrtz_fired_triggers", null));
+        Assert.Equal(0L, await fixture.CountAsync("qrtz_triggers", "a") + await fixture.CountAsync("qrtz_triggers", "c"));
+        await fixture.Inner.Received(1).Shutdown(Arg.Any<CancellationToken>());
+    }
+
+    [Fact]
+    public async Task ARoundFailingWithAnythingButADatabaseError_FiresNothing_AndLeavesEveryRoundToQuartz()
+    {
+        // A job lookup that throws stands for a row the set-based round does not understand.
+        await using var fixture = await Fixture.StartAsync(
+            (connections, scheduler) => new SetFiringRounds(connections, scheduler, "test-node", TimeSpan.FromDays(365), TimeProvider.System,
+                _ => throw new InvalidOperationException("a row this code does not understand")),
+            "due-now");
+        fixture.Inner.AcquireNextTriggersAndFireDue(default!, default).ReturnsForAnyArgs(new TriggerAcquisitionResult());
+        var request = new TriggerAcquisitionRequest { NoLaterThan = TimeProvider.System.GetUtcNow(), MaxCount = 8 };
+
+        var first = await fixture.Store.AcquireNextTriggersAndFireDue(request);
+        var second = await fixture.Store.AcquireNextTriggersAndFireDue(request);
+
+        Assert.Empty(first.Due);
+        Assert.Empty(second.Due);
+        await fixture.Inner.Received(2).AcquireNextTriggersAndFireDue(request, Arg.Any<CancellationToken>());
+        Assert.Equal(0L, fixture.Store.FiringRounds!.Fired);
+        // The round rolled back: the trigger still waits, and no firing was recorded.
+        Assert.Equal(0L, await fixture.CountAsync("qrtz_fired_triggers", null));
+        await fixture.ExecuteAsync("DO $$ BEGIN IF (SELECT trigger_state FROM qrtz_triggers WHERE trigger_name = 'due-now') <> 'WAITING' THEN RAISE EXCEPTION 'not waiting'; END IF; END $$");
     }
 
     [Fact]
@@ -99,27 +143,30 @@ public sealed class BatchedCompletionTests
         private readonly PostgresTestDatabase _database;
         private readonly TestNode _node;
 
-        private Fixture(PostgresTestDatabase database, TestNode node)
+        private Fixture(PostgresTestDatabase database, TestNode node, Func<ConnectionFactory, string, SetFiringRounds>? rounds)
         {
             _database = database;
             _node = node;
-            Store = new BatchedCompletionJobStore(Inner, node.App.Services.GetRequiredService<ConnectionFactory>(),
-                node.App.Services.GetRequiredService<IOptions<ClusterOptions>>().Value.SchedulerName,
-                NullLogger<BatchedCompletionJobStore>.Instance);
+            var connections = node.App.Services.GetRequiredService<ConnectionFactory>();
+            var scheduler = node.App.Services.GetRequiredService<IOptions<ClusterOptions>>().Value.SchedulerName;
+            Store = new BatchedCompletionJobStore(Inner, connections, scheduler, NullLogger<BatchedCompletionJobStore>.Instance,
+                rounds is null ? null : _ => rounds(connections, scheduler));
         }
 
         public IJobStore Inner { get; } = Substitute.For<IJobStore>();
 
         public BatchedCompletionJobStore Store { get; }
 
-        public static async Task<Fixture> StartAsync(params string[] entities)
+        public static Task<Fixture> StartAsync(params string[] entities) => StartAsync(null, entities);
+
+        public static async Task<Fixture> StartAsync(Func<ConnectionFactory, string, SetFiringRounds>? rounds, params string[] entities)
         {
             var database = await PostgresTestDatabase.CreateAsync();
             var node = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings);
             Assert.True(node.App.Services.GetRequiredService<DataTypeCatalog>().TryGet(DataType, out var dataType));
             await node.App.Services.GetRequiredService<WorkItemService>().RegisterAsync(dataType,
                 entities.Select(e => new WorkItemRegistration(e, null, null)).ToList(), CancellationToken.None);
-            return new Fixture(database, node);
+            return new Fixture(database, node, rounds);
         }
 
         /// <summary>What Quartz's fire of a one-shot trigger leaves: the trigger COMPLETE with no next fire time (or, replaced, due again) and a fired row.</summary>

@@ -11,8 +11,13 @@ public sealed class ClusterOptions
     /// <summary><c>worker</c> executes work items and serves the API; <c>api</c> only serves.</summary>
     public string Role { get; set; } = NodeRoles.Worker;
 
-    /// <summary>Work items this node runs at once (Quartz worker threads).</summary>
-    public int MaxConcurrency { get; set; } = 32;
+    /// <summary>
+    /// Work items this node runs at once (Quartz worker threads, which wait asynchronously). 128 by
+    /// default: with set-based firing a round fires as many triggers as there are free slots, and
+    /// firings spend most of their time awaiting batched writes, so more slots mean larger rounds
+    /// (no-op drain on 2 cores: about 1,800/s at 32, 2,500/s at 64, 3,500/s at 128).
+    /// </summary>
+    public int MaxConcurrency { get; set; } = 128;
 
     /// <summary>How often the node checks in to the cluster (PostgreSQL / SQL Server only).</summary>
     public TimeSpan CheckinInterval { get; set; } = TimeSpan.FromSeconds(1);

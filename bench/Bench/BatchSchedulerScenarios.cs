@@ -97,7 +97,7 @@ public static class BatchSchedulerScenarios
                 await Task.Delay(1000); // a measurement window, not a wait for a condition
             var done = await CountAsync(db, "SELECT COUNT(*) FROM work_items WHERE state = 'completed'");
             results.Add(new BenchResult(System, "worker node process (Scheduler.dll)", "peak RSS", worker.PeakRssMegabytes(), "MB",
-                $"VmHWM of a standalone worker 30 s into draining the {options.Items:N0} stored items ({done:N0} done by then), MaxConcurrency 32"));
+                $"VmHWM of a standalone worker 30 s into draining the {options.Items:N0} stored items ({done:N0} done by then), MaxConcurrency 128 (the default)"));
         }
         results.Add(new BenchResult(System, "API node + harness, one process", "peak RSS", PeakRssMegabytes(), "MB",
             $"VmHWM of the bench process after registering {options.Items:N0} items through the node and querying it (the node is in process, so this is an upper bound for the node)"));
@@ -262,7 +262,7 @@ public static class BatchSchedulerScenarios
         return
         [
             new BenchResult(System, variant, "drain", rate, "executions/s",
-                $"{options.Items} due no-op items, 32 threads per node, in one process; full bookkeeping; 10–90% of updates_end"),
+                $"{options.Items} due no-op items, MaxConcurrency 128 (the default) per node, set-based firing (the default), in one process; full bookkeeping; 10–90% of updates_end"),
             new BenchResult(System, variant, "statements/execution", (after.Statements - before.Statements) / (double)options.Items, "statements", "pg_stat_statements, node start/stop included"),
             new BenchResult(System, variant, "commits/execution", (after.Commits - before.Commits) / (double)options.Items, "commits", "pg_stat_database, node start/stop included"),
             new BenchResult(System, variant, "peak RSS", PeakRssMegabytes(), "MB",
@@ -314,7 +314,7 @@ public static class BatchSchedulerScenarios
                 continue;
             var rate = await RateBetween10And90Async(db, options.Items);
             results.Add(new BenchResult(System, beside ? $"beside {paid:N0} credit-limited items" : "alone", "credit-free drain", rate, "executions/s",
-                $"{options.Items:N0} due no-op items without a vendor, 1 worker, 32 threads; " + (beside
+                $"{options.Items:N0} due no-op items without a vendor, 1 worker, MaxConcurrency 128; " + (beside
                     ? $"{paid:N0} items of a data type spending vendor credits (200 per 1 s window) registered due at the same time"
                     : "the same settings, no credit-spending items")));
         }
@@ -361,7 +361,6 @@ public static class BatchSchedulerScenarios
                 ["Storage:ConnectionString"] = db.ConnectionString,
                 ["Cluster:Role"] = role,
                 ["Cluster:NodeId"] = nodeId,
-                ["Cluster:MaxConcurrency"] = "32",
                 ["Demo:SeedItems"] = "false",
                 ["Serilog:MinimumLevel:Default"] = "Warning",
                 [$"DataTypes:{DataType}:Executor"] = "noop",
