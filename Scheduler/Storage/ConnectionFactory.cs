@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using BatchScheduler.Configuration;
 using Microsoft.Data.SqlClient;
 using Microsoft.Data.Sqlite;
@@ -62,8 +63,8 @@ public sealed class ConnectionFactory : IAsyncDisposable
         DbConnection connection = Provider switch
         {
             StorageProvider.Postgres => _postgres!.CreateConnection(),
-            StorageProvider.SqlServer => new SqlConnection(_connectionString),
-            _ => new SqliteConnection(_connectionString),
+            StorageProvider.SqlServer => SqlServerConnection(_connectionString),
+            _ => SqliteConnection(_connectionString),
         };
         try
         {
@@ -81,9 +82,24 @@ public sealed class ConnectionFactory : IAsyncDisposable
     public static DbConnectionStringBuilder Parse(StorageProvider provider, string connectionString) => provider switch
     {
         StorageProvider.Postgres => new NpgsqlConnectionStringBuilder(connectionString),
-        StorageProvider.SqlServer => new SqlConnectionStringBuilder(connectionString),
-        _ => new SqliteConnectionStringBuilder(connectionString),
+        StorageProvider.SqlServer => SqlServerConnectionString(connectionString),
+        _ => SqliteConnectionString(connectionString),
     };
+
+    // One method per provider, never inlined, with only base types in its signature: the JIT loads
+    // the assemblies a method names when it compiles it, and a PostgreSQL node then never maps
+    // Microsoft.Data.SqlClient (and what it loads).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DbConnection SqlServerConnection(string connectionString) => new SqlConnection(connectionString);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DbConnection SqliteConnection(string connectionString) => new SqliteConnection(connectionString);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DbConnectionStringBuilder SqlServerConnectionString(string connectionString) => new SqlConnectionStringBuilder(connectionString);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DbConnectionStringBuilder SqliteConnectionString(string connectionString) => new SqliteConnectionStringBuilder(connectionString);
 
     public async ValueTask DisposeAsync()
     {

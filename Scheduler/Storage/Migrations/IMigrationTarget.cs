@@ -22,8 +22,15 @@ internal interface IMigrationTarget
     static IMigrationTarget For(StorageProvider provider, string connectionString, ILogger logger) => provider switch
     {
         StorageProvider.Postgres => new PostgresMigrationTarget(connectionString, logger),
-        StorageProvider.SqlServer => new SqlServerMigrationTarget(connectionString, logger),
-        StorageProvider.Sqlite => new SqliteMigrationTarget(connectionString),
+        StorageProvider.SqlServer => SqlServer(connectionString, logger),
+        StorageProvider.Sqlite => Sqlite(connectionString),
         _ => throw new ArgumentOutOfRangeException(nameof(provider), provider, "Unknown storage provider."),
     };
+
+    // Never inlined, as in ConnectionFactory: a node maps only its own provider's client library.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static IMigrationTarget SqlServer(string connectionString, ILogger logger) => new SqlServerMigrationTarget(connectionString, logger);
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static IMigrationTarget Sqlite(string connectionString) => new SqliteMigrationTarget(connectionString);
 }
