@@ -33,6 +33,8 @@ public sealed partial class NodeProcess : IAsyncDisposable
 
     public HttpClient Http { get; private set; } = null!;
 
+    public int ProcessId => _process.Id;
+
     public string Output { get { lock (_output) return string.Join('\n', _output); } }
 
     /// <summary>Starts the node with <c>--Key=value</c> settings and waits until it listens.</summary>

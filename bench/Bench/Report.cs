@@ -41,6 +41,8 @@ public static class Report
                       "registration. *failover*: a real `Scheduler.dll` process is SIGKILLed with items in flight; time until the " +
                       "surviving node restarts them. *API latency* and *peak RSS*: with the large registration stored. " +
                       "Settings: BatchScheduler runs its defaults (`Cluster:MaxConcurrency` 128, set-based firing on PostgreSQL); " +
+                      "the bench process runs with the runtime settings `Scheduler.dll` ships with (workstation GC, tiered PGO off, " +
+                      "invariant globalization), for every system alike; " +
                       "plain Quartz *tuned* runs 32 threads, its best: measured separately on this machine (20,000 items, 2026-11-23) " +
                       "it drained 872/s at 32 threads, 687/s at 64 and 280/s at 128.");
         md.AppendLine();
