@@ -178,6 +178,7 @@ public sealed class AppSettingsTests : IDisposable
     [Theory]
     [InlineData("Cluster:MaxConcurrency=many", "Cluster:MaxConcurrency")]
     [InlineData("Cluster:CheckinInterval=often", "Cluster:CheckinInterval")]
+    [InlineData("Cluster:SetBasedFiring=maybe", "Cluster:SetBasedFiring")]
     [InlineData("Storage:Provider=Oracle", "Storage:Provider")]
     [InlineData("Storage:MigrateOnStart=sometimes", "Storage:MigrateOnStart")]
     public void UnparsableValue_ReadWhileComposing_ThrowsOnBuildNamingTheKey(string overrides, string key)
