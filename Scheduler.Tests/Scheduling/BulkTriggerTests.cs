@@ -123,6 +123,7 @@ public sealed class BulkTriggerTests
         await Eventually.TrueAsync(async () =>
             Completed(first) + Completed(second) == oneShot + recurring && await FiredRowsAsync(database.ConnectionString) == 0,
             TimeSpan.FromSeconds(30), "all 500 completions written in batched rounds, no fired rows left");
+        await QuartzRows.AssertConsistentAsync(database.ConnectionString);
     }
 
     private static long Completed(TestNode node) => ((BatchedCompletionJobStore)node.App.Services.GetRequiredService<IJobStore>()).Batched;
@@ -162,6 +163,87 @@ public sealed class BulkTriggerTests
         Assert.Equal(plain, SetFired(worker));
         await Eventually.TrueAsync(async () => await FiredRowsAsync(database.ConnectionString) == 0 && (await TriggerRowsAsync(database.ConnectionString)).Count == 0,
             TimeSpan.FromSeconds(30), "every one-shot trigger and fired row gone after the runs");
+        await QuartzRows.AssertConsistentAsync(database.ConnectionString);
+    }
+
+    /// <summary>
+    /// Schema V007 dropped Quartz's foreign keys on PostgreSQL, cascades included: Quartz's own
+    /// paths (replacing a trigger with a one-off on run-now and on a tier change, unscheduling it on a
+    /// delete, its rounds and completions) and ours still leave every trigger with its rows.
+    /// </summary>
+    [Fact]
+    public async Task QuartzAndBulkPaths_LeaveEveryTriggerWithItsRows_WithoutForeignKeys()
+    {
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        var recorder = new RecordingExecutor();
+        void AddRecorder(IServiceCollection s) => s.AddExecutor("recording", recorder);
+        await using (var api = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"), AddRecorder))
+        {
+            Assert.Empty(await ForeignKeysAsync(database.ConnectionString));
+            var items = Enumerable.Range(0, 40).Select(i => new { entityId = $"paths-{i:00}", tier = "hourly" }).ToList();
+            using var response = await api.Http.PostAsJsonAsync("/api/work-items", new { dataType = DataType, items });
+            response.EnsureSuccessStatusCode();
+            for (var i = 0; i < 10; i++)
+                (await api.Http.DeleteAsync($"/api/work-items/{DataType}/paths-{i:00}")).EnsureSuccessStatusCode();
+            for (var i = 10; i < 20; i++)
+                (await api.Http.PostAsync($"/api/work-items/{DataType}/paths-{i:00}/run", null)).EnsureSuccessStatusCode();
+            for (var i = 20; i < 30; i++)
+                await api.PutAsync(DataType, $"paths-{i:00}", new { tier = "once" });
+            await QuartzRows.AssertConsistentAsync(database.ConnectionString);
+            Assert.Equal(30, (await TriggerRowsAsync(database.ConnectionString)).Count);
+        }
+
+        await using var worker = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("worker"), AddRecorder);
+        await Eventually.TrueAsync(async () => recorder.Calls.Count >= 30 && await FiredRowsAsync(database.ConnectionString) == 0
+                                               && (await TriggerRowsAsync(database.ConnectionString)).Count == 20,
+            TimeSpan.FromMinutes(1), "the 30 items left should run, leaving the 20 hourly triggers (run-now ones re-armed) and no fired rows");
+        Assert.Equal(30, recorder.Calls.Select(c => c.EntityId).Distinct().Count());
+        await QuartzRows.AssertConsistentAsync(database.ConnectionString);
+    }
+
+    /// <summary>
+    /// Two registrations of the same new items at once: each inserts them as new, so one of them
+    /// meets the other's rows and triggers; it rolls back to its savepoints and writes them with
+    /// conflict handling. Both succeed, and each item has one row and one trigger.
+    /// </summary>
+    [Fact]
+    public async Task ConcurrentRegistrationsOfTheSameNewItems_BothSucceed_AndEachItemHasOneTrigger()
+    {
+        const int count = 3_000;
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        await using var first = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"),
+            s => s.AddExecutor("recording", new RecordingExecutor()));
+        await using var second = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"),
+            s => s.AddExecutor("recording", new RecordingExecutor()));
+        var body = new { dataType = DataType, items = Enumerable.Range(0, count).Select(i => new { entityId = $"twice-{i:0000}" }).ToList() };
+
+        for (var round = 0; round < 3; round++)
+        {
+            var responses = await Task.WhenAll(first.Http.PostAsJsonAsync("/api/work-items", body), second.Http.PostAsJsonAsync("/api/work-items", body));
+            foreach (var response in responses)
+            {
+                Assert.True(response.IsSuccessStatusCode, $"round {round}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                response.Dispose();
+            }
+        }
+
+        Assert.Equal(count, (await TriggerRowsAsync(database.ConnectionString)).Count);
+        var stored = await first.Store.ListAsync(new WorkItemQuery(DataType, null, null, 1, 1), CancellationToken.None);
+        Assert.Equal(count, stored.Total);
+        await QuartzRows.AssertConsistentAsync(database.ConnectionString);
+    }
+
+    private static async Task<List<string>> ForeignKeysAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT conrelid::regclass::text || '.' || conname FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text LIKE 'qrtz%'", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var keys = new List<string>();
+        while (await reader.ReadAsync())
+            keys.Add(reader.GetString(0));
+        return keys;
     }
 
     private static async Task<long> FiredRowsAsync(string connectionString)
@@ -193,6 +275,7 @@ public sealed class BulkTriggerTests
         await api.PutAsync(DataType, "left-over", new { });
         var rows = await TriggerRowsAsync(database.ConnectionString);
         Assert.Equal(0L, Assert.Single(rows).Value["repeat_count"]);
+        await QuartzRows.AssertConsistentAsync(database.ConnectionString);
     }
 
     private static async Task<Dictionary<string, Dictionary<string, object?>>> TriggerRowsAsync(string connectionString)

@@ -16,6 +16,19 @@ internal static class PostgresBulk
         WHERE w.data_type = @dataType AND w.entity_id = ANY(@ids)
         """;
 
+    /// <summary>
+    /// Insert of new rows, parallel arrays @e, @t, @p, @b for @dataType at @now, as <see cref="UpsertWorkItems"/>
+    /// inserts them, for items not stored when the transaction read them: a plain insert costs less than
+    /// an upsert. Run under a savepoint; on a unique violation (another registration stored one first)
+    /// the caller rolls back to it and upserts.
+    /// </summary>
+    public const string InsertWorkItems =
+        """
+        INSERT INTO work_items (data_type, entity_id, tier, payload, batch_id, state, attempt, created_at, updated_at)
+        SELECT @dataType, u.e, u.t, u.p, u.b, 'never_run', 0, @now, @now
+        FROM unnest(@e::text[], @t::text[], @p::text[], @b::text[]) AS u(e, t, p, b)
+        """;
+
     /// <summary>Upsert of parallel arrays @e, @t, @p, @b for @dataType at @now (same rules as <see cref="SqlDialect.UpsertWorkItems"/>).</summary>
     public const string UpsertWorkItems =
         """
@@ -41,24 +54,14 @@ internal static class PostgresBulk
     /// <c>WorkItemTriggers.NeverRunLead</c> early in due order (@ahead is @next minus that lead), and
     /// a repeating trigger starts one interval after its due time, as <c>WorkItemScheduler.ArmAsync</c>
     /// writes them. Rows whose trigger already exists, or whose job is not stored, are skipped; the
-    /// entity ids written come back, so the caller schedules the rest through Quartz.
+    /// entity ids written come back, so the caller schedules the rest through Quartz. The job's row is
+    /// locked (<c>FOR KEY SHARE</c>, once per statement) until the transaction ends, as the foreign key
+    /// that schema V007 dropped locked it once per row: the job cannot be deleted under new triggers.
     /// </summary>
     public const string InsertRegularTriggers =
-        """
-        WITH rows AS (
-          SELECT u.e AS trigger_name, u.r AS repeat_count, u.i AS repeat_interval, @ahead + u.n - 1 AS next_fire_time,
-                 @next + u.n - 1 + CASE WHEN u.r = 0 THEN 0 ELSE u.i * 10000 END AS start_time
-          FROM unnest(@e::text[], @r::bigint[], @i::bigint[]) WITH ORDINALITY AS u(e, r, i, n)
-        ), inserted AS (
-          INSERT INTO qrtz_triggers (sched_name, trigger_name, trigger_group, job_name, job_group, next_fire_time, priority,
-                                     trigger_state, trigger_type, start_time, misfire_instr, preferred_node_auto,
-                                     retry_policy, retry_attempt, overlap_policy)
-          SELECT @sched, rows.trigger_name, @group, @jobName, @jobGroup, rows.next_fire_time, 5,
-                 'WAITING', 'SIMPLE', rows.start_time, CASE WHEN rows.repeat_count = 0 THEN 1 ELSE 2 END, false,
-                 'none', 0, NULL
-          FROM rows
-          WHERE EXISTS (SELECT 1 FROM qrtz_job_details j
-                        WHERE j.sched_name = @sched AND j.job_name = @jobName AND j.job_group = @jobGroup)
+        $"""
+        WITH rows AS ({TriggerRows}), inserted AS (
+          {TriggerInsert}
           ON CONFLICT DO NOTHING
           RETURNING trigger_name
         )
@@ -66,6 +69,48 @@ internal static class PostgresBulk
         SELECT @sched, rows.trigger_name, @group, rows.repeat_count, rows.repeat_interval, 0
         FROM inserted JOIN rows USING (trigger_name)
         RETURNING trigger_name
+        """;
+
+    /// <summary>
+    /// The trigger rows of <see cref="InsertRegularTriggers"/> without its conflict handling, for
+    /// items this transaction inserted (no trigger can exist for them): a plain insert costs a third
+    /// less than one that may conflict. Run under a savepoint; on a unique violation (a trigger left
+    /// without its item) the caller rolls back to it and runs <see cref="InsertRegularTriggers"/>.
+    /// Writes every row or, when the job is not stored, none; then <see cref="InsertNewSimpleTriggers"/>.
+    /// </summary>
+    public const string InsertNewRegularTriggers =
+        $"""
+        WITH rows AS ({TriggerRows})
+        {TriggerInsert}
+        """;
+
+    /// <summary>The simple-trigger rows for <see cref="InsertNewRegularTriggers"/> (same @sched, @group, @e, @r, @i).</summary>
+    public const string InsertNewSimpleTriggers =
+        """
+        INSERT INTO qrtz_simple_triggers (sched_name, trigger_name, trigger_group, repeat_count, repeat_interval, times_triggered)
+        SELECT @sched, u.e, @group, u.r, u.i, 0
+        FROM unnest(@e::text[], @r::bigint[], @i::bigint[]) AS u(e, r, i)
+        """;
+
+    private const string TriggerRows =
+        """
+        SELECT u.e AS trigger_name, u.r AS repeat_count, u.i AS repeat_interval, @ahead + u.n - 1 AS next_fire_time,
+                 @next + u.n - 1 + CASE WHEN u.r = 0 THEN 0 ELSE u.i * 10000 END AS start_time
+          FROM unnest(@e::text[], @r::bigint[], @i::bigint[]) WITH ORDINALITY AS u(e, r, i, n)
+        """;
+
+    private const string TriggerInsert =
+        """
+        INSERT INTO qrtz_triggers (sched_name, trigger_name, trigger_group, job_name, job_group, next_fire_time, priority,
+                                     trigger_state, trigger_type, start_time, misfire_instr, preferred_node_auto,
+                                     retry_policy, retry_attempt, overlap_policy)
+          SELECT @sched, rows.trigger_name, @group, @jobName, @jobGroup, rows.next_fire_time, 5,
+                 'WAITING', 'SIMPLE', rows.start_time, CASE WHEN rows.repeat_count = 0 THEN 1 ELSE 2 END, false,
+                 'none', 0, NULL
+          FROM rows
+          WHERE EXISTS (SELECT 1 FROM qrtz_job_details j
+                        WHERE j.sched_name = @sched AND j.job_name = @jobName AND j.job_group = @jobGroup
+                        FOR KEY SHARE)
         """;
 
     /// <summary>

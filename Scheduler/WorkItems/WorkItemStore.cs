@@ -14,6 +14,7 @@ namespace BatchScheduler.WorkItems;
 public sealed class WorkItemStore(ConnectionFactory connections, IOptions<ClusterOptions> cluster, PostgresStatistics statistics)
 {
     private const int MaxErrorLength = 4000;
+    private const string UniqueViolation = "23505";
     private readonly string _schedulerName = cluster.Value.SchedulerName;
 
     /// <summary>
@@ -40,10 +41,13 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
                 await using var discard = connection.Command("DISCARD PLANS", transaction);
                 await discard.ExecuteNonQueryAsync(cancellationToken);
             }
-            await UpsertPostgresAsync(connection, transaction, dataType, items, now, cancellationToken);
+            var fresh = items.Where(i => !existing.ContainsKey(i.EntityId)).ToList();
+            var stored = items.Where(i => existing.ContainsKey(i.EntityId)).ToList();
+            if (fresh.Count > 0 && !await WithoutConflictAsync(transaction, () => WriteItemsAsync(connection, transaction, PostgresBulk.InsertWorkItems, dataType, fresh, now, cancellationToken), cancellationToken))
+                await WriteItemsAsync(connection, transaction, PostgresBulk.UpsertWorkItems, dataType, fresh, now, cancellationToken);
+            await WriteItemsAsync(connection, transaction, PostgresBulk.UpsertWorkItems, dataType, stored, now, cancellationToken);
             if (newTriggers is not null)
             {
-                var fresh = items.Where(i => !existing.ContainsKey(i.EntityId)).ToList();
                 armed.UnionWith(fresh.Where(i => i.Tier == Tiers.Exclude).Select(i => i.EntityId));
                 armed.UnionWith(await InsertTriggersAsync(
                     connection, transaction, dataType, fresh.Where(i => i.Tier != Tiers.Exclude).ToList(), now, newTriggers, cancellationToken));
@@ -70,11 +74,35 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             : new RegistrationOutcome(i, false, null, null, Armed: armed.Contains(i.EntityId))).ToList();
     }
 
-    private static async Task UpsertPostgresAsync(
-        DbConnection connection, DbTransaction transaction, string dataType, IReadOnlyList<WorkItemRegistration> items,
+    /// <summary>
+    /// Runs <paramref name="write"/> under a savepoint: false, with its writes rolled back, when it hit a
+    /// unique violation. The plain inserts of rows that were not stored when this transaction looked
+    /// (new items and their triggers) go this way, so the rare conflict (a concurrent registration of
+    /// the same item, a trigger left without its item) costs a retry with conflict handling, not an error.
+    /// </summary>
+    private static async Task<bool> WithoutConflictAsync(DbTransaction transaction, Func<Task> write, CancellationToken cancellationToken)
+    {
+        const string savepoint = "plain_insert";
+        await transaction.SaveAsync(savepoint, cancellationToken);
+        try
+        {
+            await write();
+            return true;
+        }
+        catch (DbException e) when (e.SqlState == UniqueViolation)
+        {
+            await transaction.RollbackAsync(savepoint, cancellationToken);
+            return false;
+        }
+    }
+
+    private static async Task WriteItemsAsync(
+        DbConnection connection, DbTransaction transaction, string statement, string dataType, IReadOnlyList<WorkItemRegistration> items,
         DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var command = connection.Command(PostgresBulk.UpsertWorkItems, transaction)
+        if (items.Count == 0)
+            return;
+        await using var command = connection.Command(statement, transaction)
             .With("@dataType", dataType).With("@now", now)
             .With("@e", items.Select(i => i.EntityId).ToArray())
             .With("@t", items.Select(i => i.Tier).ToArray())
@@ -91,12 +119,28 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         if (items.Count == 0)
             return [];
         var cadences = items.Select(i => triggers.CadenceOf(i.Tier)).ToList();
-        await using var command = connection.Command(PostgresBulk.InsertRegularTriggers, transaction)
+        var entityIds = items.Select(i => i.EntityId).ToArray();
+        var repeatCounts = cadences.Select(c => c is null ? 0L : -1L).ToArray();
+        var intervals = cadences.Select(c => c is { } every ? (long)every.TotalMilliseconds : 0L).ToArray();
+        DbCommand Statement(string sql) => connection.Command(sql, transaction)
             .With("@sched", _schedulerName).With("@group", dataType).With("@jobName", triggers.JobName).With("@jobGroup", triggers.JobGroup)
             .With("@next", now.UtcTicks).With("@ahead", (now - WorkItemTriggers.NeverRunLead).UtcTicks)
-            .With("@e", items.Select(i => i.EntityId).ToArray())
-            .With("@r", cadences.Select(c => c is null ? 0L : -1L).ToArray())
-            .With("@i", cadences.Select(c => c is { } every ? (long)every.TotalMilliseconds : 0L).ToArray());
+            .With("@e", entityIds).With("@r", repeatCounts).With("@i", intervals);
+
+        var plain = 0;
+        var wrote = await WithoutConflictAsync(transaction, async () =>
+        {
+            await using (var insert = Statement(PostgresBulk.InsertNewRegularTriggers))
+                plain = await insert.ExecuteNonQueryAsync(cancellationToken);
+            if (plain == 0)
+                return; // the job is not stored: the caller schedules them through Quartz
+            await using var simple = Statement(PostgresBulk.InsertNewSimpleTriggers);
+            await simple.ExecuteNonQueryAsync(cancellationToken);
+        }, cancellationToken);
+        if (wrote)
+            return plain == 0 ? [] : entityIds;
+
+        await using var command = Statement(PostgresBulk.InsertRegularTriggers);
         var written = new List<string>(items.Count);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

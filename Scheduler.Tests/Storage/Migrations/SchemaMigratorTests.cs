@@ -9,7 +9,7 @@ namespace BatchScheduler.Tests.Storage.Migrations;
 
 public sealed class SchemaMigratorTests(ITestOutputHelper output)
 {
-    private static readonly string[] AllScripts = ["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql", "V004__health_counts_index.sql", "V005__batches.sql", "V006__stats_minutely.sql"];
+    private static readonly string[] AllScripts = ["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql", "V004__health_counts_index.sql", "V005__batches.sql", "V006__stats_minutely.sql", "V007__quartz_trigger_write_costs.sql"];
 
     private readonly SchemaMigrator _migrator = new(new TestOutputLogger<SchemaMigrator>(output));
 
@@ -123,6 +123,41 @@ public sealed class SchemaMigratorTests(ITestOutputHelper output)
         Assert.Equal(AllScripts, await JournalAsync(StorageProvider.Postgres, database.ConnectionString));
         Assert.Equal(0, await DatabaseQueries.CountAsync(StorageProvider.Postgres, database.ConnectionString, "SELECT COUNT(*) FROM work_items"));
         Assert.Equal(0, await DatabaseQueries.CountAsync(StorageProvider.Postgres, database.ConnectionString, "SELECT COUNT(*) FROM failures"));
+    }
+
+    [Fact]
+    [Trait("Provider", "Postgres")]
+    public async Task MigrateAsync_Postgres_V007LeavesQuartzsTriggerTablesWithoutKeys_AndRunsAgainByHand()
+    {
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        await _migrator.MigrateAsync(StorageProvider.Postgres, database.ConnectionString, CancellationToken.None);
+        const string keys = "SELECT COUNT(*) FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text LIKE 'qrtz%'";
+        const string partial = "SELECT COUNT(*) FROM pg_index WHERE indexrelid = 'idx_qrtz_t_c'::regclass AND indpred IS NOT NULL";
+        Assert.Equal(0, await DatabaseQueries.CountAsync(StorageProvider.Postgres, database.ConnectionString, keys));
+        Assert.Equal(1, await DatabaseQueries.CountAsync(StorageProvider.Postgres, database.ConnectionString, partial));
+
+        // The scripts are safe to run again by hand (psql -f): V001 puts nothing back, V007 changes nothing.
+        foreach (var name in new[] { "V001__quartz_tables.sql", "V007__quartz_trigger_write_costs.sql" })
+        {
+            await using var connection = new NpgsqlConnection(database.ConnectionString);
+            await connection.OpenAsync();
+            await using var again = new NpgsqlCommand(MigrationScripts.For(StorageProvider.Postgres).Single(s => s.Name == name).Contents, connection);
+            await again.ExecuteNonQueryAsync();
+        }
+        Assert.Equal(0, await DatabaseQueries.CountAsync(StorageProvider.Postgres, database.ConnectionString, keys));
+        Assert.Equal(1, await DatabaseQueries.CountAsync(StorageProvider.Postgres, database.ConnectionString, partial));
+        // Quartz looks triggers up by calendar with calendar_name = @name, which the partial index serves.
+        await using (var connection = new NpgsqlConnection(database.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var plan = new NpgsqlCommand(
+                "SET enable_seqscan = off; EXPLAIN SELECT trigger_name FROM qrtz_triggers WHERE sched_name = 'x' AND calendar_name = 'c'", connection);
+            var lines = new List<string>();
+            await using var reader = await plan.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+                lines.Add(reader.GetString(0));
+            Assert.Contains(lines, l => l.Contains("idx_qrtz_t_c", StringComparison.Ordinal));
+        }
     }
 
     [Fact]
