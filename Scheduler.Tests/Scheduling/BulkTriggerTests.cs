@@ -233,6 +233,53 @@ public sealed class BulkTriggerTests
         await QuartzRows.AssertConsistentAsync(database.ConnectionString);
     }
 
+    /// <summary>
+    /// A set-based round deletes a spent one-shot trigger as it fires it, so while that firing runs
+    /// the item has no trigger row, only its fired row. Trigger repair and a registration of the same
+    /// item must take that for a trigger (re-arming it then would run a one-shot item twice), and
+    /// re-arm the item once the fired row is gone without the item having run.
+    /// </summary>
+    [Fact]
+    public async Task AnItemWhoseSpentTriggerIsFiring_IsNotReArmed_UntilItsFiredRowIsGone()
+    {
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        await using var api = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"),
+            s => s.AddExecutor("recording", new RecordingExecutor()));
+        var catalog = api.App.Services.GetRequiredService<DataTypeCatalog>();
+        Assert.True(catalog.TryGet(DataType, out var dataType));
+        var service = api.App.Services.GetRequiredService<WorkItemService>();
+        await api.PutAsync(DataType, "firing", new { });
+        // What a set-based round leaves while the firing runs: no trigger, a fired row EXECUTING.
+        await ExecuteAsync(database.ConnectionString,
+            """
+            INSERT INTO qrtz_fired_triggers (sched_name, entry_id, trigger_name, trigger_group, instance_name, fired_time, sched_time,
+                                             priority, state, job_name, job_group, is_nonconcurrent, requests_recovery)
+            SELECT sched_name, 'elsewhere~set~1', trigger_name, trigger_group, 'elsewhere', next_fire_time, next_fire_time,
+                   priority, 'EXECUTING', job_name, job_group, false, true
+            FROM qrtz_triggers WHERE trigger_group = 'bulk' AND trigger_name = 'firing';
+            DELETE FROM qrtz_simple_triggers WHERE trigger_group = 'bulk' AND trigger_name = 'firing';
+            DELETE FROM qrtz_triggers WHERE trigger_group = 'bulk' AND trigger_name = 'firing';
+            """);
+
+        Assert.Equal(0, await service.RepairTriggersAsync(dataType, CancellationToken.None));
+        await api.PutAsync(DataType, "firing", new { payload = new { again = true } });
+        Assert.Empty(await TriggerRowsAsync(database.ConnectionString));
+
+        // The firing ended without the item running (its row is still never_run): it needs its trigger back.
+        await ExecuteAsync(database.ConnectionString, "DELETE FROM qrtz_fired_triggers WHERE entry_id = 'elsewhere~set~1'");
+        Assert.Equal(1, await service.RepairTriggersAsync(dataType, CancellationToken.None));
+        Assert.Single(await TriggerRowsAsync(database.ConnectionString));
+        await QuartzRows.AssertConsistentAsync(database.ConnectionString);
+    }
+
+    private static async Task ExecuteAsync(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
     private static async Task<List<string>> ForeignKeysAsync(string connectionString)
     {
         await using var connection = new NpgsqlConnection(connectionString);

@@ -229,7 +229,10 @@ internal sealed partial class BatchedCompletionJobStore : DelegatingJobStore
                 awaited.Add(new TriggerKey(reader.GetString(0), reader.GetString(1)));
         }
         var mine = round.Where(p => !awaited.Contains(p.Context.Trigger.Key)).ToList();
-        var spent = mine.Where(p => p.Context.Trigger.NextFireTimeUtc is null).Select(p => p.Context.Trigger.Key).ToList();
+        // A spent trigger that a set-based round fired was deleted by it: there is nothing of it to delete
+        // now, and a trigger stored under its key since is another firing's.
+        var spent = mine.Where(p => p.Context.Trigger.NextFireTimeUtc is null && FiringRounds?.FiredHere(p.Context.Trigger) != true)
+            .Select(p => p.Context.Trigger.Key).ToList();
         if (spent.Count > 0)
         {
             await using var delete = connection.Command(DeleteSpent, transaction).With("@sched", _schedulerName)

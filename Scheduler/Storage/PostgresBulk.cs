@@ -7,13 +7,16 @@ namespace BatchScheduler.Storage;
 /// </summary>
 internal static class PostgresBulk
 {
-    /// <summary>Existing rows among @ids, with whether each has a trigger (@sched, @dataType).</summary>
+    /// <summary>
+    /// Existing rows among @ids, with whether each has a trigger (@sched, @dataType): a trigger row, or
+    /// a firing of it under way (<see cref="SqlDialect.TriggerOrFiring"/>).
+    /// </summary>
     public const string ExistingItems =
-        """
-        SELECT w.entity_id, w.tier, w.updates_end, w.state, t.trigger_name
-        FROM work_items w
-        LEFT JOIN qrtz_triggers t ON t.sched_name = @sched AND t.trigger_group = w.data_type AND t.trigger_name = w.entity_id
-        WHERE w.data_type = @dataType AND w.entity_id = ANY(@ids)
+        $"""
+        SELECT work_items.entity_id, work_items.tier, work_items.updates_end, work_items.state,
+               CASE WHEN {SqlDialect.TriggerOrFiring} THEN work_items.entity_id END AS trigger_name
+        FROM work_items
+        WHERE work_items.data_type = @dataType AND work_items.entity_id = ANY(@ids)
         """;
 
     /// <summary>

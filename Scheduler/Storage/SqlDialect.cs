@@ -41,6 +41,20 @@ public class SqlDialect
              OR {OwnerNotAlive})
         """;
 
+    /// <summary>
+    /// True when the <c>work_items</c> row has its trigger (@sched): a row in <c>qrtz_triggers</c>, or a
+    /// firing of it under way. A set-based round deletes a spent one-shot trigger as it fires it
+    /// (<see cref="Scheduling.SetFiringRounds"/>), so until that firing completes its
+    /// <c>qrtz_fired_triggers</c> row is what stands for the trigger.
+    /// </summary>
+    public const string TriggerOrFiring =
+        """
+        (EXISTS (SELECT 1 FROM qrtz_triggers t
+                 WHERE t.sched_name = @sched AND t.trigger_name = work_items.entity_id AND t.trigger_group = work_items.data_type)
+         OR EXISTS (SELECT 1 FROM qrtz_fired_triggers f
+                    WHERE f.sched_name = @sched AND f.trigger_name = work_items.entity_id AND f.trigger_group = work_items.data_type))
+        """;
+
     /// <summary>True when the row's <c>node_id</c> has no live check-in (@sched, @nowTicks).</summary>
     public const string OwnerNotAlive =
         """

@@ -166,10 +166,10 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             var names = string.Join(", ", chunk.Select((_, i) => $"@e{i}"));
             await using var command = connection.Command(
                 $"""
-                SELECT w.entity_id, w.tier, w.updates_end, w.state, t.trigger_name
-                FROM work_items w
-                LEFT JOIN qrtz_triggers t ON t.sched_name = @sched AND t.trigger_group = w.data_type AND t.trigger_name = w.entity_id
-                WHERE w.data_type = @dataType AND w.entity_id IN ({names})
+                SELECT work_items.entity_id, work_items.tier, work_items.updates_end, work_items.state,
+                       CASE WHEN {SqlDialect.TriggerOrFiring} THEN work_items.entity_id END AS trigger_name
+                FROM work_items
+                WHERE work_items.data_type = @dataType AND work_items.entity_id IN ({names})
                 """, transaction)
                 .With("@sched", _schedulerName).With("@dataType", dataType);
             for (var i = 0; i < chunk.Length; i++)
@@ -196,7 +196,8 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     }
 
     /// <summary>
-    /// Items of <paramref name="dataType"/> with no trigger that are neither dead-lettered nor
+    /// Items of <paramref name="dataType"/> with no trigger (nor a firing of it under way, see
+    /// <see cref="SqlDialect.TriggerOrFiring"/>) that are neither dead-lettered nor
     /// excluded, and, if in flight, owned by a node that is not alive or by <paramref name="nodeId"/>
     /// (which checks whether it still runs them): candidates for re-arming, decided by the caller.
     /// </summary>
@@ -207,9 +208,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             $"""
             SELECT work_items.entity_id, work_items.tier, work_items.state, work_items.updates_end, work_items.node_id
             FROM work_items
-            LEFT JOIN qrtz_triggers t
-              ON t.sched_name = @sched AND t.trigger_group = work_items.data_type AND t.trigger_name = work_items.entity_id
-            WHERE work_items.data_type = @dataType AND t.trigger_name IS NULL
+            WHERE work_items.data_type = @dataType AND NOT {SqlDialect.TriggerOrFiring}
               AND work_items.state <> 'dead_lettered' AND (work_items.tier IS NULL OR work_items.tier <> 'exclude')
               AND (work_items.state <> 'in_flight' OR work_items.node_id = @node OR {SqlDialect.OwnerNotAlive})
             """).With("@sched", _schedulerName).With("@dataType", dataType).With("@node", nodeId).With("@nowTicks", now.UtcTicks);
