@@ -103,9 +103,11 @@ public sealed class PostgresAttemptWriterTests() : AttemptWriterTests(StoragePro
             await writer.CompleteAsync(new AttemptEnd("x", "held", now.AddSeconds(1)));
             await Eventually.TrueAsync(async () =>
             {
-                // The writer's UPDATE is waiting on the row lock.
+                // The writer's UPDATE is waiting on the row lock: a session blocked by this one. (By the
+                // blocker, not by query text: a pooled backend that runs an auto-prepared statement can
+                // still show its previous statement in pg_stat_activity while it waits.)
                 await using var waiting = new NpgsqlCommand(
-                    "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE work_items%'", connection, tx);
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pg_backend_pid() = ANY(pg_blocking_pids(pid))", connection, tx);
                 return (long)(await waiting.ExecuteScalarAsync())! > 0;
             }, TimeSpan.FromSeconds(10), "the end's write should be waiting on the locked row");
             Assert.True(running.IsRunning("x", "held"));

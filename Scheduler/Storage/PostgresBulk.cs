@@ -9,14 +9,21 @@ internal static class PostgresBulk
 {
     /// <summary>
     /// Existing rows among @ids, with whether each has a trigger (@sched, @dataType): a trigger row, or
-    /// a firing of it under way (<see cref="SqlDialect.TriggerOrFiring"/>).
+    /// a firing of it under way (as <see cref="SqlDialect.TriggerOrFiring"/>). Written as one index
+    /// probe per id (<c>LATERAL … LIMIT 1</c>): for 10,000 ids PostgreSQL otherwise planned
+    /// <c>entity_id = ANY(@ids)</c> as a scan of the whole table (52 ms at 200,000 items, growing with
+    /// the table) and the trigger checks as scans of all triggers (270 ms); probed, 15 ms for new items
+    /// and 66 ms for stored ones.
     /// </summary>
     public const string ExistingItems =
-        $"""
-        SELECT work_items.entity_id, work_items.tier, work_items.updates_end, work_items.state,
-               CASE WHEN {SqlDialect.TriggerOrFiring} THEN work_items.entity_id END AS trigger_name
-        FROM work_items
-        WHERE work_items.data_type = @dataType AND work_items.entity_id = ANY(@ids)
+        """
+        SELECT w.entity_id, w.tier, w.updates_end, w.state, COALESCE(t.trigger_name, f.trigger_name) AS trigger_name
+        FROM unnest(@ids::text[]) AS u(e)
+        CROSS JOIN LATERAL (SELECT * FROM work_items WHERE work_items.data_type = @dataType AND work_items.entity_id = u.e LIMIT 1) AS w
+        LEFT JOIN LATERAL (SELECT t.trigger_name FROM qrtz_triggers t
+                           WHERE t.sched_name = @sched AND t.trigger_name = w.entity_id AND t.trigger_group = w.data_type LIMIT 1) AS t ON true
+        LEFT JOIN LATERAL (SELECT f.trigger_name FROM qrtz_fired_triggers f
+                           WHERE f.sched_name = @sched AND f.trigger_name = w.entity_id AND f.trigger_group = w.data_type LIMIT 1) AS f ON true
         """;
 
     /// <summary>

@@ -32,7 +32,7 @@ public sealed record RegistrationOutcome(
 public sealed record NewItemTriggers(string JobName, string JobGroup, Func<string?, TimeSpan?> CadenceOf);
 
 /// <summary>An item found without the trigger it should have.</summary>
-public sealed record OrphanedItem(string EntityId, string? Tier, string State, DateTimeOffset? LastEnd, string? NodeId);
+public sealed record OrphanedItem(string EntityId, string? Tier, string State, DateTimeOffset? LastEnd, string? NodeId, DateTimeOffset? LastStart = null);
 
 /// <summary>Filter and page for listing items.</summary>
 public sealed record WorkItemQuery(string? DataType, string? State, string? Tier, int Page, int PageSize);

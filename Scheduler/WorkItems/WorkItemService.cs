@@ -55,15 +55,28 @@ public sealed class WorkItemService(
     public async Task<int> RepairTriggersAsync(DataTypeDefinition dataType, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var orphans = await store.FindWithoutTriggerAsync(dataType.Name, node.Id, now, cancellationToken);
-        var toArm = orphans
+        var orphans = (await store.FindWithoutTriggerAsync(dataType.Name, node.Id, now, cancellationToken))
             .Where(o => o.State != WorkItemStates.InFlight || o.NodeId != node.Id || !running.IsRunning(dataType.Name, o.EntityId))
             .Where(o => ShouldHaveTrigger(dataType, o.Tier, o.State))
+            .ToList();
+        if (orphans.Any(IsOwnInFlight))
+        {
+            // An item this node runs has neither trigger nor fired row between Quartz completing its
+            // firing and its end being written, and its claim is released once the end is written:
+            // the end may have landed between the read above and the claim check. Read again (after
+            // the check): one still in flight at the same start was not running.
+            var again = (await store.FindWithoutTriggerAsync(dataType.Name, node.Id, time.GetUtcNow(), cancellationToken))
+                .Where(IsOwnInFlight).ToDictionary(o => o.EntityId, o => o.LastStart, StringComparer.Ordinal);
+            orphans.RemoveAll(o => IsOwnInFlight(o) && !(again.TryGetValue(o.EntityId, out var start) && start == o.LastStart));
+        }
+        var toArm = orphans
             .Select(o => (o.EntityId, o.Tier, StartAt: NextStart(dataType, o.Tier, o.LastEnd, now), NeverCompleted: o.LastEnd is null)).ToList();
         if (toArm.Count > 0)
             await scheduler.ArmAsync(dataType, toArm, cancellationToken);
         return toArm.Count;
     }
+
+    private bool IsOwnInFlight(OrphanedItem item) => item.State == WorkItemStates.InFlight && item.NodeId == node.Id;
 
     private static bool ShouldHaveTrigger(DataTypeDefinition dataType, string? tier, string state) =>
         tier != Tiers.Exclude && state switch

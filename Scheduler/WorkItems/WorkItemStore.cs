@@ -206,7 +206,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         await using var connection = await connections.OpenAsync(cancellationToken);
         await using var command = connection.Command(
             $"""
-            SELECT work_items.entity_id, work_items.tier, work_items.state, work_items.updates_end, work_items.node_id
+            SELECT work_items.entity_id, work_items.tier, work_items.state, work_items.updates_end, work_items.node_id, work_items.updates_start
             FROM work_items
             WHERE work_items.data_type = @dataType AND NOT {SqlDialect.TriggerOrFiring}
               AND work_items.state <> 'dead_lettered' AND (work_items.tier IS NULL OR work_items.tier <> 'exclude')
@@ -217,7 +217,8 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         while (await reader.ReadAsync(cancellationToken))
         {
             result.Add(new OrphanedItem(reader.GetString(0), reader.Get<string>("tier"),
-                reader.GetString(reader.GetOrdinal("state")), reader.GetTime("updates_end"), reader.Get<string>("node_id")));
+                reader.GetString(reader.GetOrdinal("state")), reader.GetTime("updates_end"), reader.Get<string>("node_id"),
+                reader.GetTime("updates_start")));
         }
         return result;
     }
