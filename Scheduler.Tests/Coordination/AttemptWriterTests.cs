@@ -101,15 +101,23 @@ public sealed class PostgresAttemptWriterTests() : AttemptWriterTests(StoragePro
             await using (var lockRow = new NpgsqlCommand("SELECT 1 FROM work_items WHERE entity_id = 'held' FOR UPDATE", connection, tx))
                 await lockRow.ExecuteScalarAsync();
             await writer.CompleteAsync(new AttemptEnd("x", "held", now.AddSeconds(1)));
-            await Eventually.TrueAsync(async () =>
+            try
             {
-                // The writer's UPDATE is waiting on the row lock: a session blocked by this one. (By the
-                // blocker, not by query text: a pooled backend that runs an auto-prepared statement can
-                // still show its previous statement in pg_stat_activity while it waits.)
-                await using var waiting = new NpgsqlCommand(
-                    "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pg_backend_pid() = ANY(pg_blocking_pids(pid))", connection, tx);
-                return (long)(await waiting.ExecuteScalarAsync())! > 0;
-            }, TimeSpan.FromSeconds(10), "the end's write should be waiting on the locked row");
+                await Eventually.TrueAsync(async () =>
+                {
+                    // The writer's UPDATE is waiting on the row lock: a session blocked by this one. (By the
+                    // blocker, not by query text: a pooled backend that runs an auto-prepared statement can
+                    // still show its previous statement in pg_stat_activity while it waits.)
+                    await using var waiting = new NpgsqlCommand(
+                        "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pg_backend_pid() = ANY(pg_blocking_pids(pid))", connection, tx);
+                    return (long)(await waiting.ExecuteScalarAsync())! > 0;
+                }, TimeSpan.FromSeconds(40), "the end's write should be waiting on the locked row");
+            }
+            catch (TimeoutException ex)
+            {
+                // Seen after a 10 s wait in some runs: no write blocked, the item still in flight. Say what the database saw.
+                throw new TimeoutException($"{ex.Message}; sessions: {await SessionsAsync(connection, tx)}", ex);
+            }
             Assert.True(running.IsRunning("x", "held"));
             Assert.Equal(WorkItemStates.InFlight, (await node.ItemAsync("x", "held"))!.State);
             await tx.RollbackAsync();
@@ -117,6 +125,17 @@ public sealed class PostgresAttemptWriterTests() : AttemptWriterTests(StoragePro
 
         await Eventually.TrueAsync(() => Task.FromResult(!running.IsRunning("x", "held")), TimeSpan.FromSeconds(10), "released once written");
         Assert.Equal(WorkItemStates.Completed, (await node.ItemAsync("x", "held"))!.State);
+    }
+
+    private static async Task<string> SessionsAsync(NpgsqlConnection connection, NpgsqlTransaction tx)
+    {
+        await using var sessions = new NpgsqlCommand(
+            """
+            SELECT string_agg(pid || ' ' || coalesce(wait_event_type, '-') || '/' || coalesce(wait_event, '-') || ' ' || state
+                              || ' blocked by ' || pg_blocking_pids(pid)::text || ': ' || left(query, 60), '; ')
+            FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+            """, connection, tx);
+        return (string?)await sessions.ExecuteScalarAsync() ?? "none";
     }
 
     [Fact]
