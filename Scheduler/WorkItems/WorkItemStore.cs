@@ -208,7 +208,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             $"""
             SELECT work_items.entity_id, work_items.tier, work_items.state, work_items.updates_end, work_items.node_id, work_items.updates_start
             FROM work_items
-            WHERE work_items.data_type = @dataType AND NOT {SqlDialect.TriggerOrFiring}
+            WHERE work_items.data_type = @dataType AND {SqlDialect.NoTriggerNorFiring}
               AND work_items.state <> 'dead_lettered' AND (work_items.tier IS NULL OR work_items.tier <> 'exclude')
               AND (work_items.state <> 'in_flight' OR work_items.node_id = @node OR {SqlDialect.OwnerNotAlive})
             """).With("@sched", _schedulerName).With("@dataType", dataType).With("@node", nodeId).With("@nowTicks", now.UtcTicks);
