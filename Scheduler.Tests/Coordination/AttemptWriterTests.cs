@@ -103,20 +103,17 @@ public sealed class PostgresAttemptWriterTests() : AttemptWriterTests(StoragePro
             await writer.CompleteAsync(new AttemptEnd("x", "held", now.AddSeconds(1)));
             try
             {
-                await Eventually.TrueAsync(async () =>
-                {
-                    // The writer's UPDATE is waiting on the row lock: a session blocked by this one. (By the
-                    // blocker, not by query text: a pooled backend that runs an auto-prepared statement can
-                    // still show its previous statement in pg_stat_activity while it waits.)
-                    await using var waiting = new NpgsqlCommand(
-                        "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pg_backend_pid() = ANY(pg_blocking_pids(pid))", connection, tx);
-                    return (long)(await waiting.ExecuteScalarAsync())! > 0;
-                }, TimeSpan.FromSeconds(40), "the end's write should be waiting on the locked row");
+                // The writer's UPDATE is waiting on the row lock: a session blocked by this one. Asked on a
+                // connection of its own: within a transaction PostgreSQL keeps its first snapshot of
+                // pg_stat_activity, so polling inside tx never saw a write that arrived after the first poll.
+                // (By the blocker, not by query text: a pooled backend that runs an auto-prepared statement
+                // can still show its previous statement while it waits.)
+                await Eventually.TrueAsync(async () => await BlockedByAsync(store.ConnectionString, connection.ProcessID) > 0,
+                    TimeSpan.FromSeconds(10), "the end's write should be waiting on the locked row");
             }
             catch (TimeoutException ex)
             {
-                // Seen after a 10 s wait in some runs: no write blocked, the item still in flight. Say what the database saw.
-                throw new TimeoutException($"{ex.Message}; sessions: {await SessionsAsync(connection, tx)}", ex);
+                throw new TimeoutException($"{ex.Message}; sessions: {await SessionsAsync(store.ConnectionString)}", ex);
             }
             Assert.True(running.IsRunning("x", "held"));
             Assert.Equal(WorkItemStates.InFlight, (await node.ItemAsync("x", "held"))!.State);
@@ -127,14 +124,26 @@ public sealed class PostgresAttemptWriterTests() : AttemptWriterTests(StoragePro
         Assert.Equal(WorkItemStates.Completed, (await node.ItemAsync("x", "held"))!.State);
     }
 
-    private static async Task<string> SessionsAsync(NpgsqlConnection connection, NpgsqlTransaction tx)
+    private static async Task<long> BlockedByAsync(string connectionString, int blockerPid)
     {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var waiting = new NpgsqlCommand(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND @blocker = ANY(pg_blocking_pids(pid))", connection);
+        waiting.Parameters.AddWithValue("blocker", blockerPid);
+        return (long)(await waiting.ExecuteScalarAsync())!;
+    }
+
+    private static async Task<string> SessionsAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
         await using var sessions = new NpgsqlCommand(
             """
             SELECT string_agg(pid || ' ' || coalesce(wait_event_type, '-') || '/' || coalesce(wait_event, '-') || ' ' || state
                               || ' blocked by ' || pg_blocking_pids(pid)::text || ': ' || left(query, 60), '; ')
             FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
-            """, connection, tx);
+            """, connection);
         return (string?)await sessions.ExecuteScalarAsync() ?? "none";
     }
 
