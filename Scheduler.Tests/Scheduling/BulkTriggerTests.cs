@@ -19,6 +19,9 @@ public sealed class BulkTriggerTests
 {
     private const string DataType = "bulk";
 
+    /// <summary>The start of <see cref="PostgresBulk.InsertNewItemsWithTriggers"/>, a large registration of new items in one statement.</summary>
+    private static readonly string AllNewStatement = PostgresBulk.InsertNewItemsWithTriggers[..PostgresBulk.InsertNewItemsWithTriggers.IndexOf('\n', StringComparison.Ordinal)];
+
     private static Dictionary<string, string?> Settings(string role, bool setBasedFiring = true) => new()
     {
         ["Cluster:Role"] = role,
@@ -30,18 +33,30 @@ public sealed class BulkTriggerTests
         [$"DataTypes:{DataType}:DefaultTier"] = "once",
     };
 
-    [Fact]
-    public async Task BulkWrittenTriggerRows_AreTheRowsQuartzWrites()
+    /// <summary>
+    /// Small registrations write items and triggers statement by statement; a large one of new items
+    /// (<see cref="PostgresStatistics.MinimumRows"/> or more, here padded with items in tier exclude,
+    /// which get no trigger) writes them all in one statement. Both write Quartz's rows.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task BulkWrittenTriggerRows_AreTheRowsQuartzWrites(bool large)
     {
         await using var database = await PostgresTestDatabase.CreateAsync();
-        await using var api = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"),
-            s => s.AddExecutor("recording", new RecordingExecutor()));
-        var catalog = api.App.Services.GetRequiredService<DataTypeCatalog>();
-        Assert.True(catalog.TryGet(DataType, out var dataType));
+        using var statements = new PostgresStatements(database.Name);
+        await using var api = await StartApiAsync(database);
+        var (dataType, service) = Registration(api);
 
         // Bulk path: new items registered through the service (one-shot and recurring).
-        await api.App.Services.GetRequiredService<WorkItemService>().RegisterAsync(dataType,
-            [new WorkItemRegistration("bulk-once", "once", null), new WorkItemRegistration("bulk-hourly", "hourly", null)], CancellationToken.None);
+        var padding = large ? PostgresStatistics.MinimumRows - 2 : 0;
+        await service.RegisterAsync(dataType,
+            [
+                new WorkItemRegistration("bulk-once", "once", null), new WorkItemRegistration("bulk-hourly", "hourly", null),
+                .. Enumerable.Range(0, padding).Select(i => new WorkItemRegistration($"excluded-{i}", Tiers.Exclude, null)),
+            ], CancellationToken.None);
+        Assert.Equal(large ? 1 : 0, statements.Count(AllNewStatement));
+        Assert.Equal(2 + padding, (await api.Store.ListAsync(new WorkItemQuery(DataType, null, null, 1, 1), CancellationToken.None)).Total);
         // Quartz's path: the same kinds of trigger scheduled through Quartz itself.
         await api.App.Services.GetRequiredService<WorkItemScheduler>().ArmAsync(dataType,
             [("quartz-once", "once", null, true), ("quartz-hourly", "hourly", null, true)], CancellationToken.None);
@@ -243,11 +258,8 @@ public sealed class BulkTriggerTests
     public async Task AnItemWhoseSpentTriggerIsFiring_IsNotReArmed_UntilItsFiredRowIsGone()
     {
         await using var database = await PostgresTestDatabase.CreateAsync();
-        await using var api = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"),
-            s => s.AddExecutor("recording", new RecordingExecutor()));
-        var catalog = api.App.Services.GetRequiredService<DataTypeCatalog>();
-        Assert.True(catalog.TryGet(DataType, out var dataType));
-        var service = api.App.Services.GetRequiredService<WorkItemService>();
+        await using var api = await StartApiAsync(database);
+        var (dataType, service) = Registration(api);
         await api.PutAsync(DataType, "firing", new { });
         // What a set-based round leaves while the firing runs: no trigger, a fired row EXECUTING.
         await ExecuteAsync(database.ConnectionString,
@@ -270,6 +282,76 @@ public sealed class BulkTriggerTests
         Assert.Equal(1, await service.RepairTriggersAsync(dataType, CancellationToken.None));
         Assert.Single(await TriggerRowsAsync(database.ConnectionString));
         await QuartzRows.AssertConsistentAsync(database.ConnectionString);
+    }
+
+    /// <summary>
+    /// A large registration takes its items for new when none of a sample of them is stored. When one
+    /// outside the sample is, its one-statement insert meets that row, rolls back to its savepoint and
+    /// registers the items the general way: the stored item is updated (here re-tiered), the rest are
+    /// new, and each item ends with one trigger. A registration of stored items (the sample finds them)
+    /// does not try the one-statement insert at all, so it never fails a statement.
+    /// </summary>
+    [Fact]
+    public async Task ALargeRegistrationMeetingAStoredItemTheSampleMissed_RegistersItTheGeneralWay()
+    {
+        const int count = PostgresStatistics.MinimumRows;
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        using var statements = new PostgresStatements(database.Name);
+        await using var api = await StartApiAsync(database);
+        var (dataType, service) = Registration(api);
+        // Sampled are the ids at k * count / 64: 15, 31, 46 ... 500, 515; 501 is not among them.
+        await api.PutAsync(DataType, "mixed-0501", new { tier = "hourly", payload = new { v = 1 } });
+        var items = Enumerable.Range(0, count).Select(i => new WorkItemRegistration($"mixed-{i:0000}", "once", $"{{\"v\":{i}}}")).ToList();
+
+        await service.RegisterAsync(dataType, items, CancellationToken.None);
+
+        Assert.Equal(1, statements.Count(AllNewStatement));
+        var rows = await TriggerRowsAsync(database.ConnectionString);
+        Assert.Equal(count, rows.Count);
+        Assert.All(rows.Values, row => Assert.Equal(0L, row["repeat_count"])); // mixed-0501 re-armed on its new tier
+        var stored = (await api.ItemAsync(DataType, "mixed-0501"))!;
+        Assert.Equal("once", stored.Tier);
+        Assert.Equal(501, stored.Payload!.Value.GetProperty("v").GetInt32());
+        Assert.Equal(count, (await api.Store.ListAsync(new WorkItemQuery(DataType, null, null, 1, 1), CancellationToken.None)).Total);
+
+        statements.Clear();
+        await service.RegisterAsync(dataType, items, CancellationToken.None);
+        Assert.Equal(0, statements.Count(AllNewStatement));
+        Assert.Equal(count, (await TriggerRowsAsync(database.ConnectionString)).Count);
+        await QuartzRows.AssertConsistentAsync(database.ConnectionString);
+    }
+
+    /// <summary>
+    /// Triggers are written only while the data type's job is stored (the insert locks its row). Should
+    /// it be gone (deleted through Quartz's API by hand), a large registration of new items still
+    /// stores them, and they are scheduled through Quartz, which stores the job again.
+    /// </summary>
+    [Fact]
+    public async Task ALargeRegistrationWhileTheJobIsNotStored_IsScheduledThroughQuartz()
+    {
+        const int count = PostgresStatistics.MinimumRows;
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        using var statements = new PostgresStatements(database.Name);
+        await using var api = await StartApiAsync(database);
+        var (dataType, service) = Registration(api);
+        await ExecuteAsync(database.ConnectionString, "DELETE FROM qrtz_job_details WHERE job_name = 'bulk'");
+
+        await service.RegisterAsync(dataType,
+            Enumerable.Range(0, count).Select(i => new WorkItemRegistration($"jobless-{i:0000}", "once", null)).ToList(), CancellationToken.None);
+
+        Assert.Equal(1, statements.Count(AllNewStatement));
+        Assert.Equal(count, (await TriggerRowsAsync(database.ConnectionString)).Count);
+        Assert.Equal(count, (await api.Store.ListAsync(new WorkItemQuery(DataType, null, null, 1, 1), CancellationToken.None)).Total);
+        await QuartzRows.AssertConsistentAsync(database.ConnectionString);
+    }
+
+    private static Task<TestNode> StartApiAsync(PostgresTestDatabase database) =>
+        TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"), s => s.AddExecutor("recording", new RecordingExecutor()));
+
+    private static (DataTypeDefinition DataType, WorkItemService Service) Registration(TestNode api)
+    {
+        Assert.True(api.App.Services.GetRequiredService<DataTypeCatalog>().TryGet(DataType, out var dataType));
+        return (dataType, api.App.Services.GetRequiredService<WorkItemService>());
     }
 
     private static async Task ExecuteAsync(string connectionString, string sql)

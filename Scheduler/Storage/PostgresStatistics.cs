@@ -9,7 +9,10 @@ namespace BatchScheduler.Storage;
 /// items went into an empty database, the batched trigger lookup of each firing round ran as a
 /// sequential scan (5 ms a round instead of 0.3). This node therefore analyzes <c>work_items</c> and
 /// Quartz's trigger tables itself, in the background, once the items registered since its last
-/// analyze reach a quarter of the table (at least <see cref="MinimumRows"/>). Elsewhere a no-op.
+/// analyze reach the table's size then (the table doubled; at least <see cref="MinimumRows"/>). More
+/// often only cost CPU beside the registration (four analyzes of 110-150 ms during 100,000 items): once
+/// the statistics count the rows of a table that is no longer tiny, the planner scales them to the
+/// table's current size itself. Elsewhere a no-op.
 /// </summary>
 public sealed partial class PostgresStatistics(ConnectionFactory connections, ILogger<PostgresStatistics> logger) : BackgroundService
 {
@@ -62,7 +65,7 @@ public sealed partial class PostgresStatistics(ConnectionFactory connections, IL
                 }
                 await using var size = connection.Command("SELECT reltuples::bigint FROM pg_class WHERE oid = 'work_items'::regclass");
                 var tuples = Convert.ToInt64(await size.ExecuteScalarAsync(stoppingToken), System.Globalization.CultureInfo.InvariantCulture);
-                Volatile.Write(ref _threshold, Math.Max(MinimumRows, tuples / 4));
+                Volatile.Write(ref _threshold, Math.Max(MinimumRows, tuples));
                 Runs++;
                 Analyzed(logger, rows, tuples, TimeProvider.System.GetElapsedTime(started).TotalMilliseconds);
             }

@@ -15,6 +15,9 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
 {
     private const int MaxErrorLength = 4000;
     private const string UniqueViolation = "23505";
+
+    /// <summary>How many ids of a large registration are looked up before it is taken to be all new.</summary>
+    private const int AllNewSample = 64;
     private readonly string _schedulerName = cluster.Value.SchedulerName;
 
     /// <summary>
@@ -29,18 +32,25 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (connections.Provider == StorageProvider.Postgres && items.Count >= PostgresStatistics.MinimumRows)
+        {
+            // This session may hold plans (the foreign-key checks' among them, before schema V007) made
+            // when the tables were tiny: a sequential scan per inserted row, 8 s for 10,000 new items
+            // after a 100-item registration. Replanned now, they see the tables as they are.
+            await using (var discard = connection.Command("DISCARD PLANS", transaction))
+                await discard.ExecuteNonQueryAsync(cancellationToken);
+            if (newTriggers is not null
+                && await InsertAllNewAsync(connection, transaction, dataType, items, now, newTriggers, cancellationToken) is { } triggersWritten)
+            {
+                await transaction.CommitAsync(cancellationToken);
+                statistics.Registered(items.Count);
+                return items.Select(i => new RegistrationOutcome(i, false, null, null, Armed: i.Tier == Tiers.Exclude || triggersWritten > 0)).ToList();
+            }
+        }
         var existing = await ExistingTiersAsync(connection, transaction, dataType, items, cancellationToken);
         var armed = new HashSet<string>(StringComparer.Ordinal);
         if (connections.Provider == StorageProvider.Postgres)
         {
-            if (items.Count - existing.Count >= PostgresStatistics.MinimumRows)
-            {
-                // This session may hold plans (the foreign-key checks' among them) made when the
-                // tables were tiny: a sequential scan per inserted row, 8 s for 10,000 new items
-                // after a 100-item registration. Replanned now, the checks see the tables as they are.
-                await using var discard = connection.Command("DISCARD PLANS", transaction);
-                await discard.ExecuteNonQueryAsync(cancellationToken);
-            }
             var fresh = items.Where(i => !existing.ContainsKey(i.EntityId)).ToList();
             var stored = items.Where(i => existing.ContainsKey(i.EntityId)).ToList();
             if (fresh.Count > 0 && !await WithoutConflictAsync(transaction, () => WriteItemsAsync(connection, transaction, PostgresBulk.InsertWorkItems, dataType, fresh, now, cancellationToken), cancellationToken))
@@ -72,6 +82,39 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         return items.Select(i => existing.TryGetValue(i.EntityId, out var found)
             ? found with { Item = i }
             : new RegistrationOutcome(i, false, null, null, Armed: armed.Contains(i.EntityId))).ToList();
+    }
+
+    /// <summary>
+    /// The usual large registration, of items none of which is stored: when none of
+    /// <see cref="AllNewSample"/> ids spread over the request is stored, every item and its regular
+    /// trigger go in with one plain insert (<see cref="PostgresBulk.InsertNewItemsWithTriggers"/>), with
+    /// no existence check of each id (2 us an item). Returns how many triggers were written (0: the job
+    /// is not stored, the caller schedules them through Quartz), or null, with nothing written, when an
+    /// item is stored: one of the sample, or one the sample missed (the insert's unique violation).
+    /// </summary>
+    private async Task<int?> InsertAllNewAsync(
+        DbConnection connection, DbTransaction transaction, string dataType, IReadOnlyList<WorkItemRegistration> items,
+        DateTimeOffset now, NewItemTriggers triggers, CancellationToken cancellationToken)
+    {
+        var sample = Enumerable.Range(0, Math.Min(AllNewSample, items.Count)).Select(k => items[(int)((long)k * items.Count / AllNewSample)]).ToList();
+        if ((await ExistingTiersAsync(connection, transaction, dataType, sample, cancellationToken)).Count > 0)
+            return null;
+        var cadences = items.Select(i => i.Tier == Tiers.Exclude ? (TimeSpan?)null : triggers.CadenceOf(i.Tier)).ToList();
+        await using var insert = connection.Command(PostgresBulk.InsertNewItemsWithTriggers, transaction)
+            .With("@dataType", dataType).With("@now", now)
+            .With("@e", items.Select(i => i.EntityId).ToArray())
+            .With("@t", items.Select(i => i.Tier).ToArray())
+            .With("@p", items.Select(i => i.Payload).ToArray())
+            .With("@b", items.Select(i => i.BatchId).ToArray())
+            .With("@r", items.Zip(cadences, (i, c) => i.Tier == Tiers.Exclude ? (long?)null : c is null ? 0L : -1L).ToArray())
+            .With("@i", cadences.Select(c => c is { } every ? (long)every.TotalMilliseconds : 0L).ToArray())
+            .With("@sched", _schedulerName).With("@group", dataType).With("@jobName", triggers.JobName).With("@jobGroup", triggers.JobGroup)
+            .With("@next", now.UtcTicks).With("@ahead", (now - WorkItemTriggers.NeverRunLead).UtcTicks);
+        var written = 0;
+        return await WithoutConflictAsync(transaction, async () => written = Convert.ToInt32(await insert.ExecuteScalarAsync(cancellationToken),
+                System.Globalization.CultureInfo.InvariantCulture), cancellationToken)
+            ? written
+            : null;
     }
 
     /// <summary>

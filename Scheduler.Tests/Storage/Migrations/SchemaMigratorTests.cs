@@ -9,7 +9,7 @@ namespace BatchScheduler.Tests.Storage.Migrations;
 
 public sealed class SchemaMigratorTests(ITestOutputHelper output)
 {
-    private static readonly string[] AllScripts = ["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql", "V004__health_counts_index.sql", "V005__batches.sql", "V006__stats_minutely.sql", "V007__quartz_trigger_write_costs.sql"];
+    private static readonly string[] AllScripts = ["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql", "V004__health_counts_index.sql", "V005__batches.sql", "V006__stats_minutely.sql", "V007__quartz_trigger_write_costs.sql", "V008__quartz_lookup_indexes.sql"];
 
     private readonly SchemaMigrator _migrator = new(new TestOutputLogger<SchemaMigrator>(output));
 
@@ -127,17 +127,22 @@ public sealed class SchemaMigratorTests(ITestOutputHelper output)
 
     [Fact]
     [Trait("Provider", "Postgres")]
-    public async Task MigrateAsync_Postgres_V007LeavesQuartzsTriggerTablesWithoutKeys_AndRunsAgainByHand()
+    public async Task MigrateAsync_Postgres_V007AndV008LeaveQuartzsTriggerTablesWithoutKeysNorJobAndGroupIndexes_AndRunAgainByHand()
     {
         await using var database = await PostgresTestDatabase.CreateAsync();
         await _migrator.MigrateAsync(StorageProvider.Postgres, database.ConnectionString, CancellationToken.None);
         const string keys = "SELECT COUNT(*) FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text LIKE 'qrtz%'";
         const string partial = "SELECT COUNT(*) FROM pg_index WHERE indexrelid = 'idx_qrtz_t_c'::regclass AND indpred IS NOT NULL";
+        const string lookups = "SELECT COUNT(*) FROM pg_indexes WHERE indexname IN ('idx_qrtz_t_j', 'idx_qrtz_t_g_n')";
+        const string kept = "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'qrtz_triggers'";
         Assert.Equal(0, await DatabaseQueries.CountAsync(StorageProvider.Postgres, database.ConnectionString, keys));
         Assert.Equal(1, await DatabaseQueries.CountAsync(StorageProvider.Postgres, database.ConnectionString, partial));
+        Assert.Equal(0, await DatabaseQueries.CountAsync(StorageProvider.Postgres, database.ConnectionString, lookups));
+        var indexes = await DatabaseQueries.CountAsync(StorageProvider.Postgres, database.ConnectionString, kept);
 
-        // The scripts are safe to run again by hand (psql -f): V001 puts nothing back, V007 changes nothing.
-        foreach (var name in new[] { "V001__quartz_tables.sql", "V007__quartz_trigger_write_costs.sql" })
+        // The scripts are safe to run again by hand, in order (psql -f): V001 puts no key back but
+        // recreates the two indexes (CREATE INDEX IF NOT EXISTS), which V008 drops again.
+        foreach (var name in new[] { "V001__quartz_tables.sql", "V007__quartz_trigger_write_costs.sql", "V008__quartz_lookup_indexes.sql" })
         {
             await using var connection = new NpgsqlConnection(database.ConnectionString);
             await connection.OpenAsync();
@@ -146,6 +151,7 @@ public sealed class SchemaMigratorTests(ITestOutputHelper output)
         }
         Assert.Equal(0, await DatabaseQueries.CountAsync(StorageProvider.Postgres, database.ConnectionString, keys));
         Assert.Equal(1, await DatabaseQueries.CountAsync(StorageProvider.Postgres, database.ConnectionString, partial));
+        Assert.Equal(indexes, await DatabaseQueries.CountAsync(StorageProvider.Postgres, database.ConnectionString, kept));
         // Quartz looks triggers up by calendar with calendar_name = @name, which the partial index serves.
         await using (var connection = new NpgsqlConnection(database.ConnectionString))
         {
