@@ -249,6 +249,36 @@ public sealed class BulkTriggerTests
     }
 
     /// <summary>
+    /// Two registrations of the same new items in opposite orders at once: each would wait on a row
+    /// the other inserted first, a deadlock PostgreSQL breaks by failing one of them. The one it fails
+    /// runs again, so both succeed.
+    /// </summary>
+    [Fact]
+    public async Task ConcurrentRegistrationsOfTheSameNewItemsInOppositeOrders_BothSucceed()
+    {
+        const int count = 3_000;
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        await using var first = await StartApiAsync(database);
+        await using var second = await StartApiAsync(database);
+
+        for (var round = 0; round < 3; round++)
+        {
+            var ids = Enumerable.Range(0, count).Select(i => $"crossed-{round}-{i:0000}").ToList();
+            var responses = await Task.WhenAll(
+                first.Http.PostAsJsonAsync("/api/work-items", new { dataType = DataType, items = ids.Select(id => new { entityId = id }) }),
+                second.Http.PostAsJsonAsync("/api/work-items", new { dataType = DataType, items = ids.AsEnumerable().Reverse().Select(id => new { entityId = id }) }));
+            foreach (var response in responses)
+            {
+                Assert.True(response.IsSuccessStatusCode, $"round {round}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                response.Dispose();
+            }
+        }
+
+        Assert.Equal(3 * count, (await TriggerRowsAsync(database.ConnectionString)).Count);
+        await QuartzRows.AssertConsistentAsync(database.ConnectionString);
+    }
+
+    /// <summary>
     /// A set-based round deletes a spent one-shot trigger as it fires it, so while that firing runs
     /// the item has no trigger row, only its fired row. Trigger repair and a registration of the same
     /// item must take that for a trigger (re-arming it then would run a one-shot item twice), and

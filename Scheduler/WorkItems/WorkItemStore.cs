@@ -15,6 +15,10 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
 {
     private const int MaxErrorLength = 4000;
     private const string UniqueViolation = "23505";
+    private const string DeadlockDetected = "40P01";
+
+    /// <summary>How many times a registration runs before a deadlock is the caller's error.</summary>
+    private const int DeadlockAttempts = 3;
 
     /// <summary>How many ids of a large registration are looked up before it is taken to be all new.</summary>
     private const int AllNewSample = 64;
@@ -27,6 +31,25 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     /// tables; those outcomes come back <see cref="RegistrationOutcome.Armed"/>.
     /// </summary>
     public async Task<IReadOnlyList<RegistrationOutcome>> RegisterAsync(
+        string dataType, IReadOnlyList<WorkItemRegistration> items, DateTimeOffset now, NewItemTriggers? newTriggers,
+        CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await RegisterOnceAsync(dataType, items, now, newTriggers, cancellationToken);
+            }
+            catch (DbException e) when (e.SqlState == DeadlockDetected && attempt < DeadlockAttempts)
+            {
+                // Two registrations of the same new items in different orders each waited on a row the
+                // other had inserted, and PostgreSQL failed this one to break the cycle. Its transaction
+                // rolled back whole; run it again (the other one's rows are stored by then, or soon).
+            }
+        }
+    }
+
+    private async Task<IReadOnlyList<RegistrationOutcome>> RegisterOnceAsync(
         string dataType, IReadOnlyList<WorkItemRegistration> items, DateTimeOffset now, NewItemTriggers? newTriggers,
         CancellationToken cancellationToken)
     {
