@@ -12,6 +12,7 @@ public sealed class PostgresStatements : IDisposable
 {
     private readonly ActivityListener _listener;
     private readonly ConcurrentQueue<string> _texts = new();
+    private readonly ConcurrentQueue<string> _errors = new();
 
     public PostgresStatements(string database)
     {
@@ -21,8 +22,12 @@ public sealed class PostgresStatements : IDisposable
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = activity =>
             {
-                if (activity.GetTagItem("db.namespace") as string == database && activity.GetTagItem("db.query.text") is string text)
+                if (activity.GetTagItem("db.namespace") as string != database)
+                    return;
+                if (activity.GetTagItem("db.query.text") is string text)
                     _texts.Enqueue(text);
+                if (activity.Status == ActivityStatusCode.Error)
+                    _errors.Enqueue($"{activity.GetTagItem("db.response.status_code") ?? activity.GetTagItem("error.type")}");
             },
         };
         ActivitySource.AddActivityListener(_listener);
@@ -31,7 +36,14 @@ public sealed class PostgresStatements : IDisposable
     /// <summary>How many recorded commands contained <paramref name="fragment"/>.</summary>
     public int Count(string fragment) => _texts.Count(t => t.Contains(fragment, StringComparison.Ordinal));
 
-    public void Clear() => _texts.Clear();
+    /// <summary>The error of each recorded command that failed: PostgreSQL's SQLSTATE (e.g. 40P01 for a deadlock).</summary>
+    public IReadOnlyList<string> Errors => [.. _errors];
+
+    public void Clear()
+    {
+        _texts.Clear();
+        _errors.Clear();
+    }
 
     public void Dispose() => _listener.Dispose();
 }

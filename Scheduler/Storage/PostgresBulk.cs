@@ -53,8 +53,8 @@ internal static class PostgresBulk
     /// <summary>
     /// Writes Quartz's own rows for a work item's regular trigger, exactly as Quartz 4.7.3 writes them
     /// for <c>WorkItemTriggers.Regular</c> (a test compares the two column by column): a simple trigger
-    /// in state WAITING, due at @next (.NET ticks) plus the item's position in the arrays minus one
-    /// (one tick, 100 ns, apart: items due at one identical instant make PostgreSQL pick Quartz's
+    /// in state WAITING, due at @next (.NET ticks) plus the item's position in its registration (@n, from 1)
+    /// minus one, so in request order whatever order the arrays are in (one tick, 100 ns, apart: items due at one identical instant make PostgreSQL pick Quartz's
     /// (state, next fire time) index for its per-trigger claim UPDATE and scan every such trigger,
     /// 0.5 ms per claim at 10,000 items, where distinct times make that index as selective as the
     /// key; Quartz's own <c>StartNow()</c> gives distinct times the same way), repeating every @i ms for ever when @r is -1 or
@@ -115,7 +115,7 @@ internal static class PostgresBulk
     public const string InsertNewItemsWithTriggers =
         $"""
         WITH u AS (
-          SELECT * FROM unnest(@e::text[], @t::text[], @p::text[], @b::text[], @r::bigint[], @i::bigint[]) WITH ORDINALITY AS u(e, t, p, b, r, i, n)
+          SELECT * FROM unnest(@e::text[], @t::text[], @p::text[], @b::text[], @r::bigint[], @i::bigint[], @n::bigint[]) AS u(e, t, p, b, r, i, n)
         ), items AS (
           INSERT INTO work_items (data_type, entity_id, tier, payload, batch_id, state, attempt, created_at, updated_at)
           SELECT @dataType, u.e, u.t, u.p, u.b, 'never_run', 0, @now, @now FROM u
@@ -141,7 +141,7 @@ internal static class PostgresBulk
     private const string TriggerRows =
         $"""
         SELECT {TriggerColumns}
-          FROM unnest(@e::text[], @r::bigint[], @i::bigint[]) WITH ORDINALITY AS u(e, r, i, n)
+          FROM unnest(@e::text[], @r::bigint[], @i::bigint[], @n::bigint[]) AS u(e, r, i, n)
         """;
 
     private const string TriggerInsert =

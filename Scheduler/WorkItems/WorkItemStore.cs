@@ -28,30 +28,41 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     /// Inserts new items and updates existing ones in one transaction; never duplicates. On
     /// PostgreSQL, when <paramref name="newTriggers"/> is given, the regular triggers of new items
     /// (not in tier <c>exclude</c>) are written in the same transaction, straight into Quartz's
-    /// tables; those outcomes come back <see cref="RegistrationOutcome.Armed"/>.
+    /// tables; those outcomes come back <see cref="RegistrationOutcome.Armed"/>, in entity-id order.
     /// </summary>
+    /// <remarks>
+    /// Rows are written in entity-id order (ordinal), whatever the request's order, so registrations
+    /// sharing items take those rows' locks in one order: the later one waits for the earlier rather
+    /// than each waiting on a row the other inserted, a deadlock PostgreSQL breaks only after
+    /// <c>deadlock_timeout</c> (1 s) by failing one of them. New items are still due in request order.
+    /// </remarks>
     public async Task<IReadOnlyList<RegistrationOutcome>> RegisterAsync(
         string dataType, IReadOnlyList<WorkItemRegistration> items, DateTimeOffset now, NewItemTriggers? newTriggers,
         CancellationToken cancellationToken)
     {
+        var dueOrder = new Dictionary<string, long>(items.Count, StringComparer.Ordinal);
+        for (var i = 0; i < items.Count; i++)
+            dueOrder.TryAdd(items[i].EntityId, i + 1);
+        var ordered = items.OrderBy(i => i.EntityId, StringComparer.Ordinal).ToList();
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await RegisterOnceAsync(dataType, items, now, newTriggers, cancellationToken);
+                return await RegisterOnceAsync(dataType, ordered, dueOrder, now, newTriggers, cancellationToken);
             }
             catch (DbException e) when (e.SqlState == DeadlockDetected && attempt < DeadlockAttempts)
             {
-                // Two registrations of the same new items in different orders each waited on a row the
-                // other had inserted, and PostgreSQL failed this one to break the cycle. Its transaction
-                // rolled back whole; run it again (the other one's rows are stored by then, or soon).
+                // A writer that locks these rows in another order (not a registration: they all write in
+                // entity-id order) waited on this one while it waited on them, and PostgreSQL failed
+                // this one to break the cycle. Its transaction rolled back whole; run it again.
             }
         }
     }
 
+    /// <summary>One try of <see cref="RegisterAsync"/>: <paramref name="items"/> in write order, <paramref name="dueOrder"/> each one's position in the request.</summary>
     private async Task<IReadOnlyList<RegistrationOutcome>> RegisterOnceAsync(
-        string dataType, IReadOnlyList<WorkItemRegistration> items, DateTimeOffset now, NewItemTriggers? newTriggers,
-        CancellationToken cancellationToken)
+        string dataType, IReadOnlyList<WorkItemRegistration> items, IReadOnlyDictionary<string, long> dueOrder, DateTimeOffset now,
+        NewItemTriggers? newTriggers, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -63,7 +74,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             await using (var discard = connection.Command("DISCARD PLANS", transaction))
                 await discard.ExecuteNonQueryAsync(cancellationToken);
             if (newTriggers is not null
-                && await InsertAllNewAsync(connection, transaction, dataType, items, now, newTriggers, cancellationToken) is { } triggersWritten)
+                && await InsertAllNewAsync(connection, transaction, dataType, items, dueOrder, now, newTriggers, cancellationToken) is { } triggersWritten)
             {
                 await transaction.CommitAsync(cancellationToken);
                 statistics.Registered(items.Count);
@@ -83,7 +94,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             {
                 armed.UnionWith(fresh.Where(i => i.Tier == Tiers.Exclude).Select(i => i.EntityId));
                 armed.UnionWith(await InsertTriggersAsync(
-                    connection, transaction, dataType, fresh.Where(i => i.Tier != Tiers.Exclude).ToList(), now, newTriggers, cancellationToken));
+                    connection, transaction, dataType, fresh.Where(i => i.Tier != Tiers.Exclude).ToList(), dueOrder, now, newTriggers, cancellationToken));
             }
         }
         else
@@ -117,7 +128,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     /// </summary>
     private async Task<int?> InsertAllNewAsync(
         DbConnection connection, DbTransaction transaction, string dataType, IReadOnlyList<WorkItemRegistration> items,
-        DateTimeOffset now, NewItemTriggers triggers, CancellationToken cancellationToken)
+        IReadOnlyDictionary<string, long> dueOrder, DateTimeOffset now, NewItemTriggers triggers, CancellationToken cancellationToken)
     {
         var sample = Enumerable.Range(0, Math.Min(AllNewSample, items.Count)).Select(k => items[(int)((long)k * items.Count / AllNewSample)]).ToList();
         if ((await ExistingTiersAsync(connection, transaction, dataType, sample, cancellationToken)).Count > 0)
@@ -131,6 +142,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             .With("@b", items.Select(i => i.BatchId).ToArray())
             .With("@r", items.Zip(cadences, (i, c) => i.Tier == Tiers.Exclude ? (long?)null : c is null ? 0L : -1L).ToArray())
             .With("@i", cadences.Select(c => c is { } every ? (long)every.TotalMilliseconds : 0L).ToArray())
+            .With("@n", items.Select(i => dueOrder[i.EntityId]).ToArray())
             .With("@sched", _schedulerName).With("@group", dataType).With("@jobName", triggers.JobName).With("@jobGroup", triggers.JobGroup)
             .With("@next", now.UtcTicks).With("@ahead", (now - WorkItemTriggers.NeverRunLead).UtcTicks);
         var written = 0;
@@ -180,7 +192,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     /// <summary>Writes the regular triggers of <paramref name="items"/>, due now; returns the entity ids written.</summary>
     private async Task<IEnumerable<string>> InsertTriggersAsync(
         DbConnection connection, DbTransaction transaction, string dataType, IReadOnlyList<WorkItemRegistration> items,
-        DateTimeOffset now, NewItemTriggers triggers, CancellationToken cancellationToken)
+        IReadOnlyDictionary<string, long> dueOrder, DateTimeOffset now, NewItemTriggers triggers, CancellationToken cancellationToken)
     {
         if (items.Count == 0)
             return [];
@@ -191,7 +203,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         DbCommand Statement(string sql) => connection.Command(sql, transaction)
             .With("@sched", _schedulerName).With("@group", dataType).With("@jobName", triggers.JobName).With("@jobGroup", triggers.JobGroup)
             .With("@next", now.UtcTicks).With("@ahead", (now - WorkItemTriggers.NeverRunLead).UtcTicks)
-            .With("@e", entityIds).With("@r", repeatCounts).With("@i", intervals);
+            .With("@e", entityIds).With("@r", repeatCounts).With("@i", intervals).With("@n", items.Select(i => dueOrder[i.EntityId]).ToArray());
 
         var plain = 0;
         var wrote = await WithoutConflictAsync(transaction, async () =>
