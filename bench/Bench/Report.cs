@@ -24,6 +24,7 @@ public static class Report
 
     public static string Render(IReadOnlyList<BenchResult> results, bool quick)
     {
+        results = Medians(results);
         var md = new StringBuilder();
         md.AppendLine("# Benchmarks");
         md.AppendLine();
@@ -44,7 +45,10 @@ public static class Report
                       "the bench process runs with the runtime settings `Scheduler.dll` ships with (workstation GC, tiered PGO off, " +
                       "invariant globalization), for every system alike; " +
                       "plain Quartz *tuned* runs 32 threads, its best: measured separately on this machine (20,000 items, 2026-11-23) " +
-                      "it drained 872/s at 32 threads, 687/s at 64 and 280/s at 128.");
+                      "it drained 872/s at 32 threads, 687/s at 64 and 280/s at 128. " +
+                      "BatchScheduler's 1- and 2-node drains run three times, interleaved (1, 2, 1, 2, 1, 2 nodes), and each figure of " +
+                      "theirs is the median of its three (its runs listed in the notes): one run each put the 2 nodes ÷ 1 node ratio " +
+                      "at 0.97× in one full run and 1.10× in the one before.");
         md.AppendLine();
         md.AppendLine("| Metric | System | Variant | Value | Unit | Notes |");
         md.AppendLine("|---|---|---|---:|---|---|");
@@ -65,6 +69,24 @@ public static class Report
                       "check-in, 25–28 s when idle). RSS is the whole bench process, harness included, so an upper bound per node.");
         return md.ToString();
     }
+
+    /// <summary>
+    /// One row per system, variant and metric: a figure measured more than once becomes the median of
+    /// its runs, with every run's value in its notes.
+    /// </summary>
+    private static List<BenchResult> Medians(IReadOnlyList<BenchResult> results) =>
+        results.GroupBy(r => (r.System, r.Variant, r.Metric))
+            .Select(g =>
+            {
+                var runs = g.ToList();
+                if (runs.Count == 1)
+                    return runs[0];
+                var sorted = runs.Select(r => r.Value).Order().ToList();
+                var median = sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+                var each = string.Join(", ", runs.Select(r => Format(r.Value)));
+                return runs[0] with { Value = median, Notes = $"{runs[0].Notes}; median of {runs.Count} interleaved runs ({each})" };
+            })
+            .ToList();
 
     private static IEnumerable<string> Ratios(IReadOnlyList<BenchResult> results)
     {
