@@ -44,6 +44,13 @@ public sealed class PostgresStatisticsTests
         await connection.OpenAsync();
         await using var tuples = new NpgsqlCommand("SELECT reltuples::bigint FROM pg_class WHERE oid = 'qrtz_triggers'::regclass", connection);
         Assert.Equal(100L + PostgresStatistics.MinimumRows, (long)(await tuples.ExecuteScalarAsync())!);
+
+        // At the node's own statistics target (a small sample), not the server's default of 100: 1,100
+        // distinct entity ids get a histogram of at most target + 1 bounds (101 at the default).
+        await using var bounds = new NpgsqlCommand(
+            "SELECT cardinality(histogram_bounds::text::text[]) FROM pg_stats WHERE tablename = 'work_items' AND attname = 'entity_id'", connection);
+        var histogram = (int)(await bounds.ExecuteScalarAsync())!;
+        Assert.InRange(histogram, 2, PostgresStatistics.StatisticsTarget + 1);
     }
 
     /// <summary>

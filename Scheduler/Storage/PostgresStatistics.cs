@@ -27,6 +27,16 @@ public sealed partial class PostgresStatistics(ConnectionFactory connections, IL
     /// <summary>Fewer new rows than this never trigger an analyze: small registrations don't move plans.</summary>
     public const int MinimumRows = 1_000;
 
+    /// <summary>
+    /// The statistics target of these analyzes (PostgreSQL's default is 100): a sample of 300 times it
+    /// rows per table. What the plans this service exists for need is the tables' row counts and the
+    /// few values of their state and type columns, which 3,000 sampled rows give; at the default, each
+    /// analyze of 100,000 items cost 240-285 ms of a 2-core machine beside the registration that
+    /// triggered it, at 10 about 20 ms. Columns with a target of their own keep it, and autovacuum's
+    /// later analyzes use the server's default.
+    /// </summary>
+    public const int StatisticsTarget = 10;
+
     private const string Analyze = "ANALYZE work_items, qrtz_triggers, qrtz_simple_triggers, qrtz_job_details";
 
     private readonly SemaphoreSlim _due = new(0, 1);
@@ -91,10 +101,12 @@ public sealed partial class PostgresStatistics(ConnectionFactory connections, IL
                 var rows = Interlocked.Exchange(ref _pending, 0);
                 var started = TimeProvider.System.GetTimestamp();
                 await using var connection = await connections.OpenAsync(stoppingToken);
-                await using (var analyze = connection.Command(Analyze))
+                await using (var transaction = await connection.BeginTransactionAsync(stoppingToken))
                 {
+                    await using var analyze = connection.Command($"SET LOCAL default_statistics_target = {StatisticsTarget}; {Analyze}", transaction);
                     analyze.CommandTimeout = 300;
                     await analyze.ExecuteNonQueryAsync(stoppingToken);
+                    await transaction.CommitAsync(stoppingToken);
                 }
                 await using var size = connection.Command("SELECT reltuples::bigint FROM pg_class WHERE oid = 'work_items'::regclass");
                 var tuples = Convert.ToInt64(await size.ExecuteScalarAsync(stoppingToken), System.Globalization.CultureInfo.InvariantCulture);
