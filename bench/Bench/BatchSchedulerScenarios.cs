@@ -32,9 +32,12 @@ public static class BatchSchedulerScenarios
     private static async Task<IReadOnlyList<BenchResult>> RegisterAsync(BenchOptions options)
     {
         await using var db = await BenchDatabase.CreateAsync(options.AdminConnectionString, "bs_reg");
-        var seconds = await RegisterThroughApiAsync(db, options.Items);
-        return [RegisterResult(options.Items, seconds, "one poster, sequential requests")];
+        var seconds = await RegisterThroughApiAsync(db, options.Items, options.Posters);
+        return [RegisterResult(options.Items, seconds, Posters(options.Posters))];
     }
+
+    private static string Posters(int posters) =>
+        posters <= 1 ? "one poster, sequential requests" : $"{posters} concurrent posters";
 
     private static BenchResult RegisterResult(int items, double seconds, string how) =>
         new(System, $"API node, bulk POST, {items:N0} items", "register", items / seconds, "items/s",
@@ -48,8 +51,8 @@ public static class BatchSchedulerScenarios
     private static async Task<IReadOnlyList<BenchResult>> ScaleAsync(BenchOptions options)
     {
         await using var db = await BenchDatabase.CreateAsync(options.AdminConnectionString, "bs_scale");
-        var seconds = await RegisterThroughApiAsync(db, options.Items);
-        var results = new List<BenchResult> { RegisterResult(options.Items, seconds, $"one poster, sequential requests, {seconds:0.0} s in all") };
+        var seconds = await RegisterThroughApiAsync(db, options.Items, options.Posters);
+        var results = new List<BenchResult> { RegisterResult(options.Items, seconds, $"{Posters(options.Posters)}, {seconds:0.0} s in all") };
         await db.ExecuteAsync("VACUUM ANALYZE");
 
         await using var api = new StoppingNode(await StartNodeAsync(db, "api", "bench-api"));
@@ -322,7 +325,7 @@ public static class BatchSchedulerScenarios
     }
 
     /// <summary>Registers <paramref name="items"/> items through an API node's bulk POST, one request after another (after an untimed 100 when <paramref name="warmUp"/>); returns the seconds.</summary>
-    private static async Task<double> RegisterThroughApiAsync(BenchDatabase db, int items, bool warmUp = true)
+    private static async Task<double> RegisterThroughApiAsync(BenchDatabase db, int items, int posters = 1, bool warmUp = true)
     {
         await using var api = new StoppingNode(await StartNodeAsync(db, "api", "bench-api"));
         using var http = new HttpClient { BaseAddress = Address(api.App), Timeout = TimeSpan.FromMinutes(10) };
@@ -331,10 +334,21 @@ public static class BatchSchedulerScenarios
         if (warmUp)
             await PostAsync(http, "w", 0, 100);
         var clock = Stopwatch.StartNew();
-        for (var start = 0; start < items; start += ChunkSize)
-            await PostAsync(http, "e", start, Math.Min(ChunkSize, items - start));
+        var next = -ChunkSize;
+        var slowest = TimeSpan.Zero;
+        await Task.WhenAll(Enumerable.Range(0, Math.Max(1, posters)).Select(async _ =>
+        {
+            // Each poster takes the next unclaimed chunk until none is left.
+            for (var start = Interlocked.Add(ref next, ChunkSize); start < items; start = Interlocked.Add(ref next, ChunkSize))
+            {
+                var request = Stopwatch.StartNew();
+                await PostAsync(http, "e", start, Math.Min(ChunkSize, items - start));
+                lock (http)
+                    slowest = request.Elapsed > slowest ? request.Elapsed : slowest;
+            }
+        }));
         var seconds = clock.Elapsed.TotalSeconds;
-        Console.Error.WriteLine($"batchscheduler: registered {items} items in {seconds:0.00} s");
+        Console.Error.WriteLine($"batchscheduler: registered {items} items in {seconds:0.00} s ({Math.Max(1, posters)} poster(s), slowest request {slowest.TotalSeconds:0.00} s)");
         return seconds;
     }
 

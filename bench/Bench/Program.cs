@@ -1,8 +1,9 @@
 using BatchScheduler.Bench;
 
-// dotnet Bench.dll <system> <scenario> --pg "<admin connection string>" --items N [--nodes K] [--rate R]
+// dotnet Bench.dll <system> <scenario> --pg "<admin connection string>" --items N [--nodes K] [--rate R] [--posters P]
 //   system:   batchscheduler | plain-quartz | hangfire
 //   scenario: register | drain (all systems); scale | due (batchscheduler: 1M items + API latency + RSS; due-to-start at R items/s)
+//   --posters P: batchscheduler register/scale post their 10,000-item chunks from P concurrent clients (default 1)
 // Prints one JSON line per measured figure (BenchResult) on stdout; diagnostics go to stderr.
 // dotnet Bench.dll report <results.jsonl> --quick 0|1 --out docs/benchmarks.md
 if (args is ["report", var resultsPath, ..])
@@ -25,7 +26,8 @@ var options = new BenchOptions(
     Option("--pg", Environment.GetEnvironmentVariable("BATCHSCHEDULER_BENCH_POSTGRES") ?? "Host=127.0.0.1;Port=55432;Username=postgres;Database=postgres"),
     int.Parse(Option("--items", "10000"), System.Globalization.CultureInfo.InvariantCulture),
     int.Parse(Option("--nodes", "1"), System.Globalization.CultureInfo.InvariantCulture),
-    (int)double.Parse(Option("--rate", "0"), System.Globalization.CultureInfo.InvariantCulture));
+    (int)double.Parse(Option("--rate", "0"), System.Globalization.CultureInfo.InvariantCulture),
+    int.Parse(Option("--posters", "1"), System.Globalization.CultureInfo.InvariantCulture));
 
 IReadOnlyList<BenchResult> results = args[0] switch
 {
