@@ -49,6 +49,23 @@ public sealed class BatchedCompletionTests
     }
 
     [Fact]
+    public async Task SpentTrigger_TakesEveryFiredRowOfItsKey_AndAReplacedTriggersOtherFiringStays()
+    {
+        await using var fixture = await Fixture.StartAsync("spent", "replaced");
+        await fixture.FireAsync("spent", spent: true);
+        await fixture.FireAsync("replaced", spent: false);
+        await fixture.AddFiredRowAsync("spent", "f-spent-left-over");   // Quartz's schema cascades it away with the trigger
+        await fixture.AddFiredRowAsync("replaced", "f-replaced-next"); // the replacement's own firing, still running
+
+        await fixture.Store.FiringComplete(fixture.Context("spent", "f-spent"));
+        await fixture.Store.FiringComplete(fixture.Context("replaced", "f-replaced"));
+        await Eventually.TrueAsync(() => Task.FromResult(fixture.Store.Batched == 2), TimeSpan.FromSeconds(10), "both completions written in a round");
+
+        Assert.Equal(0L, await fixture.CountAsync("qrtz_fired_triggers", "spent"));
+        Assert.Equal(["f-replaced-next"], await fixture.FiredEntriesAsync());
+    }
+
+    [Fact]
     public async Task AwaitedTrigger_IsCompletedByQuartz()
     {
         await using var fixture = await Fixture.StartAsync("parent");
@@ -179,6 +196,27 @@ public sealed class BatchedCompletionTests
             SELECT sched_name, 'f-{entity}', trigger_name, trigger_group, 'node', 0, 0, 5, 'EXECUTING', job_name, job_group, false, true
             FROM qrtz_triggers WHERE trigger_name = '{entity}';
             """);
+
+        /// <summary>Another fired row under the entity's trigger key (a firing other than the one completed).</summary>
+        public Task AddFiredRowAsync(string entity, string entryId) => ExecuteAsync(
+            $"""
+            INSERT INTO qrtz_fired_triggers (sched_name, entry_id, trigger_name, trigger_group, instance_name, fired_time, sched_time, priority, state,
+                                             job_name, job_group, is_nonconcurrent, requests_recovery)
+            SELECT sched_name, '{entryId}', trigger_name, trigger_group, 'other-node', 0, 0, 5, 'EXECUTING', job_name, job_group, false, true
+            FROM qrtz_triggers WHERE trigger_name = '{entity}';
+            """);
+
+        public async Task<List<string>> FiredEntriesAsync()
+        {
+            await using var connection = new NpgsqlConnection(_database.ConnectionString);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand("SELECT entry_id FROM qrtz_fired_triggers ORDER BY entry_id", connection);
+            await using var reader = await command.ExecuteReaderAsync();
+            var entries = new List<string>();
+            while (await reader.ReadAsync())
+                entries.Add(reader.GetString(0));
+            return entries;
+        }
 
         public TriggeredJobCompleteContext Context(string entity, string fireInstanceId)
         {

