@@ -66,6 +66,23 @@ public sealed class BatchedCompletionTests
     }
 
     [Fact]
+    public async Task SpentTriggersCompletion_LeavesTheFiredRowOfALaterFiringInProgressUnderTheSameKey()
+    {
+        // A set-based round deletes a one-shot trigger as it fires it: a retry under the same key, due
+        // 50 ms later and already running, has a fired row and no trigger when the completion of the
+        // firing before it, queued, is written.
+        await using var fixture = await Fixture.StartAsync("k");
+        await fixture.FireAsync("k", spent: true);
+        await fixture.AddFiredRowAsync("k", "node~set~retry");
+        await fixture.ExecuteAsync("DELETE FROM qrtz_simple_triggers WHERE trigger_name = 'k'; DELETE FROM qrtz_triggers WHERE trigger_name = 'k';");
+
+        await fixture.Store.FiringComplete(fixture.Context("k", "f-k"));
+        await Eventually.TrueAsync(() => Task.FromResult(fixture.Store.Batched == 1), TimeSpan.FromSeconds(10), "the completion written in a round");
+
+        Assert.Equal(["node~set~retry"], await fixture.FiredEntriesAsync());
+    }
+
+    [Fact]
     public async Task AwaitedTrigger_IsCompletedByQuartz()
     {
         await using var fixture = await Fixture.StartAsync("parent");
