@@ -39,17 +39,20 @@ public abstract class CoordinatorJobTests(StorageProvider provider)
         ["DataTypes:gated:Executor"] = "gate",
     };
 
-    private async Task<TestNode> StartAsync(TestStore store, int maxConcurrency = 8, string role = "worker", string? nodeId = null)
+    private async Task<TestNode> StartAsync(TestStore store, int maxConcurrency = 8, string role = "worker", string? nodeId = null,
+        Action<Dictionary<string, string?>>? settingsToo = null, Action<IServiceCollection>? servicesToo = null)
     {
         var settings = Settings();
         settings["Cluster:MaxConcurrency"] = maxConcurrency.ToString();
         settings["Cluster:Role"] = role;
         if (nodeId is not null)
             settings["Cluster:NodeId"] = nodeId;
+        settingsToo?.Invoke(settings);
         return await TestNode.StartAsync(store.Provider, store.ConnectionString, settings, s =>
         {
             s.AddExecutor("recording", _recording);
             s.AddExecutor("gate", _gate);
+            servicesToo?.Invoke(s);
         });
     }
 
@@ -110,6 +113,31 @@ public abstract class CoordinatorJobTests(StorageProvider provider)
         var item = await node.WaitForStateAsync("recorded", "revived", WorkItemStates.Completed);
         Assert.Equal(1, item.Attempt);
         Assert.Equal(2 + MaxRetryAttempts, _recording.CallsFor("revived"));
+    }
+
+    [Fact]
+    public async Task RunNow_WhileTheDeadLetteringFiringIsStillBeingCompletedByQuartz_RunsTheItem()
+    {
+        // The item reads dead_lettered as soon as the coordinator has written its end; Quartz completes
+        // the firing (and lets go of its trigger) after that. A run-now in between must still run.
+        _recording.Failing = true;
+        var held = new HeldCompletion(new TriggerKey("late", "recorded"), 1 + MaxRetryAttempts);
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var node = await StartAsync(store,
+            settingsToo: s => s["Cluster:RepairInterval"] = "01:00:00", // no repair pass comes to the rescue
+            servicesToo: held.Install);
+        await node.PutAsync("recorded", "late", new { });
+        await node.WaitForStateAsync("recorded", "late", WorkItemStates.DeadLettered);
+        await held.Reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        _recording.Failing = false;
+        using var response = await node.Http.PostAsync("/api/work-items/recorded/late/run", null);
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
+        held.Release();
+
+        var item = await node.WaitForStateAsync("recorded", "late", WorkItemStates.Completed);
+        Assert.Equal(1, item.Attempt);
+        Assert.Equal(2 + MaxRetryAttempts, _recording.CallsFor("late"));
     }
 
     [Fact]
