@@ -32,6 +32,9 @@ public abstract class CoordinatorJobTests(StorageProvider provider)
         ["DataTypes:recurring:Cadence:daily"] = "1.00:00:00",
         ["DataTypes:recurring:Retry:Delay"] = "00:00:00.050",
         ["DataTypes:recurring:Retry:UseJitter"] = "false",
+        ["DataTypes:recurring-no-retry:Executor"] = "recording",
+        ["DataTypes:recurring-no-retry:Cadence:hourly"] = "01:00:00",
+        ["DataTypes:recurring-no-retry:Retry:MaxRetryAttempts"] = "0",
         ["DataTypes:short-window:Executor"] = "recording",
         ["DataTypes:short-window:Expiry"] = "00:00:02",
         ["DataTypes:short-window:Retry:Delay"] = "00:00:30",
@@ -97,6 +100,25 @@ public abstract class CoordinatorJobTests(StorageProvider provider)
         Assert.Null(item.NextRunAt); // no trigger left: it will not run again by itself
     }
 
+    [Theory]
+    [InlineData("recurring")]          // dead-lettered by a retry's firing (a one-off replacing the repeating trigger)
+    [InlineData("recurring-no-retry")] // dead-lettered by the firing of its repeating trigger itself
+    public async Task Execute_RecurringItemDeadLettered_IsLeftWithNoTrigger(string dataType)
+    {
+        _recording.Failing = true;
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var node = await StartAsync(store);
+
+        await node.PutAsync(dataType, "stopped", new { tier = "hourly" });
+        await node.WaitForStateAsync(dataType, "stopped", WorkItemStates.DeadLettered);
+
+        // The spent one-off goes with Quartz's completion of its firing, just after the state is written.
+        var scheduler = await node.App.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+        await Eventually.TrueAsync(async () => await scheduler.GetTrigger(new TriggerKey("stopped", dataType)) is null, TimeSpan.FromSeconds(30),
+            "a dead-lettered recurring item keeps no trigger: it does not run again by itself");
+        Assert.Null((await node.ItemAsync(dataType, "stopped"))!.NextRunAt);
+    }
+
     [Fact]
     public async Task RunNow_DeadLetteredItem_RunsAgainFromAttemptOneAndCompletes()
     {
@@ -115,29 +137,32 @@ public abstract class CoordinatorJobTests(StorageProvider provider)
         Assert.Equal(2 + MaxRetryAttempts, _recording.CallsFor("revived"));
     }
 
-    [Fact]
-    public async Task RunNow_WhileTheDeadLetteringFiringIsStillBeingCompletedByQuartz_RunsTheItem()
+    [Theory]
+    [InlineData(StoreCall.Completion)]      // Quartz's completion of the dead-lettering firing, held until the run-now is in
+    [InlineData(StoreCall.TriggerDeletion)] // any trigger deletion the dead-lettering firing makes, held likewise
+    public async Task RunNow_AsSoonAsTheItemReadsDeadLettered_IsNotUndoneByTheDeadLetteringFiring(StoreCall call)
     {
-        // The item reads dead_lettered as soon as the coordinator has written its end; Quartz completes
-        // the firing (and lets go of its trigger) after that. A run-now in between must still run.
+        // The item reads dead_lettered as soon as the coordinator has written it; the firing's own steps
+        // after that must not undo a run-now taken then (once, a deletion of the item's trigger did).
         _recording.Failing = true;
-        var held = new HeldCompletion(new TriggerKey("late", "recorded"), 1 + MaxRetryAttempts);
+        var held = new HeldStoreCall(call, new TriggerKey("undone", "recorded"), call == StoreCall.Completion ? 1 + MaxRetryAttempts : 1);
         await using var store = await TestStore.CreateAsync(provider);
         await using var node = await StartAsync(store,
             settingsToo: s => s["Cluster:RepairInterval"] = "01:00:00", // no repair pass comes to the rescue
             servicesToo: held.Install);
-        await node.PutAsync("recorded", "late", new { });
-        await node.WaitForStateAsync("recorded", "late", WorkItemStates.DeadLettered);
-        await held.Reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await node.PutAsync("recorded", "undone", new { });
+        await node.WaitForStateAsync("recorded", "undone", WorkItemStates.DeadLettered);
+        if (call == StoreCall.Completion)
+            await held.Reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
         _recording.Failing = false;
-        using var response = await node.Http.PostAsync("/api/work-items/recorded/late/run", null);
+        using var response = await node.Http.PostAsync("/api/work-items/recorded/undone/run", null);
         Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
         held.Release();
 
-        var item = await node.WaitForStateAsync("recorded", "late", WorkItemStates.Completed);
+        var item = await node.WaitForStateAsync("recorded", "undone", WorkItemStates.Completed);
         Assert.Equal(1, item.Attempt);
-        Assert.Equal(2 + MaxRetryAttempts, _recording.CallsFor("late"));
+        Assert.Equal(2 + MaxRetryAttempts, _recording.CallsFor("undone"));
     }
 
     [Fact]

@@ -246,8 +246,12 @@ public sealed class CoordinatorJob(
         CoordinatorLog.Failed(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, failure.ExceptionType, decision.Reason);
 
         // Whatever keeps the item alive (a retry, the next cycle) is scheduled before the state is
-        // written; a dead-letter is written before the trigger goes. Either way a crash in between
-        // leaves an item that runs once more, never one that is silently dropped.
+        // written, and a recurring item's trigger goes before the dead-letter is written. Either way a
+        // crash in between leaves an item that runs once more (Quartz recovers the firing), never one
+        // that is silently dropped. A dead-letter touches no other trigger: the spent one-off or
+        // one-shot that fired goes with Quartz's completion of this firing, unless a run-now (or a
+        // re-registration) replaced it meanwhile. So a run-now taken once the item reads
+        // dead_lettered, or while this attempt still runs, is never undone by it.
         switch (decision)
         {
             case RetryDecision.Retry retry:
@@ -257,8 +261,8 @@ public sealed class CoordinatorJob(
                 CoordinatorLog.Retrying(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, retry.At, retry.Reason);
                 break;
             case RetryDecision.DeadLetter:
+                await scheduler.RemoveRepeatingAsync(item.DataType, item.EntityId, CancellationToken.None);
                 await store.RecordFailureAsync(failure, state, decision.Reason, CancellationToken.None);
-                await scheduler.RemoveAsync(item.DataType, item.EntityId, CancellationToken.None);
                 CoordinatorLog.DeadLettered(logger, item.DataType, item.EntityId, firing.Attempt, node.Id, decision.Reason);
                 alerts.Enqueue(AlertMessage.ForDeadLetter(item.DataType, item.EntityId, firing.Attempt,
                     $"{ex.GetType().Name}: {ex.Message}", node.Id, failedAt)); // queued only: delivery never holds up the coordinator

@@ -94,6 +94,20 @@ public sealed class WorkItemScheduler(
         await scheduler.ScheduleTrigger(WorkItemTriggers.OneOff(dataType, entityId, at, data), TriggerConflict.Replace, cancellationToken);
     }
 
+    /// <summary>
+    /// Removes the item's trigger if it is a repeating one (a recurring item's regular trigger), and
+    /// leaves a one-off or one-shot trigger alone: that is either the spent trigger of the firing
+    /// calling this, which Quartz's completion of it deletes unless something replaced it meanwhile,
+    /// or such a replacement (a run-now, say), which must stay. True when a trigger was removed.
+    /// </summary>
+    public async Task<bool> RemoveRepeatingAsync(string dataType, string entityId, CancellationToken cancellationToken)
+    {
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        var key = WorkItemKeys.Trigger(dataType, entityId);
+        return await scheduler.GetTrigger(key, cancellationToken) is ISimpleTrigger { RepeatCount: not 0 }
+            && await scheduler.UnscheduleJob(key, cancellationToken);
+    }
+
     /// <summary>Removes the item's trigger, if it has one.</summary>
     public async Task RemoveAsync(string dataType, string entityId, CancellationToken cancellationToken)
     {
