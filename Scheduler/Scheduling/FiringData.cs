@@ -17,7 +17,12 @@ public sealed record FiringData(int Attempt, DateTimeOffset DueAt, FiringKind Ki
     public static FiringData From(IJobExecutionContext context, DateTimeOffset now)
     {
         var map = context.Trigger.JobDataMap;
-        if (!map.ContainsKey(KindKey))
+        // Only one-offs carry BufferOne (WorkItemTriggers.OneOff). A regular trigger put back over a
+        // one-off keeps that one-off's data: Quartz rewrites a trigger's job data only when the new map
+        // is dirty, and an empty one never is. Read as the one-off's, its firings would count their
+        // expiry window from that one-off's due time. A recovery firing runs under a trigger of
+        // Quartz's own, with the original's data.
+        if (!map.ContainsKey(KindKey) || (!context.Recovering && context.Trigger.OverlapPolicy != OverlapPolicy.BufferOne))
         {
             // A misfired one-shot trigger is fired late with a new scheduled time; its start time
             // still says when the item became due, which is where the expiry window starts. A
