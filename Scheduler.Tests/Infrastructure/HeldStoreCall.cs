@@ -1,3 +1,4 @@
+using BatchScheduler.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Quartz;
 using Quartz.Extensibility;
@@ -30,13 +31,7 @@ public sealed class HeldStoreCall(StoreCall call, TriggerKey trigger, int nth = 
     public void Release() => _release.TrySetResult();
 
     /// <summary>Wraps the node's job store (the outermost decorator, after the node's own).</summary>
-    public void Install(IServiceCollection services)
-    {
-        var registered = services.Last(d => d.ServiceType == typeof(IJobStore) && !d.IsKeyedService && d.ImplementationFactory is not null);
-        var build = registered.ImplementationFactory!;
-        services.Remove(registered);
-        services.AddSingleton<IJobStore>(provider => new Store((IJobStore)build(provider), this));
-    }
+    public void Install(IServiceCollection services) => services.DecorateJobStore((_, inner) => new Store(inner, this));
 
     private async ValueTask HoldAsync(StoreCall made, TriggerKey key)
     {

@@ -81,9 +81,10 @@ internal static class QuartzServiceCollectionExtensions
 
     /// <summary>
     /// Wraps the job store <c>UsePersistentStore</c> registered (Quartz's own, internal) in a
-    /// <see cref="Quartz.Impl.DelegatingJobStore"/> of ours, which Quartz resolves in its place.
+    /// <see cref="Quartz.Impl.DelegatingJobStore"/> of ours, which Quartz resolves in its place. Called
+    /// again, it wraps the store already decorated (tests wrap the node's this way).
     /// </summary>
-    private static void DecorateJobStore(this IServiceCollection services, Func<IServiceProvider, IJobStore, IJobStore> decorate)
+    internal static void DecorateJobStore(this IServiceCollection services, Func<IServiceProvider, IJobStore, IJobStore> decorate)
     {
         var registered = services.LastOrDefault(d => d.ServiceType == typeof(IJobStore) && !d.IsKeyedService && d.ImplementationFactory is not null)
             ?? throw new InvalidOperationException("Quartz registered no job store factory to decorate; has Quartz.NET's registration changed from 4.7.3?");
