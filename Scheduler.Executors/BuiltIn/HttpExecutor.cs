@@ -8,7 +8,8 @@ using Microsoft.Extensions.Options;
 namespace BatchScheduler.Executors.BuiltIn;
 
 /// <summary>
-/// Sends <c>{dataType, entityId, attempt, payload}</c> as JSON to the data type's
+/// Sends <c>{dataType, entityId, attempt, fence, payload}</c> as JSON (and the fence as the
+/// <c>BatchScheduler-Fence</c> header) to the data type's
 /// <see cref="HttpExecutorOptions.Url"/>. 2xx is success; 429 defers (Retry-After, else 60 s);
 /// any other status or a timeout is a failure for the retry policy.
 /// </summary>
@@ -16,6 +17,9 @@ public sealed class HttpExecutor : IWorkItemExecutor
 {
     /// <summary>The named <see cref="HttpClient"/> this executor uses; configure handlers on it.</summary>
     public const string HttpClientName = "BatchScheduler.Http";
+
+    /// <summary>The request header carrying the attempt's fencing token (<see cref="WorkItemContext.Fence"/>).</summary>
+    public const string FenceHeader = "BatchScheduler-Fence";
 
     internal static readonly TimeSpan DefaultRetryAfter = TimeSpan.FromSeconds(60);
     private const int MaxBodyChars = 500;
@@ -53,9 +57,11 @@ public sealed class HttpExecutor : IWorkItemExecutor
             HttpExecutorOptions.EntityIdPlaceholder, Uri.EscapeDataString(context.EntityId), StringComparison.Ordinal);
 
         using var request = new HttpRequestMessage(new HttpMethod(method), url);
+        // The attempt's fence, so the service can refuse a write from an attempt that has been superseded.
+        request.Headers.TryAddWithoutValidation(FenceHeader, context.Fence.ToString(CultureInfo.InvariantCulture));
         if (method != "GET")
         {
-            var body = new HttpWorkItemRequest(context.DataType, context.EntityId, context.Attempt, context.Payload);
+            var body = new HttpWorkItemRequest(context.DataType, context.EntityId, context.Attempt, context.Fence, context.Payload);
             request.Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, JsonOptions));
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
         }

@@ -15,6 +15,14 @@ public sealed record WorkItemContext(
     int Attempt,
     string NodeId)
 {
+    /// <summary>
+    /// The attempt's fencing token: it grows with every start of this item, so a downstream service that
+    /// remembers the highest fence it has seen per item can refuse a write from an older attempt (one a
+    /// node kept running after the item was recovered elsewhere). The <c>http</c> executor sends it as the
+    /// <c>BatchScheduler-Fence</c> header and as <c>fence</c> in its JSON body.
+    /// </summary>
+    public long Fence { get; init; }
+
     /// <summary>Where the executor reports what a call actually cost in vendor credits (see <see cref="WorkItemCost"/>).</summary>
     public WorkItemCost Cost { get; } = new();
 }

@@ -46,8 +46,8 @@ public abstract class AttemptWriterTests(StorageProvider provider)
         Assert.All(page.Items, i => Assert.Equal(now, i.UpdatesStart));
 
         var ended = now.AddSeconds(1);
-        foreach (var id in ids)
-            await writer.CompleteAsync(new AttemptEnd(DataType, id, ended));
+        foreach (var (id, start) in ids.Zip(starts))
+            await writer.CompleteAsync(new AttemptEnd(DataType, id, ended, start.Fence));
         await Eventually.TrueAsync(() => Task.FromResult(running.Count == 0), TimeSpan.FromSeconds(30), "every claim is released once its end is written");
         var done = await node.Store.ListAsync(new WorkItemQuery(DataType, WorkItemStates.Completed, null, 1, items), CancellationToken.None);
         Assert.Equal(items, done.Total);
@@ -91,7 +91,8 @@ public sealed class PostgresAttemptWriterTests() : AttemptWriterTests(StoragePro
         var now = TimeProvider.System.GetUtcNow();
         await node.Store.RegisterAsync("x", [new WorkItemRegistration("held", null, null)], now, newTriggers: null, CancellationToken.None);
         Assert.NotNull(running.TryClaim("x", "held", CancellationToken.None));
-        Assert.True((await writer.BeginAsync(new AttemptRequest("x", "held", 1, now))).IsStarted);
+        var held = await writer.BeginAsync(new AttemptRequest("x", "held", 1, now));
+        Assert.True(held.IsStarted);
 
         // Another session holds the row: the end cannot be written yet.
         await using var connection = new NpgsqlConnection(store.ConnectionString);
@@ -100,7 +101,7 @@ public sealed class PostgresAttemptWriterTests() : AttemptWriterTests(StoragePro
         {
             await using (var lockRow = new NpgsqlCommand("SELECT 1 FROM work_items WHERE entity_id = 'held' FOR UPDATE", connection, tx))
                 await lockRow.ExecuteScalarAsync();
-            await writer.CompleteAsync(new AttemptEnd("x", "held", now.AddSeconds(1)));
+            await writer.CompleteAsync(new AttemptEnd("x", "held", now.AddSeconds(1), held.Fence));
             try
             {
                 // The writer's UPDATE is waiting on the row lock: a session blocked by this one. Asked on a
@@ -187,13 +188,16 @@ public sealed class PostgresAttemptWriterTests() : AttemptWriterTests(StoragePro
         var now = TimeProvider.System.GetUtcNow();
         var ids = Enumerable.Range(0, 50).Select(i => $"s{i}").ToList();
         await node.Store.RegisterAsync("x", ids.Select(id => new WorkItemRegistration(id, null, null)).ToList(), now, newTriggers: null, CancellationToken.None);
+        var fences = new Dictionary<string, long>();
         foreach (var id in ids)
         {
             running.TryClaim("x", id, CancellationToken.None);
-            Assert.True((await writer.BeginAsync(new AttemptRequest("x", id, 1, now))).IsStarted);
+            var start = await writer.BeginAsync(new AttemptRequest("x", id, 1, now));
+            Assert.True(start.IsStarted);
+            fences[id] = start.Fence;
         }
         foreach (var id in ids)
-            await writer.CompleteAsync(new AttemptEnd("x", id, now.AddSeconds(1)));
+            await writer.CompleteAsync(new AttemptEnd("x", id, now.AddSeconds(1), fences[id]));
         await node.DisposeAsync();
 
         await using var connection = new NpgsqlConnection(store.ConnectionString);

@@ -194,9 +194,10 @@ public abstract class CoordinatorJobTests(StorageProvider provider)
         // Another node ran the first one after its firing fell due (as when a firing was handed out
         // before its trigger moved on), and the firing here is late.
         var since = TimeProvider.System.GetUtcNow();
-        Assert.True((await node.Store.BeginAttemptAsync("recurring", "ran-elsewhere", 1, "elsewhere", runningHere: true, since, CancellationToken.None)).IsStarted);
-        await node.Store.CompleteAsync("recurring", "ran-elsewhere", since, CancellationToken.None);
-        await Eventually.TrueAsync(() => Task.FromResult(TimeProvider.System.GetUtcNow() > since + BatchScheduler.Coordination.CoordinatorJob.LateFiring * 2),
+        var ranElsewhere = await node.Store.BeginAttemptAsync("recurring", "ran-elsewhere", 1, "elsewhere", runningHere: true, since, CancellationToken.None);
+        Assert.True(ranElsewhere.IsStarted);
+        Assert.True(await node.Store.CompleteAsync(new AttemptEnd("recurring", "ran-elsewhere", since, ranElsewhere.Fence), CancellationToken.None));
+        await Eventually.TrueAsync(() => Task.FromResult(TimeProvider.System.GetUtcNow() > since + BatchScheduler.Coordination.FiringAdmission.LateFiring * 2),
             TimeSpan.FromSeconds(10), "the waiting firings must be late");
         _gate.Release();
 
@@ -326,7 +327,7 @@ public abstract class CoordinatorJobTests(StorageProvider provider)
         var due = TimeProvider.System.GetUtcNow();
         var first = await api.Store.BeginAttemptAsync("recorded", "guarded", 1, "node-a", false, due.AddSeconds(1), CancellationToken.None, notStartedSince: due);
         Assert.True(first.IsStarted);
-        await api.Store.CompleteAsync("recorded", "guarded", due.AddSeconds(2), CancellationToken.None);
+        Assert.True(await api.Store.CompleteAsync(new AttemptEnd("recorded", "guarded", due.AddSeconds(2), first.Fence), CancellationToken.None));
 
         var second = await api.Store.BeginAttemptAsync("recorded", "guarded", 1, "node-b", false, due.AddSeconds(3), CancellationToken.None, notStartedSince: due);
 

@@ -1,3 +1,4 @@
+using BatchScheduler.Lifecycle;
 using BatchScheduler.WorkItems;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -32,8 +33,9 @@ internal static class WorkItemsApi
             .ProducesProblem(StatusCodes.Status404NotFound);
         items.MapPost("/{dataType}/{entityId}/run", RunAsync).RequireAuthorization(ApiPolicies.Admin)
             .WithSummary("Run a work item now")
-            .WithDescription("Schedules an immediate run (also a manual retry of a dead-lettered or expired item); nextRunAt is now.")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .WithDescription("Schedules an immediate run (also a manual retry of a dead-lettered or expired item); nextRunAt is now. An item in flight runs again once its running attempt has ended. 409 for an item in tier exclude.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         items.MapDelete("/{dataType}/{entityId}", DeleteAsync).RequireAuthorization(ApiPolicies.Admin)
             .WithSummary("Remove a work item")
             .WithDescription("Removes the item's row and trigger; its failure rows stay.")
@@ -145,10 +147,15 @@ internal static class WorkItemsApi
         entityId = RequestValues.EntityId(entityId);
         if (!catalog.TryGet(dataType, out var definition))
             return ApiProblems.NotFound(catalog.Unknown(dataType));
-        var item = await service.RunNowAsync(definition, entityId, cancellationToken);
-        return item is null
-            ? ApiProblems.NotFound(NoSuchItem(dataType, entityId))
-            : TypedResults.Accepted($"/api/work-items/{Uri.EscapeDataString(dataType)}/{Uri.EscapeDataString(entityId)}", item);
+        var (result, item) = await service.RunNowAsync(definition, entityId, cancellationToken);
+        return result switch
+        {
+            RunNowResult.Accepted when item is not null =>
+                TypedResults.Accepted($"/api/work-items/{Uri.EscapeDataString(dataType)}/{Uri.EscapeDataString(entityId)}", item),
+            RunNowResult.Excluded => ApiProblems.Conflict(
+                $"Work item '{entityId}' of data type '{dataType}' is in tier '{Tiers.Exclude}', which never runs; give it another tier first (PUT with \"tier\")."),
+            _ => ApiProblems.NotFound(NoSuchItem(dataType, entityId)),
+        };
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(

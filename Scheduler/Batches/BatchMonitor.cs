@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using BatchScheduler.Configuration;
+using BatchScheduler.Lifecycle;
 using BatchScheduler.Scheduling;
 using Microsoft.Extensions.Options;
 
@@ -16,7 +17,7 @@ namespace BatchScheduler.Batches;
 public sealed class BatchMonitor(
     BatchStore store,
     BatchService batches,
-    WorkItemScheduler scheduler,
+    ItemLifecycle lifecycle,
     IHttpClientFactory httpClients,
     IOptions<BatchOptions> options,
     IOptions<ClusterOptions> cluster,
@@ -174,7 +175,7 @@ public sealed class BatchMonitor(
             && (batch.CallbackUrl is null || batch.CallbackDeliveredAt is not null))
         {
             foreach (var (dataType, entityId) in await store.ItemsWithTriggersAsync(batch.Id, cluster.Value.SchedulerName, cancellationToken))
-                await scheduler.RemoveAsync(dataType, entityId, cancellationToken);
+                await lifecycle.RemoveTriggerAsync(dataType, entityId, LifecycleEvent.BatchRemoved, cancellationToken);
             if (await store.ArchiveAsync(batch.Id, time.GetUtcNow(), cancellationToken))
                 BatchLog.Archived(logger, batch.Id);
         }

@@ -1,5 +1,6 @@
 using BatchScheduler.Api;
 using BatchScheduler.Configuration;
+using BatchScheduler.Lifecycle;
 using BatchScheduler.Scheduling;
 using BatchScheduler.WorkItems;
 using Microsoft.Extensions.Options;
@@ -13,7 +14,7 @@ namespace BatchScheduler.Batches;
 public sealed class BatchService(
     BatchStore store,
     WorkItemService items,
-    WorkItemScheduler scheduler,
+    ItemLifecycle lifecycle,
     DataTypeCatalog catalog,
     IOptions<BatchOptions> options,
     TimeProvider time,
@@ -172,7 +173,7 @@ public sealed class BatchService(
             foreach (var item in pending)
             {
                 if (item.CreatedByBatch)
-                    await scheduler.RemoveAsync(item.DataType, item.EntityId, cancellationToken);
+                    await lifecycle.RemoveTriggerAsync(item.DataType, item.EntityId, LifecycleEvent.BatchRemoved, cancellationToken);
                 if (!await store.DetachPendingItemAsync(batch.Id, item.DataType, item.EntityId, item.CreatedByBatch, cancellationToken)
                     && item.CreatedByBatch)
                 {

@@ -58,7 +58,8 @@ public sealed partial class AttemptWriter(WorkItemStore store, NodeIdentity node
             return;
         try
         {
-            await store.CompleteAsync(end.DataType, end.EntityId, end.EndedAt, CancellationToken.None);
+            if (!await store.CompleteAsync(end, CancellationToken.None))
+                EndSuperseded(logger, end.DataType, end.EntityId, end.Fence, node.Id);
         }
         finally
         {
@@ -121,7 +122,8 @@ public sealed partial class AttemptWriter(WorkItemStore store, NodeIdentity node
         {
             try
             {
-                await store.CompleteManyAsync(_unwrittenEnds.Select(e => e.End).ToList(), CancellationToken.None);
+                foreach (var superseded in await store.CompleteManyAsync(_unwrittenEnds.Select(e => e.End).ToList(), CancellationToken.None))
+                    EndSuperseded(logger, superseded.DataType, superseded.EntityId, superseded.Fence, node.Id);
             }
 #pragma warning disable CA1031 // an outage: the ends are kept and written again; the node carries on
             catch (Exception ex)
@@ -167,6 +169,9 @@ public sealed partial class AttemptWriter(WorkItemStore store, NodeIdentity node
 
     [LoggerMessage(1012, LogLevel.Error, "Stopping with {Count} attempt ends unwritten on {NodeId}: those items stay in_flight and run again on another node")]
     private static partial void EndsLeftUnwritten(ILogger logger, int count, string nodeId);
+
+    [LoggerMessage(1022, LogLevel.Warning, "The end of {DataType}/{EntityId} (fence {Fence}) on {NodeId} was not written: the item started again since (its attempt was superseded) or is gone")]
+    private static partial void EndSuperseded(ILogger logger, string dataType, string entityId, long fence, string nodeId);
 
     private sealed record PendingStart(AttemptRequest Request, TaskCompletionSource<AttemptStart> Result);
 

@@ -27,8 +27,8 @@ internal static partial class CoordinatorLog
     [LoggerMessage(1005, LogLevel.Information, "Deferred {DataType}/{EntityId} attempt {Attempt} on {NodeId} until {RunAt:o}: {Reason}")]
     public static partial void Deferred(ILogger logger, string dataType, string entityId, int attempt, string nodeId, DateTimeOffset runAt, string reason);
 
-    [LoggerMessage(1006, LogLevel.Warning, "Trigger for {DataType}/{EntityId} attempt {Attempt} on {NodeId} has no work item row; removing the trigger")]
-    public static partial void ItemGone(ILogger logger, string dataType, string entityId, int attempt, string nodeId);
+    [LoggerMessage(1006, LogLevel.Warning, "Trigger for {DataType}/{EntityId} attempt {Attempt} on {NodeId} does not run: {Why}; removing the trigger")]
+    public static partial void NotRunnable(ILogger logger, string dataType, string entityId, int attempt, string nodeId, string why);
 
     [LoggerMessage(1007, LogLevel.Error, "Trigger for {DataType}/{EntityId} attempt {Attempt} on {NodeId} names a data type that is not configured here; leaving it for a node that knows it (retried in 30 s)")]
     public static partial void UnknownDataType(ILogger logger, string dataType, string entityId, int attempt, string nodeId);
@@ -41,6 +41,9 @@ internal static partial class CoordinatorLog
 
     [LoggerMessage(1009, LogLevel.Information, "Retrying {DataType}/{EntityId} after attempt {Attempt} on {NodeId} at {RunAt:o}: {Reason}")]
     public static partial void Retrying(ILogger logger, string dataType, string entityId, int attempt, string nodeId, DateTimeOffset runAt, string reason);
+
+    [LoggerMessage(1019, LogLevel.Warning, "Cancelled {DataType}/{EntityId} attempt {Attempt} (fence {Fence}) on {NodeId}: {Reason}")]
+    public static partial void Cancelled(ILogger logger, string dataType, string entityId, int attempt, long fence, string nodeId, string reason);
 
     [LoggerMessage(1016, LogLevel.Debug, "Skipping a stale firing of {DataType}/{EntityId} (attempt {Attempt}) on {NodeId}: due at {DueAt:O}, it started since, at {LastStart:O}")]
     public static partial void SkippedStale(ILogger logger, string dataType, string entityId, int attempt, string nodeId, DateTimeOffset dueAt, DateTimeOffset lastStart);

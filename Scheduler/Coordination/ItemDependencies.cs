@@ -1,5 +1,5 @@
 using BatchScheduler.Configuration;
-using BatchScheduler.Scheduling;
+using BatchScheduler.Lifecycle;
 using BatchScheduler.WorkItems;
 using Microsoft.Extensions.Options;
 
@@ -26,7 +26,7 @@ namespace BatchScheduler.Coordination;
 /// </para>
 /// </remarks>
 public sealed partial class ItemDependencies(
-    IOptions<DataTypesOptions> options, WorkItemStore store, WorkItemScheduler scheduler, TimeProvider time, ILogger<ItemDependencies> logger)
+    IOptions<DataTypesOptions> options, WorkItemStore store, DataTypeCatalog catalog, IServiceProvider services, ILogger<ItemDependencies> logger)
 {
     /// <summary>How long a waiting item's safety-net trigger waits before it checks again by itself.</summary>
     public static readonly TimeSpan Recheck = TimeSpan.FromHours(1);
@@ -84,14 +84,15 @@ public sealed partial class ItemDependencies(
 
     private async Task ArmIfReadyAsync(string dataType, string entityId, DateTimeOffset? lastStart)
     {
-        var item = await store.GetAsync(dataType, entityId, CancellationToken.None);
-        if (item is null || item.Tier == Tiers.Exclude || item.State is WorkItemStates.DeadLettered or WorkItemStates.InFlight)
+        if (!catalog.TryGet(dataType, out var definition))
             return;
-        if ((await WaitingForAsync(dataType, entityId, lastStart ?? item.UpdatesStart, CancellationToken.None)).Count > 0)
-            return;
-        var now = time.GetUtcNow();
-        await scheduler.ScheduleOneOffAsync(dataType, entityId, now, new FiringData(1, now, FiringKind.Upstream), CancellationToken.None);
-        Armed(logger, dataType, entityId);
+        // Decided and armed under the item's lock: a deferral of the item taken meanwhile ("waiting for …")
+        // keeps this arm rather than replacing it (see ItemLifecycle).
+        var lifecycle = services.GetRequiredService<ItemLifecycle>();
+        if (await lifecycle.ArmUpstreamAsync(definition, entityId,
+                async row => (await WaitingForAsync(dataType, entityId, lastStart ?? row.UpdatesStart, CancellationToken.None)).Count == 0,
+                CancellationToken.None))
+            Armed(logger, dataType, entityId);
     }
 
     [LoggerMessage(1014, LogLevel.Debug, "Upstream items of {DataType}/{EntityId} completed: armed to run now")]

@@ -6,6 +6,7 @@ using BatchScheduler.Demo;
 using BatchScheduler.Executors.BuiltIn;
 using BatchScheduler.Failures;
 using BatchScheduler.Health;
+using BatchScheduler.Lifecycle;
 using BatchScheduler.Observability;
 using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
@@ -73,6 +74,7 @@ public static class NodeHost
         services.AddSingleton<Credits.VendorCredits>();
         services.AddSingleton<Credits.VendorsQuery>();
         services.AddSingleton<Coordination.ItemDependencies>();
+        services.AddItemLifecycle(worker: cluster.Role == NodeRoles.Worker);
         services.AddSingleton<FailureStore>();
         services.AddSingleton<Stats.MinuteStats>();
         services.AddSingleton<Stats.StatsQuery>();

@@ -39,6 +39,10 @@ public sealed record FiringData(int Attempt, DateTimeOffset DueAt, FiringKind Ki
             Enum.Parse<FiringKind>(map.GetString(KindKey)!));
     }
 
+    /// <summary>The kind of a one-off trigger (only one-offs carry <c>BufferOne</c>, see <see cref="From"/>); null for a regular trigger.</summary>
+    public static FiringKind? OneOffKindOf(ITrigger trigger) =>
+        trigger.OverlapPolicy == OverlapPolicy.BufferOne && trigger.JobDataMap.GetString(KindKey) is { } kind ? Enum.Parse<FiringKind>(kind) : null;
+
     public JobDataMap ToMap() => new()
     {
         [AttemptKey] = Attempt.ToString(CultureInfo.InvariantCulture),

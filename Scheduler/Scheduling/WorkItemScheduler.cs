@@ -56,6 +56,31 @@ public sealed class WorkItemScheduler(
             await scheduler.ScheduleJobs(jobs, ScheduleJobOptions.Replacing, cancellationToken);
             await MoveAheadAsync(dataType.Name, chunk.Where(a => a.Ahead.Next != 0).Select(a => (a.Trigger.Key.Name, a.Ahead.Start, a.Ahead.Next)).ToList(),
                 cancellationToken);
+            await ClearJobDataAsync(dataType.Name, chunk.Select(a => a.Trigger.Key.Name).ToList(), cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Empties the job data of regular triggers just written over a one-off. Quartz 4.7.3's
+    /// <c>UpdateTrigger</c> rewrites <c>JOB_DATA</c> only from a dirty map, and a regular trigger's empty
+    /// map never is, so the row kept the one-off's kind, attempt and due time: Quartz copies that into
+    /// the recovery trigger of a crashed firing, which was then judged by the old one-off's due time
+    /// (expired without running), and set-based firing skips triggers with job data.
+    /// </summary>
+    private async Task ClearJobDataAsync(string dataType, IReadOnlyList<string> names, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        foreach (var chunk in names.Chunk(500))
+        {
+            await using var command = connection.Command(
+                $"""
+                UPDATE qrtz_triggers SET job_data = NULL
+                WHERE sched_name = @sched AND trigger_group = @group AND job_data IS NOT NULL AND overlap_policy IS NULL
+                  AND trigger_name IN ({string.Join(", ", chunk.Select((_, i) => $"@n{i}"))})
+                """).With("@sched", cluster.Value.SchedulerName).With("@group", dataType);
+            for (var i = 0; i < chunk.Length; i++)
+                command.With($"@n{i}", chunk[i]);
+            await command.ExecuteNonQueryAsync(cancellationToken);
         }
     }
 
@@ -85,6 +110,15 @@ public sealed class WorkItemScheduler(
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The item's trigger as it is now: when it fires next (null: none, or spent) and, for a one-off, its kind.</summary>
+    internal async Task<Lifecycle.ItemTrigger> CurrentAsync(string dataType, string entityId, CancellationToken cancellationToken)
+    {
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        if (await scheduler.GetTrigger(WorkItemKeys.Trigger(dataType, entityId), cancellationToken) is not { } trigger)
+            return Lifecycle.ItemTrigger.None;
+        return new Lifecycle.ItemTrigger(trigger.NextFireTimeUtc, FiringData.OneOffKindOf(trigger));
     }
 
     /// <summary>Replaces the item's trigger with a single firing at <paramref name="at"/>.</summary>

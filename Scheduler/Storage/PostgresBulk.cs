@@ -166,21 +166,27 @@ internal static class PostgresBulk
     public const string BeginAttempts =
         $"""
         UPDATE work_items
-        SET state = 'in_flight', updates_start = u.s, attempt = u.a, node_id = @node, updated_at = u.s
-        FROM unnest(@d::text[], @e::text[], @a::integer[], @s::timestamptz[], @ns::timestamptz[]) AS u(d, e, a, s, ns)
+        SET state = 'in_flight', updates_start = u.s, attempt = u.a, node_id = @node, updated_at = u.s,
+            fence = GREATEST(work_items.fence + 1, u.f)
+        FROM unnest(@d::text[], @e::text[], @a::integer[], @s::timestamptz[], @ns::timestamptz[], @f::bigint[]) AS u(d, e, a, s, ns, f)
         WHERE work_items.data_type = u.d AND work_items.entity_id = u.e
           AND (work_items.updates_start IS NULL OR work_items.updates_start < u.ns)
+          AND (work_items.tier IS NULL OR work_items.tier <> 'exclude')
           AND (work_items.state <> 'in_flight' OR work_items.node_id IS NULL OR work_items.node_id = @node
                OR {SqlDialect.OwnerNotAlive})
-        RETURNING work_items.data_type, work_items.entity_id, work_items.tier, work_items.payload
+        RETURNING work_items.data_type, work_items.entity_id, work_items.tier, work_items.payload, work_items.fence
         """;
 
-    /// <summary>Writes <c>updates_end</c> for successful attempts (parallel arrays @d, @e, @t end time).</summary>
+    /// <summary>
+    /// Writes <c>updates_end</c> for successful attempts (parallel arrays @d, @e, @t end time, @f fence),
+    /// each only while the row still carries the attempt's fence; returns the rows written.
+    /// </summary>
     public const string CompleteAttempts =
         """
         UPDATE work_items
         SET state = 'completed', updates_end = u.t, last_error = NULL, updated_at = u.t
-        FROM unnest(@d::text[], @e::text[], @t::timestamptz[]) AS u(d, e, t)
-        WHERE work_items.data_type = u.d AND work_items.entity_id = u.e
+        FROM unnest(@d::text[], @e::text[], @t::timestamptz[], @f::bigint[]) AS u(d, e, t, f)
+        WHERE work_items.data_type = u.d AND work_items.entity_id = u.e AND work_items.fence = u.f
+        RETURNING work_items.data_type, work_items.entity_id
         """;
 }

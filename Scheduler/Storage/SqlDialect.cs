@@ -36,6 +36,7 @@ public class SqlDialect
         $"""
         data_type = @dataType AND entity_id = @entityId
         AND (updates_start IS NULL OR updates_start < @since)
+        AND (tier IS NULL OR tier <> 'exclude')
         AND (state <> 'in_flight' OR node_id IS NULL
              OR (node_id = @node AND @runningHere = 0)
              OR {OwnerNotAlive})
@@ -76,13 +77,19 @@ public class SqlDialect
                       AND s.last_checkin_time + (s.checkin_interval + 7500) * 10000 >= @nowTicks)
         """;
 
-    /// <summary>Marks an attempt started and returns what the executor needs; no row when it may not start.</summary>
+    /// <summary>
+    /// The item's next fencing token: one more than its last, and at least @fenceFloor (the start time in
+    /// microseconds since the Unix epoch), so it also grows across a delete and re-registration of the item.
+    /// </summary>
+    public const string NextFence = "CASE WHEN fence + 1 > @fenceFloor THEN fence + 1 ELSE @fenceFloor END";
+
+    /// <summary>Marks an attempt started (its fence the next) and returns what the executor needs; no row when it may not start.</summary>
     public virtual string BeginAttempt =>
         $"""
         UPDATE work_items
-        SET state = 'in_flight', updates_start = @now, attempt = @attempt, node_id = @node, updated_at = @now
+        SET state = 'in_flight', updates_start = @now, attempt = @attempt, node_id = @node, updated_at = @now, fence = {NextFence}
         WHERE {MayStart}
-        RETURNING tier, payload
+        RETURNING tier, payload, fence
         """;
 
     public virtual string Page(string offsetParameter, string limitParameter) =>
@@ -113,8 +120,8 @@ internal sealed class SqlServerDialect : SqlDialect
     public override string BeginAttempt =>
         $"""
         UPDATE work_items
-        SET state = 'in_flight', updates_start = @now, attempt = @attempt, node_id = @node, updated_at = @now
-        OUTPUT inserted.tier, inserted.payload
+        SET state = 'in_flight', updates_start = @now, attempt = @attempt, node_id = @node, updated_at = @now, fence = {NextFence}
+        OUTPUT inserted.tier, inserted.payload, inserted.fence
         WHERE {MayStart}
         """;
 

@@ -53,21 +53,32 @@ public sealed record AttemptRequest(string DataType, string EntityId, int Attemp
     public static readonly DateTimeOffset NoGuard = new(9999, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     public DateTimeOffset Since => NotStartedSince ?? NoGuard;
+
+    /// <summary>The least fence this start may get: its start time in microseconds since the Unix epoch.</summary>
+    public long FenceFloor => FloorAt(StartedAt);
+
+    /// <summary>The least fence a start at <paramref name="startedAt"/> gets (see <c>work_items.fence</c>).</summary>
+    public static long FloorAt(DateTimeOffset startedAt) => (startedAt.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
 }
 
-/// <summary>A successful attempt's end, to write as <c>updates_end</c>.</summary>
-public sealed record AttemptEnd(string DataType, string EntityId, DateTimeOffset EndedAt);
+/// <summary>A successful attempt's end, to write as <c>updates_end</c> while the row still carries the attempt's <paramref name="Fence"/>.</summary>
+public sealed record AttemptEnd(string DataType, string EntityId, DateTimeOffset EndedAt, long Fence);
 
 /// <summary>What asking to start an attempt found.</summary>
+/// <param name="Fence">The started attempt's fencing token (see <c>work_items.fence</c>).</param>
 public sealed record AttemptStart(
-    bool IsStarted, bool IsGone, string? BusyNode, string? Tier, string? Payload, bool IsStale = false, DateTimeOffset? LastStart = null)
+    bool IsStarted, bool IsGone, string? BusyNode, string? Tier, string? Payload, bool IsStale = false, DateTimeOffset? LastStart = null,
+    long Fence = 0, bool IsExcluded = false)
 {
     public static readonly AttemptStart Gone = new(false, true, null, null, null);
+
+    /// <summary>Not started: the item is in tier <c>exclude</c>, which never runs.</summary>
+    public static readonly AttemptStart Excluded = new(false, false, null, Tiers.Exclude, null, IsExcluded: true);
 
     /// <summary>Not started: the item started since the request's <see cref="AttemptRequest.NotStartedSince"/>, at <paramref name="lastStart"/>.</summary>
     public static AttemptStart StaleSince(DateTimeOffset? lastStart) => new(false, false, null, null, null, IsStale: true, LastStart: lastStart);
 
-    public static AttemptStart Started(string? tier, string? payload) => new(true, false, null, tier, payload);
+    public static AttemptStart Started(string? tier, string? payload, long fence) => new(true, false, null, tier, payload, Fence: fence);
 
     public static AttemptStart BusyOn(string node) => new(false, false, node, null, null);
 }

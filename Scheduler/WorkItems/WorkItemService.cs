@@ -1,12 +1,13 @@
 using BatchScheduler.Coordination;
 using BatchScheduler.Hosting;
+using BatchScheduler.Lifecycle;
 using BatchScheduler.Scheduling;
 
 namespace BatchScheduler.WorkItems;
 
 /// <summary>Registers, re-tiers, runs and removes work items: their row and their trigger together.</summary>
 public sealed class WorkItemService(
-    WorkItemStore store, WorkItemScheduler scheduler, ClusterWake wake, RunningItems running, NodeIdentity node, TimeProvider time)
+    WorkItemStore store, ItemLifecycle lifecycle, ClusterWake wake, RunningItems running, NodeIdentity node, TimeProvider time)
 {
     /// <summary>
     /// Upserts the items, then arms a trigger for every item that is new (due now; on PostgreSQL
@@ -37,10 +38,10 @@ public sealed class WorkItemService(
             // re-arms in-flight items whose node is gone.
             .Where(o => runNow || !o.Existed || o.PreviousTier != o.Item.Tier
                         || (!o.HasTrigger && o.PreviousState != WorkItemStates.InFlight && ShouldHaveTrigger(dataType, o.Item.Tier, o.PreviousState!)))
-            .Select(o => (o.Item.EntityId, o.Item.Tier,
-                StartAt: runNow ? null : NextStart(dataType, o.Item.Tier, o.LastEnd, now), NeverCompleted: o.LastEnd is null)).ToList();
+            .Select(o => new ArmRequest(o.Item.EntityId, o.Item.Tier,
+                runNow ? null : NextStart(dataType, o.Item.Tier, o.LastEnd, now), o.LastEnd is null)).ToList();
         if (toArm.Count > 0)
-            await scheduler.ArmAsync(dataType, toArm, cancellationToken);
+            await lifecycle.ArmAsync(dataType, toArm, runNow ? ArmMode.RunNow : ArmMode.Register, cancellationToken);
         if (toArm.Count > 0 || outcomes.Any(o => o.Armed))
             await wake.NotifyAsync(cancellationToken);
         return outcomes.Count;
@@ -70,10 +71,9 @@ public sealed class WorkItemService(
             orphans.RemoveAll(o => IsOwnInFlight(o) && !(again.TryGetValue(o.EntityId, out var start) && start == o.LastStart));
         }
         var toArm = orphans
-            .Select(o => (o.EntityId, o.Tier, StartAt: NextStart(dataType, o.Tier, o.LastEnd, now), NeverCompleted: o.LastEnd is null)).ToList();
-        if (toArm.Count > 0)
-            await scheduler.ArmAsync(dataType, toArm, cancellationToken);
-        return toArm.Count;
+            .Select(o => new ArmRequest(o.EntityId, o.Tier, NextStart(dataType, o.Tier, o.LastEnd, now), o.LastEnd is null)).ToList();
+        // Re-checked under the items' locks: one armed or fired since the read above is left alone.
+        return await lifecycle.ArmAsync(dataType, toArm, ArmMode.Repair, cancellationToken);
     }
 
     private bool IsOwnInFlight(OrphanedItem item) => item.State == WorkItemStates.InFlight && item.NodeId == node.Id;
@@ -90,21 +90,16 @@ public sealed class WorkItemService(
         lastEnd is { } end && dataType.CadenceOf(tier) is { } cadence && end + cadence > now ? end + cadence : null;
 
     /// <summary>Fires the item now as attempt 1 of a fresh cycle (also how a dead-lettered item is retried by hand).</summary>
-    public async Task<WorkItem?> RunNowAsync(DataTypeDefinition dataType, string entityId, CancellationToken cancellationToken)
+    public async Task<(RunNowResult Result, WorkItem? Item)> RunNowAsync(DataTypeDefinition dataType, string entityId, CancellationToken cancellationToken)
     {
-        var item = await store.GetAsync(dataType.Name, entityId, cancellationToken);
-        if (item is null)
-            return null;
-        var now = time.GetUtcNow();
-        await scheduler.ScheduleOneOffAsync(dataType.Name, entityId, now, new FiringData(1, now, FiringKind.Manual), cancellationToken);
+        var result = await lifecycle.RunNowAsync(dataType, entityId, cancellationToken);
+        if (result != RunNowResult.Accepted)
+            return (result, null);
         await wake.NotifyAsync(cancellationToken);
-        return await store.GetAsync(dataType.Name, entityId, cancellationToken);
+        return (result, await store.GetAsync(dataType.Name, entityId, cancellationToken));
     }
 
     /// <summary>Removes the item's trigger and row. False when there was no such item.</summary>
-    public async Task<bool> RemoveAsync(DataTypeDefinition dataType, string entityId, CancellationToken cancellationToken)
-    {
-        await scheduler.RemoveAsync(dataType.Name, entityId, cancellationToken);
-        return await store.DeleteAsync(dataType.Name, entityId, cancellationToken);
-    }
+    public Task<bool> RemoveAsync(DataTypeDefinition dataType, string entityId, CancellationToken cancellationToken) =>
+        lifecycle.DeleteAsync(dataType, entityId, cancellationToken);
 }

@@ -321,11 +321,11 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             .With("@now", now).With("@attempt", attempt).With("@node", nodeId)
             .With("@since", notStartedSince ?? AttemptRequest.NoGuard)
             .With("@dataType", dataType).With("@entityId", entityId).With("@sched", _schedulerName)
-            .With("@runningHere", runningHere ? 1 : 0).With("@nowTicks", now.UtcTicks))
+            .With("@runningHere", runningHere ? 1 : 0).With("@nowTicks", now.UtcTicks).With("@fenceFloor", AttemptRequest.FloorAt(now)))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             if (await reader.ReadAsync(cancellationToken))
-                return AttemptStart.Started(reader.Get<string>("tier"), reader.Get<string>("payload"));
+                return AttemptStart.Started(reader.Get<string>("tier"), reader.Get<string>("payload"), reader.GetInt64(reader.GetOrdinal("fence")));
         }
         return await OwnerAsync(connection, transaction, dataType, entityId, cancellationToken);
     }
@@ -334,11 +334,13 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     private static async Task<AttemptStart> OwnerAsync(
         DbConnection connection, DbTransaction? transaction, string dataType, string entityId, CancellationToken cancellationToken)
     {
-        await using var owner = connection.Command("SELECT node_id, state, updates_start FROM work_items WHERE data_type = @dataType AND entity_id = @entityId", transaction)
+        await using var owner = connection.Command("SELECT node_id, state, updates_start, tier FROM work_items WHERE data_type = @dataType AND entity_id = @entityId", transaction)
             .With("@dataType", dataType).With("@entityId", entityId);
         await using var reader = await owner.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
             return AttemptStart.Gone;
+        if (reader.Get<string>("tier") == Tiers.Exclude)
+            return AttemptStart.Excluded;
         return reader.GetString(1) == WorkItemStates.InFlight
             ? AttemptStart.BusyOn(reader.Get<string>("node_id") ?? "?")
             : AttemptStart.StaleSince(reader.GetTime("updates_start"));
@@ -364,11 +366,12 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             .With("@e", requests.Select(r => r.EntityId).ToArray())
             .With("@a", requests.Select(r => r.Attempt).ToArray())
             .With("@s", requests.Select(r => r.StartedAt).ToArray())
-            .With("@ns", requests.Select(r => r.Since).ToArray()))
+            .With("@ns", requests.Select(r => r.Since).ToArray())
+            .With("@f", requests.Select(r => r.FenceFloor).ToArray()))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
-                started[(reader.GetString(0), reader.GetString(1))] = AttemptStart.Started(reader.Get<string>("tier"), reader.Get<string>("payload"));
+                started[(reader.GetString(0), reader.GetString(1))] = AttemptStart.Started(reader.Get<string>("tier"), reader.Get<string>("payload"), reader.GetInt64(4));
         }
         var result = new List<AttemptStart>(requests.Count);
         foreach (var r in requests)
@@ -376,24 +379,32 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         return result;
     }
 
-    /// <summary>Writes <c>updates_end</c> for many successful attempts in one round trip (PostgreSQL) or one transaction (others).</summary>
-    public async Task CompleteManyAsync(IReadOnlyList<AttemptEnd> ends, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes <c>updates_end</c> for many successful attempts in one round trip (PostgreSQL) or one
+    /// transaction (others), each only while its row still carries the attempt's fence. Returns the
+    /// ends not written: their attempt was superseded (another start of the item since), or the item is gone.
+    /// </summary>
+    public async Task<IReadOnlyList<AttemptEnd>> CompleteManyAsync(IReadOnlyList<AttemptEnd> ends, CancellationToken cancellationToken)
     {
         if (connections.Provider != StorageProvider.Postgres)
         {
-            await EachInOneTransactionAsync(ends, cancellationToken, async (connection, transaction, e) =>
-            {
-                await CompleteAsync(connection, transaction, e.DataType, e.EntityId, e.EndedAt, cancellationToken);
-                return true;
-            });
-            return;
+            var written = await EachInOneTransactionAsync(ends, cancellationToken,
+                (connection, transaction, e) => CompleteAsync(connection, transaction, e, cancellationToken));
+            return ends.Where((_, i) => !written[i]).ToList();
         }
         await using var connection = await connections.OpenAsync(cancellationToken);
         await using var command = connection.Command(PostgresBulk.CompleteAttempts)
             .With("@d", ends.Select(e => e.DataType).ToArray())
             .With("@e", ends.Select(e => e.EntityId).ToArray())
-            .With("@t", ends.Select(e => e.EndedAt).ToArray());
-        await command.ExecuteNonQueryAsync(cancellationToken);
+            .With("@t", ends.Select(e => e.EndedAt).ToArray())
+            .With("@f", ends.Select(e => e.Fence).ToArray());
+        var done = new HashSet<(string, string)>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+                done.Add((reader.GetString(0), reader.GetString(1)));
+        }
+        return done.Count == ends.Count ? [] : ends.Where(e => !done.Contains((e.DataType, e.EntityId))).ToList();
     }
 
     private async Task<IReadOnlyList<TResult>> EachInOneTransactionAsync<T, TResult>(
@@ -408,22 +419,21 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         return results;
     }
 
-    /// <summary>Writes <c>updates_end</c>: the attempt succeeded.</summary>
-    public async Task CompleteAsync(string dataType, string entityId, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>Writes <c>updates_end</c>: the attempt succeeded. False when its fence is no longer the item's (or the item is gone).</summary>
+    public async Task<bool> CompleteAsync(AttemptEnd end, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
-        await CompleteAsync(connection, null, dataType, entityId, now, cancellationToken);
+        return await CompleteAsync(connection, null, end, cancellationToken);
     }
 
-    private static async Task CompleteAsync(
-        DbConnection connection, DbTransaction? transaction, string dataType, string entityId, DateTimeOffset now, CancellationToken cancellationToken)
+    private static async Task<bool> CompleteAsync(DbConnection connection, DbTransaction? transaction, AttemptEnd end, CancellationToken cancellationToken)
     {
         await using var command = connection.Command(
             """
             UPDATE work_items SET state = 'completed', updates_end = @now, last_error = NULL, updated_at = @now
-            WHERE data_type = @dataType AND entity_id = @entityId
-            """, transaction).With("@now", now).With("@dataType", dataType).With("@entityId", entityId);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+            WHERE data_type = @dataType AND entity_id = @entityId AND fence = @fence
+            """, transaction).With("@now", end.EndedAt).With("@dataType", end.DataType).With("@entityId", end.EntityId).With("@fence", end.Fence);
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
 
     /// <summary>Records a failed attempt and the item's new state in one transaction.</summary>

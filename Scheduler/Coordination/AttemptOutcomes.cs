@@ -1,0 +1,127 @@
+using BatchScheduler.Alerts;
+using BatchScheduler.Credits;
+using BatchScheduler.Executors.Contract;
+using BatchScheduler.Executors.Retry;
+using BatchScheduler.Hosting;
+using BatchScheduler.Lifecycle;
+using BatchScheduler.Observability;
+using BatchScheduler.WorkItems;
+using Microsoft.Extensions.Logging;
+
+namespace BatchScheduler.Coordination;
+
+/// <summary>
+/// The second half of a firing: runs the admitted attempt's executor and records what came of it.
+/// Success writes <c>updates_end</c> (batched, fenced); failure is a retry, dead-letter or expiry; a
+/// deferral or a cancellation hands the item back without counting the attempt. Every move goes through
+/// <see cref="ItemLifecycle"/>, and every write is conditional on the attempt's fence.
+/// </summary>
+internal sealed class AttemptOutcomes(
+    AttemptWriter attempts,
+    ItemLifecycle lifecycle,
+    NodeIdentity node,
+    VendorCredits credits,
+    ItemDependencies dependencies,
+    SchedulerMetrics metrics,
+    AlertSender alerts,
+    TimeProvider time,
+    ILogger<CoordinatorJob> logger)
+{
+    /// <summary>Runs the attempt; true when it succeeded and its end was handed to the <see cref="AttemptWriter"/>.</summary>
+    public async Task<bool> RunAsync(DataTypeDefinition dataType, Admitted admitted, RunningClaim claim)
+    {
+        var (attempt, row, reservation, started, dueToStart) = (admitted.Attempt, admitted.Row, admitted.Reservation, admitted.StartedAt, admitted.DueToStart);
+        var (item, entityId, firing) = (attempt.DataType, attempt.EntityId, attempt.Firing);
+        claim.Started(attempt.Fence);
+        CoordinatorLog.Starting(logger, item, entityId, firing.Attempt, node.Id);
+        var context = new WorkItemContext(item, entityId, WorkItemPayload.Parse(row.Payload), firing.Attempt, node.Id) { Fence = attempt.Fence };
+        try
+        {
+            await dataType.Executor.ExecuteAsync(context, claim.Token);
+        }
+        catch (WorkItemDeferredException deferred)
+        {
+            await SettleAsync(reservation, context);
+            await DeferAsync(dataType, attempt, LifecycleEvent.DeferredByExecutor, deferred.RetryAfter, deferred.Message, started, dueToStart);
+            return false;
+        }
+        catch (OperationCanceledException) when (claim.Token.IsCancellationRequested)
+        {
+            var reason = claim.CancelReason ?? "Handed back: the node shut down before the attempt finished";
+            CoordinatorLog.Cancelled(logger, item, entityId, firing.Attempt, attempt.Fence, node.Id, reason);
+            await SettleAsync(reservation, context);
+            await DeferAsync(dataType, attempt, LifecycleEvent.HandedBack, TimeSpan.Zero, reason, started, dueToStart);
+            return false;
+        }
+#pragma warning disable CA1031 // the executor boundary: any failure becomes a persisted state with a reason
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            await SettleAsync(reservation, context);
+            await FailAsync(dataType, attempt, ex, started, dueToStart);
+            return false;
+        }
+        await SettleAsync(reservation, context);
+
+        // The outcome is persisted even while the node shuts down: the work has been done.
+        var finished = time.GetUtcNow();
+        if (!await lifecycle.SucceededAsync(dataType, attempt, CancellationToken.None))
+            return false; // superseded: another start of the item owns it now
+        var hasDependencies = dependencies.DependentsOf(item).Count > 0 || dependencies.UpstreamsOf(item).Count > 0;
+        await attempts.CompleteAsync(new AttemptEnd(item, entityId, finished, attempt.Fence),
+            hasDependencies ? () => dependencies.CompletedAsync(item, entityId, started) : null);
+        CoordinatorLog.Completed(logger, item, entityId, firing.Attempt, node.Id, (finished - started).TotalSeconds);
+        metrics.AttemptFinished(item, FiringOutcome.Succeeded, finished - started, dueToStart);
+        return true;
+    }
+
+    private async Task FailAsync(DataTypeDefinition dataType, StartedAttempt attempt, Exception ex, DateTimeOffset started, TimeSpan dueToStart)
+    {
+        var (item, entityId, firing) = (attempt.DataType, attempt.EntityId, attempt.Firing);
+        var failedAt = time.GetUtcNow();
+        var decision = dataType.CreateRetryPlanner().Decide(firing.Attempt, failedAt, firing.DueAt, $"{ex.GetType().Name}: {ex.Message}");
+        var failure = new FailureRecord(item, entityId, firing.Attempt, node.Id, failedAt,
+            ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.ToString());
+        CoordinatorLog.Failed(logger, item, entityId, firing.Attempt, node.Id, failure.ExceptionType, decision.Reason);
+        // Whatever keeps the item alive (a retry, the next cycle) is scheduled before the state is written,
+        // and a recurring item's trigger goes before the dead-letter is written; a pending run-now stays.
+        if (!await lifecycle.FailedAsync(dataType, attempt, decision, failure, CancellationToken.None))
+            return;
+        switch (decision)
+        {
+            case RetryDecision.Retry retry:
+                CoordinatorLog.Retrying(logger, item, entityId, firing.Attempt, node.Id, retry.At, retry.Reason);
+                break;
+            case RetryDecision.DeadLetter:
+                CoordinatorLog.DeadLettered(logger, item, entityId, firing.Attempt, node.Id, decision.Reason);
+                alerts.Enqueue(AlertMessage.ForDeadLetter(item, entityId, firing.Attempt,
+                    $"{ex.GetType().Name}: {ex.Message}", node.Id, failedAt)); // queued only: delivery never holds up the coordinator
+                break;
+            default:
+                CoordinatorLog.Expired(logger, item, entityId, firing.Attempt, node.Id, decision.Reason);
+                break;
+        }
+        var outcome = decision switch
+        {
+            RetryDecision.Retry => FiringOutcome.Failed,
+            RetryDecision.DeadLetter => FiringOutcome.DeadLettered,
+            _ => FiringOutcome.Expired,
+        };
+        metrics.AttemptFinished(item, outcome, failedAt - started, dueToStart);
+    }
+
+    private async Task DeferAsync(
+        DataTypeDefinition dataType, StartedAttempt attempt, LifecycleEvent @event, TimeSpan delay, string reason, DateTimeOffset started, TimeSpan dueToStart)
+    {
+        var now = time.GetUtcNow();
+        // The attempt is not counted: the next firing carries the same number again.
+        if (!await lifecycle.DeferredAsync(dataType, attempt, @event, delay, reason, CancellationToken.None))
+            return;
+        CoordinatorLog.Deferred(logger, attempt.DataType, attempt.EntityId, attempt.Firing.Attempt, node.Id, now + delay, reason);
+        metrics.AttemptFinished(attempt.DataType, FiringOutcome.Deferred, now - started, dueToStart);
+    }
+
+    /// <summary>What the call cost: the executor's report, or the reservation.</summary>
+    private Task SettleAsync(CreditReservation? reservation, WorkItemContext context) =>
+        reservation is null ? Task.CompletedTask : credits.SettleAsync(reservation, context.Cost.Credits, CancellationToken.None);
+}

@@ -1,0 +1,250 @@
+using System.Data.Common;
+using BatchScheduler.Configuration;
+using BatchScheduler.Storage;
+using BatchScheduler.WorkItems;
+using Microsoft.Extensions.Options;
+
+namespace BatchScheduler.Lifecycle;
+
+/// <summary>
+/// Opens an item's row for a move: on PostgreSQL and SQL Server the row is locked
+/// (<c>FOR UPDATE</c> / <c>UPDLOCK</c>) in a transaction that stays open while the move decides and
+/// writes the item's trigger, so every other mover of the item, on any node, and every start of it
+/// waits; on SQLite, which one node owns, the read is plain and <see cref="ItemLocks"/> does the rest.
+/// </summary>
+internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOptions> cluster)
+{
+    private readonly string _schedulerName = cluster.Value.SchedulerName;
+
+    /// <summary>Whether rows are locked in the database (a store several nodes share).</summary>
+    public bool LocksRows => connections.Provider != StorageProvider.Sqlite;
+
+    /// <summary>
+    /// Locks the stored rows among <paramref name="entityIds"/> (in entity-id order, as registration
+    /// writes them, so two bulk moves wait rather than deadlock) and reads whether each has a trigger
+    /// or firing, and whether that is a pending one-off.
+    /// </summary>
+    public async Task<LockedRows> LockManyAsync(string dataType, IReadOnlyList<string> entityIds, CancellationToken cancellationToken)
+    {
+        var connection = await connections.OpenAsync(cancellationToken);
+        DbTransaction? transaction = null;
+        try
+        {
+            if (LocksRows)
+                transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var found = new Dictionary<string, LockedItem>(StringComparer.Ordinal);
+            var ordered = entityIds.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+            foreach (var chunk in ordered.Chunk(connections.Provider == StorageProvider.Postgres ? 10_000 : 500))
+            {
+                var names = string.Join(", ", chunk.Select((_, i) => $"@e{i}"));
+                // PostgreSQL locks in the order given (ordinal), the order registration writes rows in.
+                var (lockHint, from, inList, order) = connections.Provider switch
+                {
+                    StorageProvider.Postgres => ("", "unnest(@ids::text[]) WITH ORDINALITY AS u(e, n) JOIN work_items ON work_items.entity_id = u.e",
+                        "", "ORDER BY u.n FOR UPDATE OF work_items"),
+                    StorageProvider.SqlServer => ("WITH (UPDLOCK, ROWLOCK, HOLDLOCK)", "work_items", $"AND work_items.entity_id IN ({names})", ""),
+                    _ => ("", "work_items", $"AND work_items.entity_id IN ({names})", ""),
+                };
+                await using var select = connection.Command(
+                    $"""
+                    SELECT work_items.entity_id,
+                           CASE WHEN {SqlDialect.TriggerOrFiring} THEN 1 ELSE 0 END AS has_trigger,
+                           CASE WHEN EXISTS (SELECT 1 FROM qrtz_triggers p
+                                             WHERE p.sched_name = @sched AND p.trigger_name = work_items.entity_id
+                                               AND p.trigger_group = work_items.data_type
+                                               AND p.overlap_policy IS NOT NULL AND p.next_fire_time IS NOT NULL) THEN 1 ELSE 0 END AS pending
+                    FROM {from} {lockHint}
+                    WHERE work_items.data_type = @dataType {inList}
+                    {order}
+                    """, transaction).With("@dataType", dataType).With("@sched", _schedulerName);
+                if (connections.Provider == StorageProvider.Postgres)
+                    select.With("@ids", chunk);
+                else
+                {
+                    for (var i = 0; i < chunk.Length; i++)
+                        select.With($"@e{i}", chunk[i]);
+                }
+                await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    var id = reader.GetString(0);
+                    found[id] = new LockedItem(id, Flag(reader.GetValue(1)), Flag(reader.GetValue(2)));
+                }
+            }
+            return new LockedRows(found, connection, transaction);
+        }
+        catch
+        {
+            if (transaction is not null)
+                await transaction.DisposeAsync();
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static bool Flag(object value) => Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture) == 1;
+
+    public async Task<LockedRow> OpenAsync(string dataType, string entityId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var connection = await connections.OpenAsync(cancellationToken);
+        DbTransaction? transaction = null;
+        try
+        {
+            if (LocksRows)
+                transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var lockHint = connections.Provider == StorageProvider.SqlServer ? "WITH (UPDLOCK, ROWLOCK, HOLDLOCK)" : "";
+            var forUpdate = connections.Provider == StorageProvider.Postgres ? "FOR UPDATE" : "";
+            await using var select = connection.Command(
+                $"""
+                SELECT state, tier, fence, node_id, updates_start, updates_end,
+                       CASE WHEN node_id IS NOT NULL AND {SqlDialect.OwnerNotAlive} THEN 0 ELSE 1 END AS owner_alive
+                FROM work_items {lockHint}
+                WHERE data_type = @dataType AND entity_id = @entityId
+                {forUpdate}
+                """, transaction)
+                .With("@dataType", dataType).With("@entityId", entityId).With("@sched", _schedulerName).With("@nowTicks", now.UtcTicks);
+            ItemRow? row = null;
+            await using (var reader = await select.ExecuteReaderAsync(cancellationToken))
+            {
+                if (await reader.ReadAsync(cancellationToken))
+                {
+                    row = new ItemRow(reader.GetString(0), reader.Get<string>("tier"), reader.GetInt64(2), reader.Get<string>("node_id"),
+                        reader.GetTime("updates_start"), reader.GetTime("updates_end"), Flag(reader.GetValue(6)));
+                }
+            }
+            return new LockedRow(dataType, entityId, row, connection, transaction);
+        }
+        catch
+        {
+            if (transaction is not null)
+                await transaction.DisposeAsync();
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+}
+
+/// <summary>What a bulk move found of one item under its lock.</summary>
+/// <param name="HasPendingOneOff">Its trigger is a one-off (retry, deferral, run-now, upstream arm) still to fire.</param>
+internal sealed record LockedItem(string EntityId, bool HasTriggerOrFiring, bool HasPendingOneOff);
+
+/// <summary>Items' rows held for a bulk move (see <see cref="ItemRows.LockManyAsync"/>); committed by <see cref="CommitAsync"/>.</summary>
+internal sealed class LockedRows(IReadOnlyDictionary<string, LockedItem> found, DbConnection connection, DbTransaction? transaction) : IAsyncDisposable
+{
+    /// <summary>The items that are stored, by entity id.</summary>
+    public IReadOnlyDictionary<string, LockedItem> Found { get; } = found;
+
+    public async Task CommitAsync(CancellationToken cancellationToken)
+    {
+        if (transaction is not null)
+            await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (transaction is not null)
+            await transaction.DisposeAsync();
+        await connection.DisposeAsync();
+    }
+}
+
+/// <summary>An item's row as a move found it: what it decides on.</summary>
+/// <param name="OwnerAlive">Whether <paramref name="NodeId"/> (if any) has a live check-in.</param>
+public sealed record ItemRow(
+    string State, string? Tier, long Fence, string? NodeId, DateTimeOffset? UpdatesStart, DateTimeOffset? UpdatesEnd, bool OwnerAlive)
+{
+    /// <summary>In flight on a node other than <paramref name="node"/> that is alive (its attempt may be running).</summary>
+    public bool InFlightElsewhere(string node) => State == WorkItemStates.InFlight && NodeId is not null && NodeId != node && OwnerAlive;
+}
+
+/// <summary>
+/// An item's row held for a move (see <see cref="ItemRows"/>). Its writes are conditional on the fence
+/// the move read, so on SQLite a start that slipped in after the read makes them write nothing.
+/// Committed by <see cref="CommitAsync"/>; disposed without it, what it wrote is rolled back.
+/// </summary>
+internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, DbConnection connection, DbTransaction? transaction) : IAsyncDisposable
+{
+    private const int MaxErrorLength = 4000;
+
+    public string DataType { get; } = dataType;
+
+    public string EntityId { get; } = entityId;
+
+    /// <summary>The row, or null when the item is not stored.</summary>
+    public ItemRow? Row { get; } = row;
+
+    /// <summary>Sets the state (and optionally the attempt counter) while the row still has the fence read; false when it has not.</summary>
+    public async Task<bool> SetStateAsync(string state, string? reason, int? attempt, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (Row is null)
+            return false;
+        await using var command = connection.Command(
+            """
+            UPDATE work_items SET state = @state, last_error = @reason, attempt = COALESCE(@attempt, attempt), updated_at = @now
+            WHERE data_type = @dataType AND entity_id = @entityId AND fence = @fence
+            """, transaction)
+            .With("@state", state).With("@reason", Truncate(reason, MaxErrorLength)).With("@attempt", attempt ?? (object?)DBNull.Value)
+            .With("@now", now).With("@dataType", DataType).With("@entityId", EntityId).With("@fence", Row.Fence);
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+    }
+
+    /// <summary>Records a failed attempt with the item's new state, while the row still has the fence read; false (nothing written) when it has not.</summary>
+    public async Task<bool> RecordFailureAsync(FailureRecord failure, string state, string reason, CancellationToken cancellationToken)
+    {
+        if (Row is null)
+            return false;
+        var own = transaction ?? await connection.BeginTransactionAsync(cancellationToken);
+        try
+        {
+            if (!await new LockedRow(DataType, EntityId, Row, connection, own).SetStateAsync(state, reason, null, failure.FailedAt, cancellationToken))
+            {
+                if (transaction is null)
+                    await own.RollbackAsync(cancellationToken);
+                return false;
+            }
+            await using (var insert = connection.Command(
+                """
+                INSERT INTO failures (data_type, entity_id, attempt, node_id, failed_at, exception_type, message, detail, done)
+                VALUES (@dataType, @entityId, @attempt, @node, @at, @type, @message, @detail, @done)
+                """, own))
+            {
+                insert.With("@dataType", failure.DataType).With("@entityId", failure.EntityId).With("@attempt", failure.Attempt)
+                    .With("@node", failure.NodeId).With("@at", failure.FailedAt).With("@type", Truncate(failure.ExceptionType, 500))
+                    .With("@message", failure.Message).With("@detail", failure.Detail).With("@done", false);
+                await insert.ExecuteNonQueryAsync(cancellationToken);
+            }
+            if (transaction is null)
+                await own.CommitAsync(cancellationToken);
+            return true;
+        }
+        finally
+        {
+            if (transaction is null)
+                await own.DisposeAsync();
+        }
+    }
+
+    /// <summary>Deletes the row (its failure rows stay as history).</summary>
+    public async Task<bool> DeleteAsync(CancellationToken cancellationToken)
+    {
+        await using var command = connection.Command("DELETE FROM work_items WHERE data_type = @dataType AND entity_id = @entityId", transaction)
+            .With("@dataType", DataType).With("@entityId", EntityId);
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+    }
+
+    public async Task CommitAsync(CancellationToken cancellationToken)
+    {
+        if (transaction is not null)
+            await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (transaction is not null)
+            await transaction.DisposeAsync();
+        await connection.DisposeAsync();
+    }
+
+    private static string? Truncate(string? value, int max) =>
+        value is null || value.Length <= max ? value : value[..max];
+}

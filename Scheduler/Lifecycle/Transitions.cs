@@ -1,0 +1,72 @@
+using BatchScheduler.WorkItems;
+
+namespace BatchScheduler.Lifecycle;
+
+/// <summary>What can happen to a work item: the events <see cref="ItemLifecycle"/> handles.</summary>
+public enum LifecycleEvent
+{
+    Register,
+    Retier,
+    Exclude,
+    Delete,
+    RunNow,
+    UpstreamCompleted,
+    Repair,
+    Start,
+    Busy,
+    Superseded,
+    Succeeded,
+    FailedRetry,
+    FailedDeadLetter,
+    FailedExpired,
+    ExpiredBeforeStart,
+    DeferredBeforeStart,
+    DeferredByExecutor,
+    HandedBack,
+    Gone,
+    BatchRemoved,
+    Recovered,
+}
+
+/// <summary>One row of the lifecycle table: from which states an event applies, the state it leaves, and what it does to the trigger.</summary>
+/// <param name="To">The state written, or null when the state does not change.</param>
+public sealed record Transition(LifecycleEvent Event, string From, string? To, string Trigger, string Guard);
+
+/// <summary>
+/// The work item's lifecycle as one table, the place to learn what can happen to an item. Every row is
+/// carried out by <see cref="ItemLifecycle"/> under the item's lock (see docs/lifecycle.md for why each
+/// is safe); docs/lifecycle.md shows the same table and a test keeps the two equal.
+/// </summary>
+public static class Transitions
+{
+    private const string Any = "any";
+    private const string Request = "a pending run-now or upstream arm is kept";
+
+    public static readonly IReadOnlyList<Transition> All =
+    [
+        new(LifecycleEvent.Register, "(new)", WorkItemStates.NeverRun, "regular trigger, due now, ahead of completed items", "none"),
+        new(LifecycleEvent.Retier, Any, null, "regular trigger at last end + new cadence (now if past)", Request),
+        new(LifecycleEvent.Exclude, Any, null, "removed, whatever it was", "the start refuses tier exclude"),
+        new(LifecycleEvent.Delete, Any, "(row deleted)", "removed", "a running attempt's writes find no row"),
+        new(LifecycleEvent.RunNow, "any but tier exclude", null, "one-off run-now, due now", "refused (409) in tier exclude"),
+        new(LifecycleEvent.UpstreamCompleted, "not in_flight, dead_lettered or excluded", null, "one-off upstream arm, due now", "only when every upstream item is ready"),
+        new(LifecycleEvent.Repair, "no trigger nor firing", null, "regular trigger", "re-read under the lock"),
+        new(LifecycleEvent.Start, "not in flight on a live node, not excluded", WorkItemStates.InFlight, "none (Quartz fired it)", "fence = next fence"),
+        new(LifecycleEvent.Busy, "in flight on a live node", null, "one-off in 5 s, only if the firing was its trigger's last and nothing is pending", "none"),
+        new(LifecycleEvent.Superseded, "fence moved on", null, "none", "no write lands; the attempt is cancelled"),
+        new(LifecycleEvent.Succeeded, WorkItemStates.InFlight, WorkItemStates.Completed, "regular firing: none; other: back to cadence", $"fence; {Request}"),
+        new(LifecycleEvent.FailedRetry, WorkItemStates.InFlight, WorkItemStates.Retrying, "one-off retry at backoff", $"fence; {Request}"),
+        new(LifecycleEvent.FailedDeadLetter, WorkItemStates.InFlight, WorkItemStates.DeadLettered, "a pending repeating or own one-off removed", $"fence; {Request}"),
+        new(LifecycleEvent.FailedExpired, WorkItemStates.InFlight, WorkItemStates.Expired, "back to cadence (one-shot: none)", $"fence; {Request}"),
+        new(LifecycleEvent.ExpiredBeforeStart, "not in flight elsewhere", WorkItemStates.Expired, "back to cadence (one-shot: none)", Request),
+        new(LifecycleEvent.DeferredBeforeStart, "not in flight elsewhere", WorkItemStates.Deferred, "one-off at the next credit window or the dependency recheck", Request),
+        new(LifecycleEvent.DeferredByExecutor, WorkItemStates.InFlight, WorkItemStates.Deferred, "one-off at Retry-After", $"fence; {Request}"),
+        new(LifecycleEvent.HandedBack, WorkItemStates.InFlight, WorkItemStates.Deferred, "one-off due now", $"fence; {Request}"),
+        new(LifecycleEvent.Gone, "(no row)", null, "removed", "re-read under the lock"),
+        new(LifecycleEvent.BatchRemoved, Any, "(row deleted)", "removed", "batch cancel, deadline or archive"),
+        new(LifecycleEvent.Recovered, WorkItemStates.InFlight, WorkItemStates.InFlight, "Quartz's recovery trigger runs first", "fence = next fence"),
+    ];
+
+    /// <summary>The row for <paramref name="event"/>.</summary>
+    public static Transition Of(LifecycleEvent @event) => All.First(t => t.Event == @event);
+}
