@@ -451,11 +451,11 @@ public sealed class WorkItemsApiTests(WorkItemsApiFixture fixture) : IClassFixtu
     }
 
     [Fact]
-    public async Task RunNow_ExistingItem_Returns202WithTheItemAndArmsItsTrigger()
+    public async Task RunNow_ExistingItem_Returns202WithTheItemDueNow()
     {
         var id = NewId("run");
-        (await Http.PutAsJsonAsync($"/api/work-items/tiered/{id}", new { tier = "exclude" })).EnsureSuccessStatusCode();
-        Assert.Null((await fixture.Node.ItemAsync("tiered", id))!.NextRunAt); // excluded: no trigger
+        (await Http.PutAsJsonAsync($"/api/work-items/tiered/{id}", new { tier = "second" })).EnsureSuccessStatusCode();
+        var before = TimeProvider.System.GetUtcNow();
 
         using var response = await Http.PostAsync($"/api/work-items/tiered/{id}/run", null);
 
@@ -463,7 +463,23 @@ public sealed class WorkItemsApiTests(WorkItemsApiFixture fixture) : IClassFixtu
         Assert.Equal($"/api/work-items/tiered/{id}", response.Headers.Location?.OriginalString);
         var item = await ApiResponses.JsonAsync(response);
         Assert.Equal(id, item.GetProperty("entityId").GetString());
-        Assert.NotEqual(JsonValueKind.Null, item.GetProperty("nextRunAt").ValueKind);
+        // Either the run-now (due now) or, once it has fired, the next cadence a day after that run.
+        var next = item.GetProperty("nextRunAt");
+        if (next.ValueKind != JsonValueKind.Null)
+            Assert.True(next.GetDateTimeOffset() < before.AddMinutes(1) || next.GetDateTimeOffset() > before.AddHours(23), $"nextRunAt {next}");
+    }
+
+    [Fact]
+    public async Task RunNow_ExcludedItem_Returns409NamingTheTier_AndArmsNothing()
+    {
+        var id = NewId("run-excluded");
+        (await Http.PutAsJsonAsync($"/api/work-items/tiered/{id}", new { tier = "exclude" })).EnsureSuccessStatusCode();
+
+        using var response = await Http.PostAsync($"/api/work-items/tiered/{id}/run", null);
+
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        Assert.Contains("tier 'exclude'", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Null((await fixture.Node.ItemAsync("tiered", id))!.NextRunAt);
     }
 
     // --- robustness ---

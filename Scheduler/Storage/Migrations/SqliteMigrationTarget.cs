@@ -50,5 +50,6 @@ internal sealed class SqliteMigrationTarget : IMigrationTarget
     public UpgradeEngineBuilder CreateBuilder() =>
         DeployChanges.To
             .SqliteDatabase(_connectionString)
-            .JournalToSqliteTable(SchemaMigrator.JournalTable);
+            .JournalToSqliteTable(SchemaMigrator.JournalTable)
+            .WithPreprocessor(new SqliteAddColumnGuard(_connectionString));
 }
