@@ -45,8 +45,8 @@ public static class Transitions
     public static readonly IReadOnlyList<Transition> All =
     [
         new(LifecycleEvent.Register, "(new)", WorkItemStates.NeverRun, "regular trigger, due now, ahead of completed items", "none"),
-        new(LifecycleEvent.Retier, Any, null, "regular trigger at last end + new cadence (now if past)", Request),
-        new(LifecycleEvent.Exclude, Any, null, "removed, whatever it was", "the start refuses tier exclude"),
+        new(LifecycleEvent.Retier, Any, null, "regular trigger at last end + new cadence (now if past)", "a pending one-off (retry, run-now, arm) is kept; its end re-arms with the new tier"),
+        new(LifecycleEvent.Exclude, Any, null, "removed, whatever it was; a running attempt's end arms nothing", "the start refuses tier exclude"),
         new(LifecycleEvent.Delete, Any, "(row deleted)", "removed", "a running attempt's writes find no row"),
         new(LifecycleEvent.RunNow, "any but tier exclude", null, "one-off run-now, due now", "refused (409) in tier exclude"),
         new(LifecycleEvent.UpstreamCompleted, "not in_flight, dead_lettered or excluded", null, "one-off upstream arm, due now", "only when every upstream item is ready"),
@@ -61,11 +61,16 @@ public static class Transitions
         new(LifecycleEvent.ExpiredBeforeStart, "not in flight elsewhere", WorkItemStates.Expired, "back to cadence (one-shot: none)", Request),
         new(LifecycleEvent.DeferredBeforeStart, "not in flight elsewhere", WorkItemStates.Deferred, "one-off at the next credit window or the dependency recheck", Request),
         new(LifecycleEvent.DeferredByExecutor, WorkItemStates.InFlight, WorkItemStates.Deferred, "one-off at Retry-After", $"fence; {Request}"),
-        new(LifecycleEvent.HandedBack, WorkItemStates.InFlight, WorkItemStates.Deferred, "one-off due now", $"fence; {Request}"),
+        new(LifecycleEvent.HandedBack, WorkItemStates.InFlight, WorkItemStates.Deferred, "one-off due now (shutdown, or a pause past failover)", $"fence; {Request}"),
         new(LifecycleEvent.Gone, "(no row)", null, "removed", "re-read under the lock"),
-        new(LifecycleEvent.BatchRemoved, Any, "(row deleted)", "removed", "batch cancel, deadline or archive"),
-        new(LifecycleEvent.Recovered, WorkItemStates.InFlight, WorkItemStates.InFlight, "Quartz's recovery trigger runs first", "fence = next fence"),
+        new(LifecycleEvent.BatchRemoved, "not in_flight", "(row deleted if the batch created it)", "removed", "batch cancel, deadline or archive"),
+        new(LifecycleEvent.Recovered, "in_flight on a dead node", WorkItemStates.InFlight, "Quartz's recovery trigger fires it once more", "fence = next fence; the dead node's writes are fenced out"),
     ];
+
+    /// <summary>The table as docs/lifecycle.md shows it (a test keeps the two equal).</summary>
+    public static string ToMarkdown() =>
+        "| Event | From | To | Trigger | Guard |\n|---|---|---|---|---|\n"
+        + string.Concat(All.Select(t => $"| {t.Event} | {t.From} | {t.To ?? "(unchanged)"} | {t.Trigger} | {t.Guard} |\n"));
 
     /// <summary>The row for <paramref name="event"/>.</summary>
     public static Transition Of(LifecycleEvent @event) => All.First(t => t.Event == @event);
