@@ -1,5 +1,5 @@
+using BatchScheduler.Configuration;
 using BatchScheduler.Executors.Contract;
-using BatchScheduler.Hosting;
 using BatchScheduler.Storage;
 using BatchScheduler.Tests.Infrastructure;
 using BatchScheduler.WorkItems;

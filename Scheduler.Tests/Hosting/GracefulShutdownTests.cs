@@ -1,6 +1,6 @@
+using BatchScheduler.Configuration;
 using BatchScheduler.Executors.Contract;
 using BatchScheduler.Failures;
-using BatchScheduler.Hosting;
 using BatchScheduler.Storage;
 using BatchScheduler.Tests.Coordination;
 using BatchScheduler.Tests.Infrastructure;

@@ -1,4 +1,4 @@
-using BatchScheduler.Executors.Retry;
+using BatchScheduler.Retry;
 
 namespace BatchScheduler.Configuration;
 

@@ -1,5 +1,4 @@
 using BatchScheduler.Configuration;
-using BatchScheduler.Hosting;
 using BatchScheduler.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

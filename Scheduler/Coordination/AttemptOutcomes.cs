@@ -1,10 +1,10 @@
 using BatchScheduler.Alerts;
+using BatchScheduler.Configuration;
 using BatchScheduler.Credits;
 using BatchScheduler.Executors.Contract;
-using BatchScheduler.Executors.Retry;
-using BatchScheduler.Hosting;
 using BatchScheduler.Lifecycle;
 using BatchScheduler.Observability;
+using BatchScheduler.Retry;
 using BatchScheduler.WorkItems;
 using Microsoft.Extensions.Logging;
 

@@ -1,5 +1,5 @@
 using System.Threading.Channels;
-using BatchScheduler.Hosting;
+using BatchScheduler.Configuration;
 using BatchScheduler.WorkItems;
 
 namespace BatchScheduler.Coordination;

@@ -1,5 +1,5 @@
+using BatchScheduler.Configuration;
 using BatchScheduler.Credits;
-using BatchScheduler.Hosting;
 using BatchScheduler.Lifecycle;
 using BatchScheduler.Observability;
 using BatchScheduler.Scheduling;

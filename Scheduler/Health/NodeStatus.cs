@@ -1,5 +1,4 @@
 using BatchScheduler.Configuration;
-using BatchScheduler.Hosting;
 using BatchScheduler.Storage;
 using Microsoft.Extensions.Options;
 

@@ -1,5 +1,6 @@
-using Microsoft.AspNetCore.Hosting.Server;
+using BatchScheduler.Configuration;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Hosting.Server;
 
 namespace BatchScheduler.Hosting;
 

@@ -9,12 +9,12 @@ using BatchScheduler.Health;
 using BatchScheduler.Lifecycle;
 using BatchScheduler.Observability;
 using BatchScheduler.Scheduling;
-using BatchScheduler.Storage;
 using BatchScheduler.Storage.Migrations;
+using BatchScheduler.Storage;
 using BatchScheduler.WorkItems;
 using Microsoft.AspNetCore.Authentication;
-using Serilog;
 using Serilog.Core;
+using Serilog;
 
 namespace BatchScheduler.Hosting;
 

@@ -1,8 +1,8 @@
 using BatchScheduler.Configuration;
 using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
-using Quartz;
 using Quartz.Extensibility;
+using Quartz;
 
 namespace BatchScheduler.Hosting;
 

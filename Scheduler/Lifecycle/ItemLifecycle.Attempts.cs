@@ -1,4 +1,4 @@
-using BatchScheduler.Executors.Retry;
+using BatchScheduler.Retry;
 using BatchScheduler.Scheduling;
 using BatchScheduler.WorkItems;
 

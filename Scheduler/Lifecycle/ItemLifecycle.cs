@@ -1,4 +1,4 @@
-using BatchScheduler.Hosting;
+using BatchScheduler.Configuration;
 using BatchScheduler.Scheduling;
 using BatchScheduler.WorkItems;
 using Microsoft.Extensions.Logging;

@@ -1,5 +1,5 @@
+using BatchScheduler.Configuration;
 using BatchScheduler.Coordination;
-using BatchScheduler.Hosting;
 using BatchScheduler.Scheduling;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

@@ -3,7 +3,6 @@ using System.Diagnostics.Metrics;
 using BatchScheduler.Configuration;
 using BatchScheduler.Credits;
 using BatchScheduler.Health;
-using BatchScheduler.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace BatchScheduler.Observability;

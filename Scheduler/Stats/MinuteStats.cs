@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using BatchScheduler.Configuration;
-using BatchScheduler.Hosting;
 using BatchScheduler.Observability;
 using BatchScheduler.Storage;
 using Microsoft.Extensions.Options;

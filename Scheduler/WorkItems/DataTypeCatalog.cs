@@ -1,6 +1,6 @@
 using BatchScheduler.Configuration;
 using BatchScheduler.Executors.Contract;
-using BatchScheduler.Executors.Retry;
+using BatchScheduler.Retry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 

@@ -1,5 +1,5 @@
+using BatchScheduler.Configuration;
 using BatchScheduler.Coordination;
-using BatchScheduler.Hosting;
 using BatchScheduler.Lifecycle;
 using BatchScheduler.Scheduling;
 

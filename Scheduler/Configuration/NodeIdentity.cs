@@ -1,8 +1,7 @@
 using System.Security.Cryptography;
-using BatchScheduler.Configuration;
 using BatchScheduler.Storage;
 
-namespace BatchScheduler.Hosting;
+namespace BatchScheduler.Configuration;
 
 /// <summary>This node's id: Quartz instance id, <c>node_id</c> in the tables, <c>NodeId</c> in logs.</summary>
 public sealed class NodeIdentity(string id)

@@ -1,4 +1,4 @@
-namespace BatchScheduler.Executors.Retry;
+namespace BatchScheduler.Retry;
 
 /// <summary>What the coordinator does after an attempt failed, with a human-readable reason to persist.</summary>
 /// <param name="Reason">Why, e.g. "Retry attempt 2 of 4 in 00:01:00: TimeoutException: ...".</param>

@@ -1,6 +1,6 @@
-using BatchScheduler.Executors.Retry;
+using BatchScheduler.Retry;
 
-namespace BatchScheduler.Tests.Executors.Retry;
+namespace BatchScheduler.Tests.Retry;
 
 public sealed class RetryOptionsTests
 {

@@ -1,4 +1,4 @@
-namespace BatchScheduler.Executors.Retry;
+namespace BatchScheduler.Retry;
 
 /// <summary>
 /// A data type's retry policy, bound from <c>DataTypes:&lt;name&gt;:Retry</c>. Names follow Polly v8:

@@ -1,4 +1,4 @@
-namespace BatchScheduler.Executors.Retry;
+namespace BatchScheduler.Retry;
 
 /// <summary>Backoff math: how long to wait after a failed attempt. Pure; the caller supplies randomness.</summary>
 public static class RetryDelay

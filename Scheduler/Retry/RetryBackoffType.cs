@@ -1,4 +1,4 @@
-namespace BatchScheduler.Executors.Retry;
+namespace BatchScheduler.Retry;
 
 /// <summary>How the delay between attempts grows.</summary>
 public enum RetryBackoffType

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace BatchScheduler.Executors.Retry;
+namespace BatchScheduler.Retry;
 
 /// <summary>
 /// Decides between retry, dead-letter and expire for one data type's policy. A retry is a
