@@ -69,6 +69,8 @@ internal static class QuartzServiceCollectionExtensions
                     : null));
         if (cluster.Role == NodeRoles.Worker)
         {
+            // Before Quartz starts: an earlier process of this node id must not keep its items "busy".
+            services.AddHostedService<PredecessorRelease>();
             if (storage.Provider != StorageProvider.Sqlite)
                 services.AddHostedService<ClusterCheckoutService>(); // stops after Quartz
             services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
