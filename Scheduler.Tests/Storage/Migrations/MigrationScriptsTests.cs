@@ -13,7 +13,7 @@ public sealed class MigrationScriptsTests
     {
         var names = MigrationScripts.For(provider).Select(s => s.Name).ToArray();
 
-        Assert.Equal(["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql", "V004__health_counts_index.sql", "V005__batches.sql", "V006__stats_minutely.sql", "V007__quartz_trigger_write_costs.sql", "V008__quartz_lookup_indexes.sql"], names);
+        Assert.Equal(["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql", "V004__health_counts_index.sql", "V005__batches.sql", "V006__stats_minutely.sql", "V007__quartz_trigger_write_costs.sql", "V008__quartz_lookup_indexes.sql", "V010__quartz_recovery_trigger_index.sql"], names);
     }
 
     [Fact]
@@ -35,6 +35,7 @@ public sealed class MigrationScriptsTests
                 "BatchScheduler.Database.postgres/V006__stats_minutely.sql",
                 "BatchScheduler.Database.postgres/V007__quartz_trigger_write_costs.sql",
                 "BatchScheduler.Database.postgres/V008__quartz_lookup_indexes.sql",
+                "BatchScheduler.Database.postgres/V010__quartz_recovery_trigger_index.sql",
                 "BatchScheduler.Database.sqlite/V001__quartz_tables.sql",
                 "BatchScheduler.Database.sqlite/V002__batchscheduler_tables.sql",
                 "BatchScheduler.Database.sqlite/V003__vendor_credits.sql",
@@ -43,6 +44,7 @@ public sealed class MigrationScriptsTests
                 "BatchScheduler.Database.sqlite/V006__stats_minutely.sql",
                 "BatchScheduler.Database.sqlite/V007__quartz_trigger_write_costs.sql",
                 "BatchScheduler.Database.sqlite/V008__quartz_lookup_indexes.sql",
+                "BatchScheduler.Database.sqlite/V010__quartz_recovery_trigger_index.sql",
                 "BatchScheduler.Database.sqlserver/V001__quartz_tables.sql",
                 "BatchScheduler.Database.sqlserver/V002__batchscheduler_tables.sql",
                 "BatchScheduler.Database.sqlserver/V003__vendor_credits.sql",
@@ -51,6 +53,7 @@ public sealed class MigrationScriptsTests
                 "BatchScheduler.Database.sqlserver/V006__stats_minutely.sql",
                 "BatchScheduler.Database.sqlserver/V007__quartz_trigger_write_costs.sql",
                 "BatchScheduler.Database.sqlserver/V008__quartz_lookup_indexes.sql",
+                "BatchScheduler.Database.sqlserver/V010__quartz_recovery_trigger_index.sql",
             ],
             resources);
     }
