@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
 using BatchScheduler.Storage;
 using BatchScheduler.Tests.Infrastructure;
 using BatchScheduler.WorkItems;
@@ -44,10 +45,9 @@ public abstract class CrashRecoveryTests(StorageProvider provider, ITestOutputHe
         {
             (await crashing.Http.PutAsync("/api/work-items/slow/crash-1",
                 new StringContent("{}", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
-            var probe = await StartSurvivorAsync(store, settings, recording, role: "api");
-            var inFlight = await probe.WaitForStateAsync("slow", "crash-1", WorkItemStates.InFlight);
+            // Read through the crashing node itself: on SQLite no second node may open the file while it runs.
+            var inFlight = await WaitForStateAsync(crashing.Http, "slow", "crash-1", WorkItemStates.InFlight);
             Assert.Equal(0, recording.CallsFor("crash-1")); // the killed node has it, not the survivor
-            await probe.DisposeAsync();
             if (provider == StorageProvider.Postgres)
                 survivor = await StartSurvivorAsync(store, settings, recording);
 
@@ -79,11 +79,21 @@ public abstract class CrashRecoveryTests(StorageProvider provider, ITestOutputHe
         }
     }
 
-    private static Task<TestNode> StartSurvivorAsync(TestStore store, Dictionary<string, string?> settings, IWorkItemExecutor executor, string role = "worker")
+    private static async Task<WorkItem> WaitForStateAsync(HttpClient node, string dataType, string entityId, string state)
+    {
+        WorkItem? item = null;
+        await Eventually.TrueAsync(async () =>
+        {
+            item = await node.GetFromJsonAsync<WorkItem>($"/api/work-items/{dataType}/{entityId}");
+            return item?.State == state;
+        }, TimeSpan.FromSeconds(30), $"{dataType}/{entityId} should reach state {state}");
+        return item!;
+    }
+
+    private static Task<TestNode> StartSurvivorAsync(TestStore store, Dictionary<string, string?> settings, IWorkItemExecutor executor)
     {
         var own = new Dictionary<string, string?>(settings)
         {
-            ["Cluster:Role"] = role,
             ["DataTypes:slow:Executor"] = "recording",
         };
         own.Remove("DataTypes:slow:Demo:Duration");

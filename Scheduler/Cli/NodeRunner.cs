@@ -65,6 +65,9 @@ internal static class NodeRunner
         }
         switch (ex)
         {
+            case Storage.SqliteStoreInUseException inUse:
+                Console.Error.WriteLine(inUse.Message);
+                return StartFailed;
             case InvalidOperationException when ex.Message.Contains("configuration", StringComparison.OrdinalIgnoreCase):
                 Console.Error.WriteLine($"The node cannot start: {ex.Message}{(ex.InnerException is { } inner ? " " + inner.Message : "")}");
                 return BadSettings;

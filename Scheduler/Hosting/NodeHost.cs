@@ -104,6 +104,7 @@ public static class NodeHost
             .AddPolicy(ApiPolicies.Admin, p => p.RequireRole(AdminRoles.Admin));
 
         // Hosted services start in this order: schema, durable jobs, trigger repair, Quartz, demo items, banner.
+        services.AddSqliteOwnerLock(); // first: no hosted service touches a SQLite file before this node holds it
         services.AddHostedService<SchemaMigrationService>();
         services.AddHostedService(sp => sp.GetRequiredService<PostgresStatistics>());
         services.AddHostedService<JobRegistrationService>();

@@ -60,6 +60,11 @@ internal static class QuartzServiceCollectionExtensions
                     store.UseClustering(c => c.CheckinInterval = cluster.CheckinInterval);
             });
         });
+        // Recovered firings first (RecoveredFirings): set-based rounds move them; without those, this
+        // decorator does once Quartz has started. Innermost, so BatchedCompletionJobStore stays outside.
+        if (storage.Provider != StorageProvider.Postgres || !cluster.SetBasedFiring)
+            services.DecorateJobStore((provider, inner) => new RecoveryFirstJobStore(inner,
+                provider.GetRequiredService<ConnectionFactory>(), cluster.SchedulerName, MisfireThreshold, provider.GetRequiredService<TimeProvider>()));
         if (storage.Provider == StorageProvider.Postgres)
             services.DecorateJobStore((provider, inner) => new BatchedCompletionJobStore(inner,
                 provider.GetRequiredService<ConnectionFactory>(), cluster.SchedulerName, provider.GetRequiredService<ILogger<BatchedCompletionJobStore>>(),
@@ -69,6 +74,8 @@ internal static class QuartzServiceCollectionExtensions
                     : null));
         if (cluster.Role == NodeRoles.Worker)
         {
+            // Before Quartz starts: an earlier process of this node id must not keep its items "busy".
+            services.AddHostedService<PredecessorRelease>();
             if (storage.Provider != StorageProvider.Sqlite)
                 services.AddHostedService<ClusterCheckoutService>(); // stops after Quartz
             services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);

@@ -45,6 +45,11 @@ namespace BatchScheduler.Scheduling;
 /// recovery firings, misfires) is left to Quartz's own round, which runs after this one when such
 /// triggers are due too.
 /// </para>
+/// <para>
+/// The claim's round trip first moves recovery triggers to the front of the due order
+/// (<see cref="RecoveredFirings"/>), so that a dead node's interrupted executions run before any
+/// backlog; with nothing recovered that statement reads an empty partial index.
+/// </para>
 /// </remarks>
 internal sealed class SetFiringRounds
 {
@@ -112,6 +117,7 @@ internal sealed class SetFiringRounds
     private readonly string _entryPrefix;
     private long _entries;
     private long _fired;
+    private long _recoveredMoved;
 
     public SetFiringRounds(ConnectionFactory connections, string schedulerName, string instanceId, TimeSpan misfireThreshold,
         TimeProvider time, Func<JobKey, ValueTask<IJobDetail?>> retrieveJob)
@@ -134,6 +140,9 @@ internal sealed class SetFiringRounds
     /// <summary>Firings made by these rounds so far (for tests and logs).</summary>
     public long Fired => Interlocked.Read(ref _fired);
 
+    /// <summary>Recovery triggers these rounds moved to the front of the due order (<see cref="RecoveredFirings"/>).</summary>
+    public long RecoveredMoved => Interlocked.Read(ref _recoveredMoved);
+
     /// <summary>
     /// Claims and fires up to <paramref name="maxCount"/> plain triggers that are due now, in due
     /// order. <see cref="Round.OthersDue"/> says whether due triggers of other kinds were seen among
@@ -146,11 +155,16 @@ internal sealed class SetFiringRounds
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var rows = new List<Row>(maxCount);
         var othersDue = false;
-        await using (var claim = connection.Command(Claim, transaction)
-            .With("@sched", _schedulerName).With("@jobGroup", WorkItemKeys.JobGroup)
+        // Recovered firings first (RecoveredFirings): moved to the front in the same round trip, so this
+        // claim already sees them there, and Quartz's round that follows fires them.
+        await using (var claim = connection.Command(RecoveredFirings.MoveAheadPostgres + ";\n" + Claim, transaction)
+            .With("@sched", _schedulerName).With("@jobGroup", WorkItemKeys.JobGroup).With("@front", RecoveredFirings.Front(now, _misfireThreshold).UtcTicks)
             .With("@now", now.UtcTicks).With("@misfired", (now - _misfireThreshold).UtcTicks).With("@n", maxCount))
         await using (var reader = await claim.ExecuteReaderAsync(cancellationToken))
         {
+            while (await reader.ReadAsync(cancellationToken))
+                Interlocked.Increment(ref _recoveredMoved);
+            await reader.NextResultAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 if (!reader.GetBoolean(14))

@@ -13,7 +13,7 @@ public sealed class MigrationScriptsTests
     {
         var names = MigrationScripts.For(provider).Select(s => s.Name).ToArray();
 
-        Assert.Equal(["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql", "V004__health_counts_index.sql", "V005__batches.sql", "V006__stats_minutely.sql", "V007__quartz_trigger_write_costs.sql", "V008__quartz_lookup_indexes.sql", "V009__work_item_fence.sql"], names);
+        Assert.Equal(["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql", "V004__health_counts_index.sql", "V005__batches.sql", "V006__stats_minutely.sql", "V007__quartz_trigger_write_costs.sql", "V008__quartz_lookup_indexes.sql", "V009__work_item_fence.sql", "V010__quartz_recovery_trigger_index.sql"], names);
     }
 
     [Fact]
@@ -36,6 +36,7 @@ public sealed class MigrationScriptsTests
                 "BatchScheduler.Database.postgres/V007__quartz_trigger_write_costs.sql",
                 "BatchScheduler.Database.postgres/V008__quartz_lookup_indexes.sql",
                 "BatchScheduler.Database.postgres/V009__work_item_fence.sql",
+                "BatchScheduler.Database.postgres/V010__quartz_recovery_trigger_index.sql",
                 "BatchScheduler.Database.sqlite/V001__quartz_tables.sql",
                 "BatchScheduler.Database.sqlite/V002__batchscheduler_tables.sql",
                 "BatchScheduler.Database.sqlite/V003__vendor_credits.sql",
@@ -45,6 +46,7 @@ public sealed class MigrationScriptsTests
                 "BatchScheduler.Database.sqlite/V007__quartz_trigger_write_costs.sql",
                 "BatchScheduler.Database.sqlite/V008__quartz_lookup_indexes.sql",
                 "BatchScheduler.Database.sqlite/V009__work_item_fence.sql",
+                "BatchScheduler.Database.sqlite/V010__quartz_recovery_trigger_index.sql",
                 "BatchScheduler.Database.sqlserver/V001__quartz_tables.sql",
                 "BatchScheduler.Database.sqlserver/V002__batchscheduler_tables.sql",
                 "BatchScheduler.Database.sqlserver/V003__vendor_credits.sql",
@@ -54,6 +56,7 @@ public sealed class MigrationScriptsTests
                 "BatchScheduler.Database.sqlserver/V007__quartz_trigger_write_costs.sql",
                 "BatchScheduler.Database.sqlserver/V008__quartz_lookup_indexes.sql",
                 "BatchScheduler.Database.sqlserver/V009__work_item_fence.sql",
+                "BatchScheduler.Database.sqlserver/V010__quartz_recovery_trigger_index.sql",
             ],
             resources);
     }
