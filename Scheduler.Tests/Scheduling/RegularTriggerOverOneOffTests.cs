@@ -45,3 +45,42 @@ public sealed class RegularTriggerOverOneOffTests
         Assert.Equal(trigger.NextFireTimeUtc, data.DueAt);
     }
 }
+
+/// <summary>How a recovered firing reads its due time.</summary>
+public sealed class RecoveredFiringDataTests
+{
+    [Fact]
+    public void From_RecoveredNeverRunFiringStartingAtItsEarlyPlace_IsDueALeadLater()
+    {
+        // Quartz's recovery at start begins the recovery trigger at the fired row's scheduled time: for a
+        // never-run item, its early place in due order (30 days before it was due).
+        var now = TimeProvider.System.GetUtcNow();
+        var due = now.AddMinutes(-3);
+        var recovery = TriggerBuilder.Create().WithIdentity("recover_x", "RECOVERING_JOBS").StartAt(due - WorkItemTriggers.NeverRunLead)
+            .WithSimpleSchedule(s => s.WithRepeatCount(0)).Build();
+        var firing = Substitute.For<IJobExecutionContext>();
+        firing.Trigger.Returns(recovery);
+        firing.Recovering.Returns(true);
+        firing.ScheduledFireTimeUtc.Returns(recovery.StartTimeUtc);
+
+        var data = FiringData.From(firing, now);
+
+        Assert.Equal(due, data.DueAt);
+        Assert.Equal(FiringKind.Regular, data.Kind);
+    }
+
+    [Fact]
+    public void From_RecoveredFiringOfARecentDueTime_KeepsIt()
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        var due = now.AddMinutes(-3);
+        var recovery = TriggerBuilder.Create().WithIdentity("recover_y", "RECOVERING_JOBS").StartAt(due)
+            .WithSimpleSchedule(s => s.WithRepeatCount(0)).Build();
+        var firing = Substitute.For<IJobExecutionContext>();
+        firing.Trigger.Returns(recovery);
+        firing.Recovering.Returns(true);
+        firing.ScheduledFireTimeUtc.Returns(recovery.StartTimeUtc);
+
+        Assert.Equal(due, FiringData.From(firing, now).DueAt);
+    }
+}

@@ -40,8 +40,10 @@ internal sealed class FiringAdmission(
     {
         var item = dataType.Name;
         var started = time.GetUtcNow();
-        // A retry, deferral or run-now is due at its own firing time (its DueAt is the cycle's, for expiry).
-        var dueToStart = started - (firing.Kind == FiringKind.Regular ? firing.DueAt : context.ScheduledFireTimeUtc ?? firing.DueAt);
+        // A retry, deferral or run-now is due at its own firing time (its DueAt is the cycle's, for expiry);
+        // a recovered one at its recovery trigger's start (its fire time is moved to the front of the due order).
+        var ownTime = context.Recovering ? context.Trigger.StartTimeUtc : context.ScheduledFireTimeUtc ?? firing.DueAt;
+        var dueToStart = started - (firing.Kind == FiringKind.Regular ? firing.DueAt : ownTime);
         DateTimeOffset? notStartedSince = null;
         if (firing.Kind == FiringKind.Regular && context.NextFireTimeUtc is { } next && firing.DueAt is var due
             && due < started - LateFiring

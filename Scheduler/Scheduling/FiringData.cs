@@ -31,6 +31,12 @@ public sealed record FiringData(int Attempt, DateTimeOffset DueAt, FiringKind Ki
             var dueAt = context.Trigger is ISimpleTrigger { RepeatCount: 0 }
                 ? context.Trigger.StartTimeUtc
                 : WorkItemTriggers.DueTime(scheduled, context.Trigger.StartTimeUtc);
+            // Quartz's own (non-clustered) recovery at start begins the recovery trigger at the interrupted
+            // firing's scheduled time, which for a never-run item's first firing is the early place in due
+            // order (NeverRunLead before it was due). No real due time lies that far back unless the node
+            // was down for half the lead (15 days); read it as such a firing, due a lead later.
+            if (context.Recovering && dueAt < now - WorkItemTriggers.NeverRunLead / 2)
+                dueAt += WorkItemTriggers.NeverRunLead;
             return new FiringData(1, dueAt, FiringKind.Regular);
         }
         return new FiringData(
