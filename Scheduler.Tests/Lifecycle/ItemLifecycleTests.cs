@@ -70,6 +70,40 @@ public sealed class ItemLifecycleTests
     [Trait("Provider", "Sqlite")]
     [InlineData(StorageProvider.Sqlite)]
     [InlineData(StorageProvider.Postgres)]
+    public async Task ARunNowTurnedAwayAsBusy_AfterTheRunningAttemptsEndPutTheCadenceBack_ComesBackAnyway(StorageProvider provider)
+    {
+        // The interleaving the end-to-end test above met under load (1 run in ~10): the run-now's firing is
+        // turned away as busy; before it re-schedules itself, the running retry ends, finds the run-now's
+        // trigger spent (it is firing) and puts the hourly cadence back. Taken one step at a time here.
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var node = await TestNode.StartAsync(provider, store.ConnectionString, new Dictionary<string, string?>
+        {
+            ["Cluster:Role"] = "api",
+            ["DataTypes:feed:Executor"] = "noop",
+            ["DataTypes:feed:Cadence:hourly"] = "01:00:00",
+        });
+        Assert.True(node.App.Services.GetRequiredService<DataTypeCatalog>().TryGet("feed", out var feed));
+        var lifecycle = node.App.Services.GetRequiredService<ItemLifecycle>();
+        var scheduler = await node.App.Services.GetRequiredService<Quartz.ISchedulerFactory>().GetScheduler();
+        await node.PutAsync("feed", "k", new { tier = "hourly" });
+        var now = TimeProvider.System.GetUtcNow();
+        var retry = await node.Store.BeginAttemptAsync("feed", "k", 2, "this-node", false, now, CancellationToken.None);
+        Assert.Equal(RunNowResult.Accepted, await lifecycle.RunNowAsync(feed, "k", CancellationToken.None));
+        var runNow = new FiringData(1, now, FiringKind.Manual);
+        await scheduler.UnscheduleJob(new Quartz.TriggerKey("k", "feed")); // the run-now fires: its trigger is spent
+
+        Assert.True(await lifecycle.SucceededAsync(feed, new StartedAttempt("feed", "k", new FiringData(2, now, FiringKind.Retry), retry.Fence), CancellationToken.None));
+        Assert.Null(await ManualOneOffDueAsync(node, "k")); // the cadence is back
+        await lifecycle.NotNowAsync("feed", "k", runNow, wasLastFiring: true, now.AddSeconds(5), CancellationToken.None);
+
+        // Before: the turned-away run-now stood back for the cadence trigger, and never ran.
+        Assert.Equal(now.AddSeconds(5), await ManualOneOffDueAsync(node, "k"));
+    }
+
+    [Theory]
+    [Trait("Provider", "Sqlite")]
+    [InlineData(StorageProvider.Sqlite)]
+    [InlineData(StorageProvider.Postgres)]
     public async Task Exclude_WhileARetryRuns_TheRetrysEndDoesNotReArmTheItem(StorageProvider provider)
     {
         var (store, node, executor) = await StartAsync(provider);

@@ -118,14 +118,17 @@ public sealed partial class ItemLifecycle
 
     /// <summary>
     /// A firing found its item busy (in flight here or elsewhere) or could not be handled here (an unknown
-    /// data type): when it was its trigger's last firing and nothing else is pending, it comes back at
-    /// <paramref name="at"/>, so the item keeps a trigger.
+    /// data type): when it was its trigger's last firing, it comes back at <paramref name="at"/>, so the
+    /// item keeps a trigger. It stands back for a pending trigger, except that a run-now or upstream arm
+    /// stands back only for another such request: the running attempt's end may already have put the
+    /// cadence back while this firing was being turned away, and a request is never dropped for it.
     /// </summary>
     public Task NotNowAsync(string dataType, string entityId, FiringData firing, bool wasLastFiring, DateTimeOffset at, CancellationToken cancellationToken) =>
         wasLastFiring
             ? UnderLockAsync(dataType, entityId, async (_, _) =>
             {
-                if ((await _triggers.CurrentAsync(dataType, entityId, cancellationToken)).IsPending)
+                var current = await _triggers.CurrentAsync(dataType, entityId, cancellationToken);
+                if (current.IsPendingRequest || (current.IsPending && firing.Kind is not (FiringKind.Manual or FiringKind.Upstream)))
                     return false;
                 await _triggers.ScheduleOneOffAsync(dataType, entityId, at, firing, cancellationToken);
                 MovedLog(_logger, LifecycleEvent.Busy, dataType, entityId, _node.Id, TriggerMove.Scheduled);

@@ -52,7 +52,7 @@ public static class Transitions
         new(LifecycleEvent.UpstreamCompleted, "not in_flight, dead_lettered or excluded", null, "one-off upstream arm, due now", "only when every upstream item is ready"),
         new(LifecycleEvent.Repair, "no trigger nor firing", null, "regular trigger", "re-read under the lock"),
         new(LifecycleEvent.Start, "not in flight on a live node, not excluded", WorkItemStates.InFlight, "none (Quartz fired it)", "fence = next fence"),
-        new(LifecycleEvent.Busy, "in flight on a live node", null, "one-off in 5 s, only if the firing was its trigger's last and nothing is pending", "none"),
+        new(LifecycleEvent.Busy, "in flight on a live node", null, "one-off in 5 s if the firing was its trigger's last", "stands back for a pending trigger; a run-now or arm only for another such request"),
         new(LifecycleEvent.Superseded, "fence moved on", null, "none", "no write lands; the attempt is cancelled"),
         new(LifecycleEvent.Succeeded, WorkItemStates.InFlight, WorkItemStates.Completed, "regular firing: none; other: back to cadence", $"fence; {Request}"),
         new(LifecycleEvent.FailedRetry, WorkItemStates.InFlight, WorkItemStates.Retrying, "one-off retry at backoff", $"fence; {Request}"),
