@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
+using BatchScheduler.Executors.Contract;
+using BatchScheduler.QuartzTables;
 using BatchScheduler.Storage;
 using BatchScheduler.Tests.Infrastructure;
 using BatchScheduler.WorkItems;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
-using BatchScheduler.Executors.Contract;
 
 namespace BatchScheduler.Tests.Coordination;
 
@@ -57,7 +58,7 @@ public abstract class CrashRecoveryTests(StorageProvider provider, ITestOutputHe
                 await using var connection = new Npgsql.NpgsqlConnection(store.ConnectionString);
                 await connection.OpenAsync();
                 await using var entry = new Npgsql.NpgsqlCommand("SELECT entry_id FROM qrtz_fired_triggers WHERE trigger_name = 'crash-1'", connection);
-                Assert.Contains(BatchScheduler.Scheduling.SetFiringRounds.EntryMarker, (string)(await entry.ExecuteScalarAsync())!, StringComparison.Ordinal);
+                Assert.Contains(BatchScheduler.QuartzTables.SetFiringRounds.EntryMarker, (string)(await entry.ExecuteScalarAsync())!, StringComparison.Ordinal);
             }
             await crashing.KillAsync();
             var killedAt = Stopwatch.StartNew();

@@ -1,4 +1,5 @@
 using BatchScheduler.Configuration;
+using BatchScheduler.QuartzTables;
 using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
 using BatchScheduler.Tests.Infrastructure;
@@ -6,10 +7,10 @@ using BatchScheduler.WorkItems;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using Npgsql;
 using NSubstitute;
-using Quartz;
+using Npgsql;
 using Quartz.Extensibility;
+using Quartz;
 
 namespace BatchScheduler.Tests.Scheduling;
 

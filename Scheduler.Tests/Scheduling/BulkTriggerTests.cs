@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using BatchScheduler.Executors.Contract;
+using BatchScheduler.QuartzTables;
 using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
 using BatchScheduler.Tests.Infrastructure;

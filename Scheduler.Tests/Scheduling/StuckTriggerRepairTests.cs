@@ -1,3 +1,4 @@
+using BatchScheduler.QuartzTables;
 using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
 using BatchScheduler.Tests.Coordination;

@@ -8,6 +8,7 @@ using BatchScheduler.Failures;
 using BatchScheduler.Health;
 using BatchScheduler.Lifecycle;
 using BatchScheduler.Observability;
+using BatchScheduler.QuartzTables;
 using BatchScheduler.Scheduling;
 using BatchScheduler.Storage.Migrations;
 using BatchScheduler.Storage;

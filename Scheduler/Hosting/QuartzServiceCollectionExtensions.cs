@@ -1,4 +1,5 @@
 using BatchScheduler.Configuration;
+using BatchScheduler.QuartzTables;
 using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
 using Quartz.Extensibility;

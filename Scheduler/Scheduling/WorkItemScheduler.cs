@@ -1,5 +1,6 @@
 using BatchScheduler.Configuration;
 using BatchScheduler.Coordination;
+using BatchScheduler.QuartzTables;
 using BatchScheduler.Storage;
 using BatchScheduler.WorkItems;
 using Microsoft.Extensions.Options;
@@ -35,7 +36,7 @@ public sealed class WorkItemScheduler(
             .Select(i => WorkItemKeys.Trigger(dataType.Name, i.EntityId)).ToList();
         if (excluded.Count > 0)
             await scheduler.UnscheduleJobs(excluded, cancellationToken);
-        // Never-run items are due one tick (100 ns) apart, in order (see PostgresBulk.InsertRegularTriggers).
+        // Never-run items are due one tick (100 ns) apart, in order (see QuartzTables.BulkTriggerRows.InsertRegularTriggers).
         var now = time.GetUtcNow();
         var armed = items.Where(i => i.Tier != Tiers.Exclude).Select((item, index) =>
         {
@@ -44,7 +45,7 @@ public sealed class WorkItemScheduler(
                 return (Trigger: WorkItemTriggers.Regular(dataType.Name, item.EntityId, cadence, item.StartAt), Ahead: (Start: 0L, Next: 0L));
             var due = now.AddTicks(index);
             // Quartz computes a trigger's first fire time from its start; the early one is written after
-            // it (MoveAheadAsync). A recurring trigger starts one cadence after its due time, so that
+            // it (ArmedTriggerRows.MoveAheadAsync). A recurring trigger starts one cadence after its due time, so that
             // Quartz's next firing after the early one is the one a cadence after it fell due.
             var start = due + (cadence ?? TimeSpan.Zero);
             return (Trigger: WorkItemTriggers.Regular(dataType.Name, item.EntityId, cadence, start),
@@ -54,62 +55,10 @@ public sealed class WorkItemScheduler(
         {
             var jobs = new Dictionary<IJobDetail, IReadOnlyCollection<ITrigger>> { [JobFor(dataType.Name)] = chunk.Select(a => a.Trigger).ToList() };
             await scheduler.ScheduleJobs(jobs, ScheduleJobOptions.Replacing, cancellationToken);
-            await MoveAheadAsync(dataType.Name, chunk.Where(a => a.Ahead.Next != 0).Select(a => (a.Trigger.Key.Name, a.Ahead.Start, a.Ahead.Next)).ToList(),
+            await ArmedTriggerRows.MoveAheadAsync(connections, cluster.Value.SchedulerName, dataType.Name, chunk.Where(a => a.Ahead.Next != 0).Select(a => (a.Trigger.Key.Name, a.Ahead.Start, a.Ahead.Next)).ToList(),
                 cancellationToken);
-            await ClearJobDataAsync(dataType.Name, chunk.Select(a => a.Trigger.Key.Name).ToList(), cancellationToken);
+            await ArmedTriggerRows.ClearJobDataAsync(connections, cluster.Value.SchedulerName, dataType.Name, chunk.Select(a => a.Trigger.Key.Name).ToList(), cancellationToken);
         }
-    }
-
-    /// <summary>
-    /// Empties the job data of regular triggers just written over a one-off. Quartz 4.7.3's
-    /// <c>UpdateTrigger</c> rewrites <c>JOB_DATA</c> only from a dirty map, and a regular trigger's empty
-    /// map never is, so the row kept the one-off's kind, attempt and due time: Quartz copies that into
-    /// the recovery trigger of a crashed firing, which was then judged by the old one-off's due time
-    /// (expired without running), and set-based firing skips triggers with job data.
-    /// </summary>
-    private async Task ClearJobDataAsync(string dataType, IReadOnlyList<string> names, CancellationToken cancellationToken)
-    {
-        await using var connection = await connections.OpenAsync(cancellationToken);
-        foreach (var chunk in names.Chunk(500))
-        {
-            await using var command = connection.Command(
-                $"""
-                UPDATE qrtz_triggers SET job_data = NULL
-                WHERE sched_name = @sched AND trigger_group = @group AND job_data IS NOT NULL AND overlap_policy IS NULL
-                  AND trigger_name IN ({string.Join(", ", chunk.Select((_, i) => $"@n{i}"))})
-                """).With("@sched", cluster.Value.SchedulerName).With("@group", dataType);
-            for (var i = 0; i < chunk.Length; i++)
-                command.With($"@n{i}", chunk[i]);
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-    }
-
-    /// <summary>
-    /// Moves never-run items' just-written triggers to their early place in due order. Only a trigger
-    /// still waiting at the first fire time Quartz gave it moves: one another node has meanwhile
-    /// taken, fired or replaced keeps what it has.
-    /// </summary>
-    private async Task MoveAheadAsync(string dataType, IReadOnlyList<(string Name, long Start, long Next)> triggers, CancellationToken cancellationToken)
-    {
-        if (triggers.Count == 0)
-            return;
-        await using var connection = await connections.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using var command = connection.Command(
-            """
-            UPDATE qrtz_triggers SET next_fire_time = @next
-            WHERE sched_name = @sched AND trigger_group = @group AND trigger_name = @name
-              AND trigger_state = 'WAITING' AND next_fire_time = @start
-            """, transaction)
-            .With("@sched", cluster.Value.SchedulerName).With("@group", dataType).With("@name", "").With("@start", 0L).With("@next", 0L);
-        foreach (var (name, start, next) in triggers)
-        {
-            command.Parameters["@name"].Value = name;
-            command.Parameters["@start"].Value = start;
-            command.Parameters["@next"].Value = next;
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-        await transaction.CommitAsync(cancellationToken);
     }
 
     /// <summary>The item's trigger as it is now: when it fires next (null: none, or spent) and, for a one-off, its kind.</summary>

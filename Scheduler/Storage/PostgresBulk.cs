@@ -1,3 +1,5 @@
+using BatchScheduler.QuartzTables;
+
 namespace BatchScheduler.Storage;
 
 /// <summary>
@@ -51,58 +53,6 @@ internal static class PostgresBulk
         """;
 
     /// <summary>
-    /// Writes Quartz's own rows for a work item's regular trigger, exactly as Quartz 4.7.3 writes them
-    /// for <c>WorkItemTriggers.Regular</c> (a test compares the two column by column): a simple trigger
-    /// in state WAITING, due at @next (.NET ticks) plus the item's position in its registration (@n, from 1)
-    /// minus one, so in request order whatever order the arrays are in (one tick, 100 ns, apart: items due at one identical instant make PostgreSQL pick Quartz's
-    /// (state, next fire time) index for its per-trigger claim UPDATE and scan every such trigger,
-    /// 0.5 ms per claim at 10,000 items, where distinct times make that index as selective as the
-    /// key; Quartz's own <c>StartNow()</c> gives distinct times the same way), repeating every @i ms for ever when @r is -1 or
-    /// once when it is 0, misfire instruction FireNow (1) for one-shot and
-    /// RescheduleNowWithExistingRepeatCount (2) for repeating, the default overlap policy (NULL),
-    /// retry policy none. Every item written is new, so never run: its first firing is placed
-    /// <c>WorkItemTriggers.NeverRunLead</c> early in due order (@ahead is @next minus that lead), and
-    /// a repeating trigger starts one interval after its due time, as <c>WorkItemScheduler.ArmAsync</c>
-    /// writes them. Rows whose trigger already exists, or whose job is not stored, are skipped; the
-    /// entity ids written come back, so the caller schedules the rest through Quartz. The job's row is
-    /// locked (<c>FOR KEY SHARE</c>, once per statement) until the transaction ends, as the foreign key
-    /// that schema V007 dropped locked it once per row: the job cannot be deleted under new triggers.
-    /// </summary>
-    public const string InsertRegularTriggers =
-        $"""
-        WITH rows AS ({TriggerRows}), inserted AS (
-          {TriggerInsert}
-          ON CONFLICT DO NOTHING
-          RETURNING trigger_name
-        )
-        INSERT INTO qrtz_simple_triggers (sched_name, trigger_name, trigger_group, repeat_count, repeat_interval, times_triggered)
-        SELECT @sched, rows.trigger_name, @group, rows.repeat_count, rows.repeat_interval, 0
-        FROM inserted JOIN rows USING (trigger_name)
-        RETURNING trigger_name
-        """;
-
-    /// <summary>
-    /// The trigger rows of <see cref="InsertRegularTriggers"/> without its conflict handling, for
-    /// items this transaction inserted (no trigger can exist for them): a plain insert costs a third
-    /// less than one that may conflict. Run under a savepoint; on a unique violation (a trigger left
-    /// without its item) the caller rolls back to it and runs <see cref="InsertRegularTriggers"/>.
-    /// Writes every row or, when the job is not stored, none; then <see cref="InsertNewSimpleTriggers"/>.
-    /// </summary>
-    public const string InsertNewRegularTriggers =
-        $"""
-        WITH rows AS ({TriggerRows})
-        {TriggerInsert}
-        """;
-
-    /// <summary>The simple-trigger rows for <see cref="InsertNewRegularTriggers"/> (same @sched, @group, @e, @r, @i).</summary>
-    public const string InsertNewSimpleTriggers =
-        """
-        INSERT INTO qrtz_simple_triggers (sched_name, trigger_name, trigger_group, repeat_count, repeat_interval, times_triggered)
-        SELECT @sched, u.e, @group, u.r, u.i, 0
-        FROM unnest(@e::text[], @r::bigint[], @i::bigint[]) AS u(e, r, i)
-        """;
-
-    /// <summary>
     /// New items and their regular triggers in one statement, for a registration whose items are all new
     /// (none of a sample of them was stored): the <c>work_items</c> rows of @e, @t, @p, @b as
     /// <see cref="InsertWorkItems"/> writes them and, for each item with a repeat count in @r (null for tier
@@ -120,9 +70,9 @@ internal static class PostgresBulk
           INSERT INTO work_items (data_type, entity_id, tier, payload, batch_id, state, attempt, created_at, updated_at)
           SELECT @dataType, u.e, u.t, u.p, u.b, 'never_run', 0, @now, @now FROM u
         ), rows AS (
-          SELECT {TriggerColumns} FROM u WHERE u.r IS NOT NULL
+          SELECT {BulkTriggerRows.Columns} FROM u WHERE u.r IS NOT NULL
         ), triggers AS (
-          {TriggerInsert}
+          {BulkTriggerRows.Insert}
           RETURNING trigger_name
         ), simple AS (
           INSERT INTO qrtz_simple_triggers (sched_name, trigger_name, trigger_group, repeat_count, repeat_interval, times_triggered)
@@ -130,32 +80,6 @@ internal static class PostgresBulk
           FROM rows WHERE EXISTS (SELECT 1 FROM triggers)
         )
         SELECT COUNT(*) FROM triggers
-        """;
-
-    private const string TriggerColumns =
-        """
-        u.e AS trigger_name, u.r AS repeat_count, u.i AS repeat_interval, @ahead + u.n - 1 AS next_fire_time,
-                 @next + u.n - 1 + CASE WHEN u.r = 0 THEN 0 ELSE u.i * 10000 END AS start_time
-        """;
-
-    private const string TriggerRows =
-        $"""
-        SELECT {TriggerColumns}
-          FROM unnest(@e::text[], @r::bigint[], @i::bigint[], @n::bigint[]) AS u(e, r, i, n)
-        """;
-
-    private const string TriggerInsert =
-        """
-        INSERT INTO qrtz_triggers (sched_name, trigger_name, trigger_group, job_name, job_group, next_fire_time, priority,
-                                     trigger_state, trigger_type, start_time, misfire_instr, preferred_node_auto,
-                                     retry_policy, retry_attempt, overlap_policy)
-          SELECT @sched, rows.trigger_name, @group, @jobName, @jobGroup, rows.next_fire_time, 5,
-                 'WAITING', 'SIMPLE', rows.start_time, CASE WHEN rows.repeat_count = 0 THEN 1 ELSE 2 END, false,
-                 'none', 0, NULL
-          FROM rows
-          WHERE EXISTS (SELECT 1 FROM qrtz_job_details j
-                        WHERE j.sched_name = @sched AND j.job_name = @jobName AND j.job_group = @jobGroup
-                        FOR KEY SHARE)
         """;
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Text.Json;
 using BatchScheduler.Configuration;
+using BatchScheduler.QuartzTables;
 using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
 using Microsoft.Extensions.Options;
@@ -208,17 +209,17 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         var plain = 0;
         var wrote = await WithoutConflictAsync(transaction, async () =>
         {
-            await using (var insert = Statement(PostgresBulk.InsertNewRegularTriggers))
+            await using (var insert = Statement(BulkTriggerRows.InsertNewRegularTriggers))
                 plain = await insert.ExecuteNonQueryAsync(cancellationToken);
             if (plain == 0)
                 return; // the job is not stored: the caller schedules them through Quartz
-            await using var simple = Statement(PostgresBulk.InsertNewSimpleTriggers);
+            await using var simple = Statement(BulkTriggerRows.InsertNewSimpleTriggers);
             await simple.ExecuteNonQueryAsync(cancellationToken);
         }, cancellationToken);
         if (wrote)
             return plain == 0 ? [] : entityIds;
 
-        await using var command = Statement(PostgresBulk.InsertRegularTriggers);
+        await using var command = Statement(BulkTriggerRows.InsertRegularTriggers);
         var written = new List<string>(items.Count);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

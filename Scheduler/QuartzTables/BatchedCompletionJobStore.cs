@@ -6,7 +6,7 @@ using Quartz;
 using Quartz.Extensibility;
 using Quartz.Impl;
 
-namespace BatchScheduler.Scheduling;
+namespace BatchScheduler.QuartzTables;
 
 /// <summary>
 /// Completes firings together on PostgreSQL. Quartz completes each firing in a transaction of its

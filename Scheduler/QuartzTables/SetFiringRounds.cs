@@ -1,12 +1,13 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Globalization;
+using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
-using Quartz;
 using Quartz.Extensibility;
 using Quartz.Impl.Triggers;
+using Quartz;
 
-namespace BatchScheduler.Scheduling;
+namespace BatchScheduler.QuartzTables;
 
 /// <summary>
 /// Fires a round of due work-item triggers on PostgreSQL in three statements, whatever its size:

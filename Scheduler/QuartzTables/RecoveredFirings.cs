@@ -1,7 +1,8 @@
 using System.Data.Common;
+using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
 
-namespace BatchScheduler.Scheduling;
+namespace BatchScheduler.QuartzTables;
 
 /// <summary>
 /// Puts recovered firings first: the triggers Quartz stores to run a dead node's interrupted

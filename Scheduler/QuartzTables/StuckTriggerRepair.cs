@@ -2,7 +2,7 @@ using BatchScheduler.Configuration;
 using BatchScheduler.Storage;
 using Microsoft.Extensions.Options;
 
-namespace BatchScheduler.Scheduling;
+namespace BatchScheduler.QuartzTables;
 
 /// <summary>
 /// Puts back to WAITING the triggers Quartz left ACQUIRED or BLOCKED with no fired-trigger row

@@ -2,7 +2,7 @@ using BatchScheduler.Storage;
 using Quartz.Extensibility;
 using Quartz.Impl;
 
-namespace BatchScheduler.Scheduling;
+namespace BatchScheduler.QuartzTables;
 
 /// <summary>
 /// Where no set-based round moves recovered firings to the front (<see cref="RecoveredFirings"/>):
