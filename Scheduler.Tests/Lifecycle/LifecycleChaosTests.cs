@@ -45,10 +45,10 @@ public sealed class LifecycleChaosTests(ITestOutputHelper output)
         var items = ChaosScenario.Items();
         var driver = new ChaosDriver(nodes, recorder, items, seed);
         await driver.RegisterAllAsync();
-        // The operations start once the registration's burst has run (every item but the dependents called once).
-        var first = items.Where(i => i.DataType != ChaosScenario.Dependent).Select(i => i.Key).ToHashSet(StringComparer.Ordinal);
-        await Eventually.TrueAsync(() => Task.FromResult(recorder.Calls.Select(c => c.Item).Where(first.Contains).Distinct().Count() == first.Count),
-            TimeSpan.FromSeconds(90), $"each of the {first.Count} items should have been called once after its registration");
+        // The operations start once the registration's burst has run: every item called once.
+        await Eventually.TrueAsync(() => Task.FromResult(recorder.Calls.Select(c => c.Item).Distinct().Count() == items.Count),
+            TimeSpan.FromSeconds(90), $"each of the {items.Count} items should have been called once after its registration");
+        var judgedFrom = clock.GetUtcNow();
 
         // The node with the most open calls is killed and started again at once under its NodeId (it is
         // back before its failover): in CI once, in a soak every three minutes.
@@ -66,7 +66,7 @@ public sealed class LifecycleChaosTests(ITestOutputHelper output)
 
         // The last run-nows get their time to start (their deadline passes, or they start).
         await Eventually.WithinAsync(() => Task.FromResult(
-            new LifecycleChecks(recorder.Calls, driver.Operations, [], nodes.Events, null, clock.GetUtcNow()).RunNowFollowedByStart().Pending == 0),
+            new LifecycleChecks(recorder.Calls, driver.Operations, [], nodes.Events, null, judgedFrom, clock.GetUtcNow()).RunNowFollowedByStart().Pending == 0),
             TimeSpan.FromSeconds(40));
         var stoppedAt = clock.GetUtcNow();
         await nodes.StopAllAsync(TimeSpan.FromSeconds(60));
@@ -74,8 +74,8 @@ public sealed class LifecycleChaosTests(ITestOutputHelper output)
         var tables = await TableSnapshot.ReadAsync(database.ConnectionString);
 
         var calls = recorder.Calls;
-        var results = new LifecycleChecks(calls, driver.Operations, driver.Samples, nodes.Events, tables, stoppedAt).All();
-        output.WriteLine($"{items.Count} items on {Nodes} nodes; operations {began:HH:mm:ss}–{operationsEnded:HH:mm:ss}, stop at {stoppedAt:HH:mm:ss}, "
+        var results = new LifecycleChecks(calls, driver.Operations, driver.Samples, nodes.Events, tables, judgedFrom, stoppedAt).All();
+        output.WriteLine($"{items.Count} items on {Nodes} nodes; test began {began:HH:mm:ss}, operations {judgedFrom:HH:mm:ss}–{operationsEnded:HH:mm:ss}, stop at {stoppedAt:HH:mm:ss}, "
                          + $"checked at {clock.GetUtcNow():HH:mm:ss} ({(clock.GetUtcNow() - began).TotalSeconds:0} s in all)");
         output.WriteLine($"node events: {string.Join(", ", nodes.Events)}");
         output.WriteLine($"calls: {calls.Count} ({Tally(calls.Select(c => c.Aborted ? "aborted" : c.IsOpen ? "open" : c.Plan.Status.ToString(CultureInfo.InvariantCulture)))})");
@@ -127,7 +127,15 @@ public sealed class LifecycleChaosTests(ITestOutputHelper output)
         var recoveries = stale.ToDictionary(c => c.Item, c => RecoveryOf(c)!, StringComparer.Ordinal);
         var reads = await WatchRowsAsync(database.ConnectionString, () => recoveries.Values.All(r => !r.IsOpen), TimeSpan.FromSeconds(60));
         await Eventually.WithinAsync(() => Task.FromResult(stale.All(c => !c.IsOpen)), TimeSpan.FromSeconds(30));
+        // The recovering node's ends are written in the background, just after the recorder answered.
+        bool Describes(ItemRow? row, RecordedCall recovery) =>
+            row is { State: "completed" } && row.UpdatesEnd > recovery.End && row.UpdatesStart < recovery.Start;
         var tables = await TableSnapshot.ReadAsync(database.ConnectionString);
+        await Eventually.WithinAsync(async () =>
+        {
+            tables = await TableSnapshot.ReadAsync(database.ConnectionString);
+            return recoveries.All(p => Describes(tables.Items.GetValueOrDefault(p.Key), p.Value));
+        }, TimeSpan.FromSeconds(10));
 
         var notCancelled = stale.Where(c => !(c.Aborted && c.End <= resumedAt + resumeWithin))
             .Select(c => $"{c}: {(c.Aborted ? "aborted" : "not aborted")} {End(c, resumedAt)}").ToList();
@@ -143,7 +151,7 @@ public sealed class LifecycleChaosTests(ITestOutputHelper output)
                          + $"(+{(g.First().read.Sent - resumedAt).TotalSeconds:0.0} s after SIGCONT) while the recovering {recoveries[g.Key]} was open: {g.First().row}")
             .ToList();
         var finalRows = recoveries
-            .Where(p => !(tables.Items.TryGetValue(p.Key, out var row) && row.State == "completed" && row.UpdatesEnd > p.Value.End && row.UpdatesStart < p.Value.Start))
+            .Where(p => !Describes(tables.Items.GetValueOrDefault(p.Key), p.Value))
             .Select(p => $"{(tables.Items.TryGetValue(p.Key, out var row) ? row.ToString() : $"{p.Key}: no row")} does not describe the recovering {p.Value}").ToList();
         var staleFailures = tables.Failures.Where(f => f.NodeId == frozen && f.FailedAt > resumedAt)
             .Select(f => $"{f.Key}: failure written by {frozen} at {f.FailedAt:HH:mm:ss.fff}: {f.Message}").ToList();

@@ -33,13 +33,15 @@ internal sealed partial class LifecycleChecks
     public CheckResult NotCompletedWhileOpen()
     {
         var violations = new List<string>();
-        foreach (var (call, read) in _samples)
+        var reads = _samples
+            .Where(s => s.Read.State == "completed" && s.Call.Start < s.Read.Sent && (s.Call.End is not { } end || end > s.Read.Answered))
+            .Where(s => !CutByKill(s.Call))
+            .Where(s => !Moves(s.Call.Item).Any(o => o.Kind == OperationKind.Delete && o.Status == 204 && o.Sent > s.Call.Start && o.Answered < s.Read.Sent));
+        foreach (var group in reads.GroupBy(s => s.Call))
         {
-            if (read.State != "completed" || !(call.Start < read.Sent && (call.End is not { } end || end > read.Answered)))
-                continue;
-            if (Moves(call.Item).Any(o => o.Kind == OperationKind.Delete && o.Status == 204 && o.Sent > call.Start && o.Answered < read.Sent))
-                continue;
-            violations.Add($"{call.Item} read 'completed' via {read.Node} {read.Sent:HH:mm:ss.fff}–{read.Answered:HH:mm:ss.fff} while {call} was open");
+            var first = group.First().Read;
+            violations.Add($"{group.Key.Item} read 'completed' {group.Count()} time(s), first via {first.Node} {first.Sent:HH:mm:ss.fff}–{first.Answered:HH:mm:ss.fff}, "
+                           + $"while {group.Key} was open; {Row(group.Key.Item)}");
         }
         return new CheckResult("no item reads completed while a call of it is open", _samples.Count, violations);
     }

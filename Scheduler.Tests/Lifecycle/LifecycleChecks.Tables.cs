@@ -65,7 +65,7 @@ internal sealed partial class LifecycleChecks
             else if (before is not null && s < before.Start)
                 violations.Add($"{row}: updates_start is older than its last two calls ({before}; {last}): a start was not written, or written over");
 
-            var lived = calls.Where(c => c.Succeeded && !MayBeUnwritten(c)).ToList();
+            var lived = calls.Where(c => Delivered(c) && !MayBeUnwritten(c)).ToList();
             if (end is not { } e)
             {
                 if (lived.Count > 0)
@@ -73,7 +73,7 @@ internal sealed partial class LifecycleChecks
             }
             else
             {
-                var ended = calls.Where(c => c.Succeeded && c.End < e).MaxBy(c => c.End);
+                var ended = calls.Where(c => Delivered(c) && c.End < e).MaxBy(c => c.End);
                 var next = ended is null ? null : calls.FirstOrDefault(c => c.Start > ended.Start && c != ended);
                 if (ended is null)
                     violations.Add($"{row}: updates_end follows no successful call");
@@ -85,7 +85,7 @@ internal sealed partial class LifecycleChecks
 
             var outcome = row.State switch
             {
-                "completed" when !last.Succeeded => $"its last call did not succeed: {last}",
+                "completed" when !Delivered(last) => $"its last call did not succeed: {last}",
                 "completed" when end < last.End => $"updates_end is before its last call ended: {last}",
                 "retrying" or "dead_lettered" when last.Plan.Status != 500 || last.Aborted => $"its last call did not fail: {last}",
                 "deferred" when row.LastError?.StartsWith("HTTP 429", StringComparison.Ordinal) == true && (last.Plan.Status != 429 || last.Aborted) =>

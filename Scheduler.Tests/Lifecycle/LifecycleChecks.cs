@@ -18,7 +18,7 @@ internal sealed partial class LifecycleChecks
     public static readonly TimeSpan RunNowWithin = TimeSpan.FromSeconds(12);
 
     /// <summary>An upstream completion must lead to its dependent's start this soon (not <c>ItemDependencies.Recheck</c>'s hour).</summary>
-    public static readonly TimeSpan DependentWithin = TimeSpan.FromSeconds(8);
+    public static readonly TimeSpan DependentWithin = TimeSpan.FromSeconds(10);
 
     /// <summary><c>up</c> may wait for its vendor's next window (<c>Vendors:upvendor:Window</c>).</summary>
     private static readonly TimeSpan CreditWindow = TimeSpan.FromSeconds(5);
@@ -26,13 +26,16 @@ internal sealed partial class LifecycleChecks
     /// <summary>Firings a killed node had taken come back only after its failover (≈ 9.5 s at a 2 s check-in).</summary>
     private static readonly TimeSpan BeforeKill = TimeSpan.FromSeconds(12);
 
-    /// <summary>An item in flight on a killed node stays its until the node's failover (≈ 9.5 s at a 2 s check-in) and recovery.</summary>
-    private static readonly TimeSpan Failover = TimeSpan.FromSeconds(12);
+    /// <summary>
+    /// A killed node's failover: ≈ 9.5 s at a 2 s check-in. An item in flight on it stays its until
+    /// then, or until it is back under its NodeId, whichever is later (<see cref="ReleasedAt"/>).
+    /// </summary>
+    private static readonly TimeSpan Failover = TimeSpan.FromSeconds(10);
 
     private static readonly TimeSpan AfterKill = TimeSpan.FromSeconds(2);
 
-    /// <summary>A call its node's SIGKILL cut off must be made again this soon after the failover.</summary>
-    private static readonly TimeSpan RecoverWithin = TimeSpan.FromSeconds(10);
+    /// <summary>A call its node's SIGKILL cut off must be made again this soon after the item was released (<see cref="ReleasedAt"/>).</summary>
+    private static readonly TimeSpan RecoverWithin = TimeSpan.FromSeconds(6);
 
     /// <summary>A success its node was killed this soon after may not have had its end written.</summary>
     private static readonly TimeSpan EndWriteTime = TimeSpan.FromSeconds(3);
@@ -48,14 +51,18 @@ internal sealed partial class LifecycleChecks
     private readonly IReadOnlyList<ApiOperation> _allOperations;
     private readonly IReadOnlyList<OpenCallSample> _samples;
     private readonly IReadOnlyList<NodeEvent> _kills;
+    private readonly IReadOnlyList<NodeEvent> _restarts;
     private readonly TableSnapshot? _tables;
     private readonly DateTimeOffset _stoppedAt;
+    private readonly DateTimeOffset _judgedFrom;
 
+    /// <param name="judgedFrom">When the registration's burst had run: what the cluster owes for events before is not judged.</param>
     /// <param name="stoppedAt">When the cluster was told to stop: an obligation due later was cut off, not broken.</param>
     public LifecycleChecks(
         IReadOnlyList<RecordedCall> calls, IReadOnlyList<ApiOperation> operations, IReadOnlyList<OpenCallSample> samples,
-        IReadOnlyList<NodeEvent> events, TableSnapshot? tables, DateTimeOffset stoppedAt)
+        IReadOnlyList<NodeEvent> events, TableSnapshot? tables, DateTimeOffset judgedFrom, DateTimeOffset stoppedAt)
     {
+        _judgedFrom = judgedFrom;
         _calls = calls.Where(c => c.DataType is not null).GroupBy(c => c.Item)
             .ToDictionary(g => g.Key, g => g.OrderBy(c => c.Start).ThenBy(c => c.Number).ToList(), StringComparer.Ordinal);
         _operations = operations.GroupBy(o => o.Item)
@@ -63,6 +70,7 @@ internal sealed partial class LifecycleChecks
         _allOperations = operations;
         _samples = samples;
         _kills = events.Where(e => e.What == NodeEvent.Killed).ToList();
+        _restarts = events.Where(e => e.What == NodeEvent.Restarted).ToList();
         _tables = tables;
         _stoppedAt = stoppedAt;
     }
@@ -98,13 +106,31 @@ internal sealed partial class LifecycleChecks
     /// for a call its killed node left, the node's failover after the kill.
     /// </summary>
     private DateTimeOffset BusyUntil(IEnumerable<RecordedCall> calls, DateTimeOffset at) =>
-        calls.Select(c => (c.Start, End: KilledWith(c) ? c.End + Failover : c.End))
+        calls.Select(c => (c.Start, End: CutByKill(c) ? ReleasedAt(c) : c.End))
             .Where(c => c.Start < at && (c.End is not { } end || end > at))
             .Select(c => c.End ?? _stoppedAt).Append(at).Max(); // still open: as if it ended now, so what waits on it is pending
 
-    /// <summary>The call was cut off by the SIGKILL of its node.</summary>
-    private bool KilledWith(RecordedCall call) =>
-        call.Aborted && _kills.Any(k => k.Node == call.Caller && call.End >= k.At && call.End - k.At < TimeSpan.FromSeconds(1));
+    /// <summary>
+    /// The call was open when its node was killed: the recorder saw it aborted, or answered it into
+    /// the void (the abort not noticed yet). Either way its node never learnt how it ended.
+    /// </summary>
+    private bool CutByKill(RecordedCall call) =>
+        _kills.Any(k => k.Node == call.Caller && call.Start < k.At && (call.End is not { } end || end >= k.At));
+
+    /// <summary>
+    /// When the item of a call its node's kill cut off is free to run again: the node's failover,
+    /// or, if the node is back under its NodeId later than that, its restart (it takes back or
+    /// releases its predecessor's items at once).
+    /// </summary>
+    private DateTimeOffset ReleasedAt(RecordedCall cut)
+    {
+        var kill = _kills.First(k => k.Node == cut.Caller && cut.Start < k.At && (cut.End is not { } end || end >= k.At));
+        var restart = _restarts.FirstOrDefault(r => r.Node == kill.Node && r.At > kill.At)?.At;
+        return restart is { } back && back > kill.At + Failover ? back : kill.At + Failover;
+    }
+
+    /// <summary>The call's node received its 200.</summary>
+    private bool Delivered(RecordedCall call) => call.Succeeded && !CutByKill(call);
 
     /// <summary>Whether the call's start was written after <paramref name="at"/>.</summary>
     private static bool StartedAfter(RecordedCall call, DateTimeOffset at)
@@ -116,8 +142,9 @@ internal sealed partial class LifecycleChecks
 
     private bool NearKill(DateTimeOffset at) => _kills.Any(k => at > k.At - BeforeKill && at < k.At + AfterKill);
 
+    /// <summary>A success whose end its node may not have written: cut off by a kill, or just before one.</summary>
     private bool MayBeUnwritten(RecordedCall call) =>
-        _kills.Any(k => k.Node == call.Caller && call.End <= k.At && k.At - call.End < EndWriteTime);
+        CutByKill(call) || _kills.Any(k => k.Node == call.Caller && call.End <= k.At && k.At - call.End < EndWriteTime);
 
     private string Row(string item) =>
         _tables is null ? "" : _tables.Items.TryGetValue(item, out var row) ? $"now {row}" : "now no row";
