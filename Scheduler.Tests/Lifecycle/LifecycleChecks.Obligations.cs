@@ -91,14 +91,16 @@ internal sealed partial class LifecycleChecks
     /// Every call a SIGKILL cut off is made again (the item recovered) within <see cref="RecoverWithin"/>
     /// of the node's failover or of its restart under the same NodeId, whichever is later, unless the
     /// driver moved the item meanwhile: neither dropped (e.g. judged expired by a stale due time) nor
-    /// skipped as busy on the restarted node.
+    /// skipped as busy on the restarted node. Not for <c>down</c>: the cut-off attempt wrote its start,
+    /// so its recovery waits for <c>up</c> to complete again, as any dependent's next run does.
     /// </summary>
     public CheckResult KilledCallsRunAgain()
     {
         var violations = new List<string>();
         var delays = new List<TimeSpan>();
         int skipped = 0, pending = 0;
-        foreach (var cut in _calls.Values.SelectMany(c => c).Where(CutByKill))
+        // A dependent's cut-off attempt counts as its start: it rightly waits for its upstream's next completion (checked above).
+        foreach (var cut in _calls.Values.SelectMany(c => c).Where(c => CutByKill(c) && c.DataType != ChaosScenario.Dependent))
         {
             var released = ReleasedAt(cut);
             var deadline = released + RecoverWithin;

@@ -15,7 +15,7 @@ namespace BatchScheduler.Tests.Lifecycle;
 internal sealed partial class LifecycleChecks
 {
     /// <summary>A run-now must lead to a start this soon after it was answered, or after the call then open ended (a busy firing retries 5 s later).</summary>
-    public static readonly TimeSpan RunNowWithin = TimeSpan.FromSeconds(12);
+    public static readonly TimeSpan RunNowWithin = TimeSpan.FromSeconds(15);
 
     /// <summary>An upstream completion must lead to its dependent's start this soon (not <c>ItemDependencies.Recheck</c>'s hour).</summary>
     public static readonly TimeSpan DependentWithin = TimeSpan.FromSeconds(10);
@@ -35,7 +35,7 @@ internal sealed partial class LifecycleChecks
     private static readonly TimeSpan AfterKill = TimeSpan.FromSeconds(2);
 
     /// <summary>A call its node's SIGKILL cut off must be made again this soon after the item was released (<see cref="ReleasedAt"/>).</summary>
-    private static readonly TimeSpan RecoverWithin = TimeSpan.FromSeconds(6);
+    private static readonly TimeSpan RecoverWithin = TimeSpan.FromSeconds(8);
 
     /// <summary>A success its node was killed this soon after may not have had its end written.</summary>
     private static readonly TimeSpan EndWriteTime = TimeSpan.FromSeconds(3);
