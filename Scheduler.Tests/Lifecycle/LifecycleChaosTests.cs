@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.Http.Json;
 using BatchScheduler.Tests.Coordination;
 using BatchScheduler.Tests.Infrastructure;
 using Npgsql;
@@ -108,7 +109,7 @@ public sealed class LifecycleChaosTests(ITestOutputHelper output)
         using (var lease = nodes.TryLease(0)!)
         {
             var body = new { dataType = "slow", items = Enumerable.Range(0, Items).Select(i => new { entityId = $"s-{i:00}" }) };
-            (await System.Net.Http.Json.HttpClientJsonExtensions.PostAsJsonAsync(lease.Http, "/api/work-items", body)).EnsureSuccessStatusCode();
+            (await lease.Http.PostAsJsonAsync("/api/work-items", body)).EnsureSuccessStatusCode();
         }
         await Eventually.TrueAsync(() => Task.FromResult(recorder.OpenCalls.Count == Items), TimeSpan.FromSeconds(60),
             $"all {Items} items should be running at the recorder");
