@@ -11,13 +11,23 @@ public static class Eventually
     /// </summary>
     public static async Task TrueAsync(Func<Task<bool>> condition, TimeSpan timeout, string because)
     {
+        if (!await WithinAsync(condition, timeout))
+            throw new TimeoutException($"Still not true after {timeout.TotalSeconds:0.##} s: {because}");
+    }
+
+    /// <summary>
+    /// Polls <paramref name="condition"/> every 50 ms until it holds (true) or <paramref name="timeout"/>
+    /// has passed (false), for a test that reports what is still missing rather than only that it is.
+    /// </summary>
+    public static async Task<bool> WithinAsync(Func<Task<bool>> condition, TimeSpan timeout)
+    {
         var deadline = TimeProvider.System.GetTimestamp() + (long)(timeout.TotalSeconds * TimeProvider.System.TimestampFrequency);
         while (true)
         {
             if (await condition())
-                return;
+                return true;
             if (TimeProvider.System.GetTimestamp() >= deadline)
-                throw new TimeoutException($"Still not true after {timeout.TotalSeconds:0.##} s: {because}");
+                return false;
             await Task.Delay(PollInterval);
         }
     }

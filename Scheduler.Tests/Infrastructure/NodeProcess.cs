@@ -5,7 +5,8 @@ namespace BatchScheduler.Tests.Infrastructure;
 
 /// <summary>
 /// A node as its own process (the real Scheduler.dll), so a test can kill it with SIGKILL the way
-/// a crashed machine would: no shutdown code runs.
+/// a crashed machine would (no shutdown code runs), freeze it with SIGSTOP the way a long GC pause
+/// or a stalled VM would, or stop it with SIGTERM the way an operator does.
 /// </summary>
 public sealed partial class NodeProcess : IAsyncDisposable
 {
@@ -75,6 +76,36 @@ public sealed partial class NodeProcess : IAsyncDisposable
     {
         _process.Kill(entireProcessTree: true);
         await _process.WaitForExitAsync();
+    }
+
+    /// <summary>
+    /// SIGSTOP: the process freezes where it is, mid-whatever, until <see cref="ResumeAsync"/>. Its
+    /// sockets stay open: its HTTP calls and database sessions wait for it, as after a long GC pause.
+    /// </summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    /// <summary>SIGCONT: a process frozen by <see cref="PauseAsync"/> carries on.</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
+    /// <summary>SIGTERM: the node shuts down gracefully (its running items get their grace period); waits until it has exited.</summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        if (_process.HasExited)
+            return;
+        await SignalAsync("TERM");
+        await _process.WaitForExitAsync().WaitAsync(timeout);
+    }
+
+    private async Task SignalAsync(string signal)
+    {
+        var start = new ProcessStartInfo("kill") { RedirectStandardError = true, RedirectStandardOutput = true };
+        start.ArgumentList.Add($"-{signal}");
+        start.ArgumentList.Add(_process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var kill = Process.Start(start)!;
+        var error = kill.StandardError.ReadToEndAsync();
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0)
+            throw new InvalidOperationException($"kill -{signal} {_process.Id} exited {kill.ExitCode}: {await error}");
     }
 
     private void OnLine(string? line)
