@@ -232,6 +232,35 @@ public sealed class ItemLifecycleTests
             "SELECT COUNT(*) FROM qrtz_triggers WHERE trigger_group = 'feed' AND trigger_name = 'k' AND job_data IS NOT NULL"));
     }
 
+    [Theory]
+    [Trait("Provider", "Sqlite")]
+    [InlineData(StorageProvider.Sqlite)]
+    [InlineData(StorageProvider.Postgres)]
+    public async Task AnExcludedItemLeftInFlightByAStoppedNode_IsDeferredByItsRecoveryFiring_NotLeftInFlight(StorageProvider provider)
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var node = await TestNode.StartAsync(provider, store.ConnectionString, new Dictionary<string, string?>
+        {
+            ["Cluster:Role"] = "api",
+            ["DataTypes:feed:Executor"] = "noop",
+            ["DataTypes:feed:Cadence:hourly"] = "01:00:00",
+        });
+        await node.PutAsync("feed", "cut", new { tier = "hourly" });
+        var now = TimeProvider.System.GetUtcNow();
+        Assert.True((await node.Store.BeginAttemptAsync("feed", "cut", 1, "stopped-node", false, now, CancellationToken.None)).IsStarted);
+        await node.PutAsync("feed", "cut", new { tier = "exclude" });
+        // The stopped node's recovery firing: the start refuses the excluded item.
+        var start = await node.Store.BeginAttemptAsync("feed", "cut", 1, "recovering-node", false, now.AddSeconds(20), CancellationToken.None);
+        Assert.True(start.IsExcluded);
+
+        await node.App.Services.GetRequiredService<ItemLifecycle>().NotRunnableAsync("feed", "cut", CancellationToken.None);
+
+        var item = (await node.ItemAsync("feed", "cut"))!;
+        Assert.Equal(WorkItemStates.Deferred, item.State);
+        Assert.Contains("tier exclude", item.LastError, StringComparison.Ordinal);
+        Assert.Null(item.NextRunAt);
+    }
+
     private static async Task<DateTimeOffset?> ManualOneOffDueAsync(TestNode node, string entityId) =>
         await OneOffDueAsync(node, entityId, FiringKind.Manual);
 

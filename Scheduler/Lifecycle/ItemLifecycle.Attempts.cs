@@ -136,14 +136,23 @@ public sealed partial class ItemLifecycle
             }, cancellationToken)
             : Task.CompletedTask;
 
-    /// <summary>A firing whose item is gone (or excluded): its trigger is removed, if the item is still so once locked.</summary>
+    /// <summary>
+    /// A firing whose item is gone (or excluded): its trigger is removed, if the item is still so once locked.
+    /// An excluded item left <c>in_flight</c> by an attempt that was cut off (its node died or this node
+    /// restarted; typically this is that attempt's recovery firing) is not run again: it becomes <c>deferred</c>,
+    /// saying why, and runs again only if it is given another tier.
+    /// </summary>
     public Task NotRunnableAsync(string dataType, string entityId, CancellationToken cancellationToken) =>
-        UnderLockAsync(dataType, entityId, async (row, _) =>
+        UnderLockAsync(dataType, entityId, async (row, now) =>
         {
-            if (row.Row is null || row.Row.Tier == Tiers.Exclude)
+            if (row.Row is not null && row.Row.Tier != Tiers.Exclude)
+                return false;
+            await _triggers.RemoveAsync(dataType, entityId, cancellationToken);
+            MovedLog(_logger, row.Row is null ? LifecycleEvent.Gone : LifecycleEvent.Exclude, dataType, entityId, _node.Id, TriggerMove.Removed);
+            if (row.Row is { State: WorkItemStates.InFlight } cut && (cut.NodeId is null || cut.NodeId == _node.Id || !cut.OwnerAlive))
             {
-                await _triggers.RemoveAsync(dataType, entityId, cancellationToken);
-                MovedLog(_logger, row.Row is null ? LifecycleEvent.Gone : LifecycleEvent.Exclude, dataType, entityId, _node.Id, TriggerMove.Removed);
+                await row.SetStateAsync(WorkItemStates.Deferred,
+                    $"Interrupted on node {cut.NodeId ?? "?"} (it stopped) and not run again: the item is in tier {Tiers.Exclude}", null, now, cancellationToken);
             }
             return true;
         }, cancellationToken);
