@@ -9,8 +9,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using NSubstitute;
 using Npgsql;
-using Quartz.Extensibility;
 using Quartz;
+using Quartz.Extensibility;
 
 namespace BatchScheduler.Tests.Scheduling;
 

@@ -1,6 +1,6 @@
 using BatchScheduler.Configuration;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 
 namespace BatchScheduler.Hosting;
 

@@ -10,12 +10,12 @@ using BatchScheduler.Lifecycle;
 using BatchScheduler.Observability;
 using BatchScheduler.QuartzTables;
 using BatchScheduler.Scheduling;
-using BatchScheduler.Storage.Migrations;
 using BatchScheduler.Storage;
+using BatchScheduler.Storage.Migrations;
 using BatchScheduler.WorkItems;
 using Microsoft.AspNetCore.Authentication;
-using Serilog.Core;
 using Serilog;
+using Serilog.Core;
 
 namespace BatchScheduler.Hosting;
 

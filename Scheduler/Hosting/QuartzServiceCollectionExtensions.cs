@@ -2,8 +2,8 @@ using BatchScheduler.Configuration;
 using BatchScheduler.QuartzTables;
 using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
-using Quartz.Extensibility;
 using Quartz;
+using Quartz.Extensibility;
 
 namespace BatchScheduler.Hosting;
 

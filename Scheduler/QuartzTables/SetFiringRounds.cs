@@ -3,9 +3,9 @@ using System.Data.Common;
 using System.Globalization;
 using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
+using Quartz;
 using Quartz.Extensibility;
 using Quartz.Impl.Triggers;
-using Quartz;
 
 namespace BatchScheduler.QuartzTables;
 

@@ -48,6 +48,20 @@ public sealed class HttpExecutorTests
     }
 
     [Fact]
+    public async Task ExecuteAsync_SendsTheAttemptsFence_AsHeaderAndInTheBody()
+    {
+        await using var server = LoopbackHttpServer.Start((_, response) => LoopbackHttpServer.RespondAsync(response, 200));
+        var executor = Executor(o => o.Url = server.BaseUrl + "prices");
+
+        await executor.ExecuteAsync(Item() with { Fence = 1796594766560072 }, CancellationToken.None);
+
+        var request = Assert.Single(server.Received);
+        Assert.Equal("1796594766560072", request.Fence);
+        using var body = JsonDocument.Parse(request.Body);
+        Assert.Equal(1796594766560072, body.RootElement.GetProperty("fence").GetInt64());
+    }
+
+    [Fact]
     public async Task ExecuteAsync_NoPayload_SendsNullPayload()
     {
         await using var server = LoopbackHttpServer.Start((_, response) => LoopbackHttpServer.RespondAsync(response, 200));

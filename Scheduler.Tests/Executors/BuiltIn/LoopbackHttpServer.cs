@@ -2,11 +2,12 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using BatchScheduler.Executors.BuiltIn;
 
 namespace BatchScheduler.Tests.Executors.BuiltIn;
 
 /// <summary>A request as the loopback server saw it.</summary>
-internal sealed record ReceivedRequest(string Method, string RawUrl, string? ContentType, string Body);
+internal sealed record ReceivedRequest(string Method, string RawUrl, string? ContentType, string Body, string? Fence = null);
 
 /// <summary>
 /// A real HTTP server on 127.0.0.1 and a free port. Each request is recorded, then answered by
@@ -93,7 +94,8 @@ internal sealed class LoopbackHttpServer : IAsyncDisposable
 
             using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
             var request = new ReceivedRequest(
-                context.Request.HttpMethod, context.Request.RawUrl ?? "", context.Request.ContentType, await reader.ReadToEndAsync());
+                context.Request.HttpMethod, context.Request.RawUrl ?? "", context.Request.ContentType, await reader.ReadToEndAsync(),
+                context.Request.Headers[HttpExecutor.FenceHeader]);
             _received.Enqueue(request);
             lock (_handlers)
             {
