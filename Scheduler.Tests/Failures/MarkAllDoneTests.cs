@@ -3,6 +3,7 @@ using System.Text.Json;
 using BatchScheduler.Storage;
 using BatchScheduler.Tests.Api;
 using BatchScheduler.Tests.Infrastructure;
+using BatchScheduler.Tests.Storage.Migrations;
 using BatchScheduler.WorkItems;
 
 namespace BatchScheduler.Tests.Failures;
@@ -41,9 +42,13 @@ public sealed class MarkAllDoneTests
 
         /// <summary>Writes one failed attempt of <paramref name="dataType"/>/<paramref name="entityId"/> at <paramref name="failedAt"/>.</summary>
         public Task FailAsync(string dataType, string entityId, DateTimeOffset failedAt) =>
-            Node.Store.RecordFailureAsync(
-                new FailureRecord(dataType, entityId, 1, "test-node", failedAt, "System.TimeoutException", "timed out", null),
-                WorkItemStates.Retrying, "test", CancellationToken.None);
+            DatabaseQueries.ScalarAsync(
+                Enum.Parse<StorageProvider>(Node.App.Configuration["Storage:Provider"]!), Node.App.Configuration["Storage:ConnectionString"]!,
+                """
+                INSERT INTO failures (data_type, entity_id, attempt, node_id, failed_at, exception_type, message, detail, done)
+                VALUES (@d, @e, 1, 'test-node', @at, 'System.TimeoutException', 'timed out', NULL, @done)
+                """,
+                ("@d", dataType), ("@e", entityId), ("@at", failedAt), ("@done", false));
 
         public async Task<int> MarkAsync(string query)
         {

@@ -128,23 +128,35 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
 /// <param name="HasPendingOneOff">Its trigger is a one-off (retry, deferral, run-now, upstream arm) still to fire.</param>
 internal sealed record LockedItem(string EntityId, bool HasTriggerOrFiring, bool HasPendingOneOff);
 
-/// <summary>Items' rows held for a bulk move (see <see cref="ItemRows.LockManyAsync"/>); committed by <see cref="CommitAsync"/>.</summary>
-internal sealed class LockedRows(IReadOnlyDictionary<string, LockedItem> found, DbConnection connection, DbTransaction? transaction) : IAsyncDisposable
+/// <summary>Items' rows held for a bulk move (see <see cref="ItemRows.LockManyAsync"/>); committed by <see cref="HeldRows.CommitAsync"/>.</summary>
+internal sealed class LockedRows(IReadOnlyDictionary<string, LockedItem> found, DbConnection connection, DbTransaction? transaction)
+    : HeldRows(connection, transaction)
 {
     /// <summary>The items that are stored, by entity id.</summary>
     public IReadOnlyDictionary<string, LockedItem> Found { get; } = found;
+}
+
+/// <summary>
+/// Rows a move holds: its connection and, on stores that lock rows, the transaction holding the locks.
+/// Committed by <see cref="CommitAsync"/>; disposed without it, what was written is rolled back.
+/// </summary>
+internal abstract class HeldRows(DbConnection connection, DbTransaction? transaction) : IAsyncDisposable
+{
+    protected DbConnection Connection { get; } = connection;
+
+    protected DbTransaction? Transaction { get; } = transaction;
 
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
-        if (transaction is not null)
-            await transaction.CommitAsync(cancellationToken);
+        if (Transaction is not null)
+            await Transaction.CommitAsync(cancellationToken);
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (transaction is not null)
-            await transaction.DisposeAsync();
-        await connection.DisposeAsync();
+        if (Transaction is not null)
+            await Transaction.DisposeAsync();
+        await Connection.DisposeAsync();
     }
 }
 
@@ -162,7 +174,8 @@ public sealed record ItemRow(
 /// the move read, so on SQLite a start that slipped in after the read makes them write nothing.
 /// Committed by <see cref="CommitAsync"/>; disposed without it, what it wrote is rolled back.
 /// </summary>
-internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, DbConnection connection, DbTransaction? transaction) : IAsyncDisposable
+internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, DbConnection connection, DbTransaction? transaction)
+    : HeldRows(connection, transaction)
 {
     private const int MaxErrorLength = 4000;
 
@@ -174,52 +187,39 @@ internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, 
     public ItemRow? Row { get; } = row;
 
     /// <summary>Sets the state (and optionally the attempt counter) while the row still has the fence read; false when it has not.</summary>
-    public async Task<bool> SetStateAsync(string state, string? reason, int? attempt, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        if (Row is null)
-            return false;
-        await using var command = connection.Command(
-            """
-            UPDATE work_items SET state = @state, last_error = @reason, attempt = COALESCE(@attempt, attempt), updated_at = @now
-            WHERE data_type = @dataType AND entity_id = @entityId AND fence = @fence
-            """, transaction)
-            .With("@state", state).With("@reason", Truncate(reason, MaxErrorLength)).With("@attempt", attempt ?? (object?)DBNull.Value)
-            .With("@now", now).With("@dataType", DataType).With("@entityId", EntityId).With("@fence", Row.Fence);
-        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
-    }
+    public Task<bool> SetStateAsync(string state, string? reason, int? attempt, DateTimeOffset now, CancellationToken cancellationToken) =>
+        Row is null ? Task.FromResult(false) : UpdateStateAsync(Transaction, state, reason, attempt, now, cancellationToken);
 
     /// <summary>Records a failed attempt with the item's new state, while the row still has the fence read; false (nothing written) when it has not.</summary>
     public async Task<bool> RecordFailureAsync(FailureRecord failure, string state, string reason, CancellationToken cancellationToken)
     {
         if (Row is null)
             return false;
-        var own = transaction ?? await connection.BeginTransactionAsync(cancellationToken);
+        // On SQLite there is no held transaction: the state and the failure row still go together.
+        var own = Transaction is null ? await Connection.BeginTransactionAsync(cancellationToken) : null;
         try
         {
-            if (!await new LockedRow(DataType, EntityId, Row, connection, own).SetStateAsync(state, reason, null, failure.FailedAt, cancellationToken))
-            {
-                if (transaction is null)
-                    await own.RollbackAsync(cancellationToken);
+            var transaction = Transaction ?? own;
+            if (!await UpdateStateAsync(transaction, state, reason, null, failure.FailedAt, cancellationToken))
                 return false;
-            }
-            await using (var insert = connection.Command(
+            await using (var insert = Connection.Command(
                 """
                 INSERT INTO failures (data_type, entity_id, attempt, node_id, failed_at, exception_type, message, detail, done)
                 VALUES (@dataType, @entityId, @attempt, @node, @at, @type, @message, @detail, @done)
-                """, own))
+                """, transaction))
             {
                 insert.With("@dataType", failure.DataType).With("@entityId", failure.EntityId).With("@attempt", failure.Attempt)
                     .With("@node", failure.NodeId).With("@at", failure.FailedAt).With("@type", Truncate(failure.ExceptionType, 500))
                     .With("@message", failure.Message).With("@detail", failure.Detail).With("@done", false);
                 await insert.ExecuteNonQueryAsync(cancellationToken);
             }
-            if (transaction is null)
+            if (own is not null)
                 await own.CommitAsync(cancellationToken);
             return true;
         }
         finally
         {
-            if (transaction is null)
+            if (own is not null)
                 await own.DisposeAsync();
         }
     }
@@ -227,22 +227,22 @@ internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, 
     /// <summary>Deletes the row (its failure rows stay as history).</summary>
     public async Task<bool> DeleteAsync(CancellationToken cancellationToken)
     {
-        await using var command = connection.Command("DELETE FROM work_items WHERE data_type = @dataType AND entity_id = @entityId", transaction)
+        await using var command = Connection.Command("DELETE FROM work_items WHERE data_type = @dataType AND entity_id = @entityId", Transaction)
             .With("@dataType", DataType).With("@entityId", EntityId);
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
 
-    public async Task CommitAsync(CancellationToken cancellationToken)
+    private async Task<bool> UpdateStateAsync(
+        DbTransaction? transaction, string state, string? reason, int? attempt, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        if (transaction is not null)
-            await transaction.CommitAsync(cancellationToken);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (transaction is not null)
-            await transaction.DisposeAsync();
-        await connection.DisposeAsync();
+        await using var command = Connection.Command(
+            """
+            UPDATE work_items SET state = @state, last_error = @reason, attempt = COALESCE(@attempt, attempt), updated_at = @now
+            WHERE data_type = @dataType AND entity_id = @entityId AND fence = @fence
+            """, transaction)
+            .With("@state", state).With("@reason", Truncate(reason, MaxErrorLength)).With("@attempt", attempt ?? (object?)DBNull.Value)
+            .With("@now", now).With("@dataType", DataType).With("@entityId", EntityId).With("@fence", Row!.Fence);
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
 
     private static string? Truncate(string? value, int max) =>

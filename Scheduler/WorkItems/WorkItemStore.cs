@@ -14,7 +14,6 @@ namespace BatchScheduler.WorkItems;
 /// </summary>
 public sealed class WorkItemStore(ConnectionFactory connections, IOptions<ClusterOptions> cluster, PostgresStatistics statistics)
 {
-    private const int MaxErrorLength = 4000;
     private const string UniqueViolation = "23505";
     private const string DeadlockDetected = "40P01";
 
@@ -437,48 +436,6 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
 
-    /// <summary>Records a failed attempt and the item's new state in one transaction.</summary>
-    public async Task RecordFailureAsync(FailureRecord failure, string newState, string reason, CancellationToken cancellationToken)
-    {
-        await using var connection = await connections.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var insert = connection.Command(
-            """
-            INSERT INTO failures (data_type, entity_id, attempt, node_id, failed_at, exception_type, message, detail, done)
-            VALUES (@dataType, @entityId, @attempt, @node, @at, @type, @message, @detail, @done)
-            """, transaction))
-        {
-            insert.With("@dataType", failure.DataType).With("@entityId", failure.EntityId).With("@attempt", failure.Attempt)
-                .With("@node", failure.NodeId).With("@at", failure.FailedAt).With("@type", Truncate(failure.ExceptionType, 500))
-                .With("@message", failure.Message).With("@detail", failure.Detail).With("@done", false);
-            await insert.ExecuteNonQueryAsync(cancellationToken);
-        }
-        await UpdateStateAsync(connection, transaction, failure.DataType, failure.EntityId, newState, reason, null, failure.FailedAt, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-    }
-
-    /// <summary>Sets the state (and optionally the attempt counter) without touching the timestamps.</summary>
-    public async Task SetStateAsync(
-        string dataType, string entityId, string state, string? reason, int? attempt, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        await using var connection = await connections.OpenAsync(cancellationToken);
-        await UpdateStateAsync(connection, null, dataType, entityId, state, reason, attempt, now, cancellationToken);
-    }
-
-    private static async Task UpdateStateAsync(
-        DbConnection connection, DbTransaction? transaction, string dataType, string entityId, string state,
-        string? reason, int? attempt, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        await using var command = connection.Command(
-            """
-            UPDATE work_items SET state = @state, last_error = @reason, attempt = COALESCE(@attempt, attempt), updated_at = @now
-            WHERE data_type = @dataType AND entity_id = @entityId
-            """, transaction)
-            .With("@state", state).With("@reason", Truncate(reason, MaxErrorLength)).With("@attempt", attempt ?? (object?)DBNull.Value)
-            .With("@now", now).With("@dataType", dataType).With("@entityId", entityId);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
     public async Task<WorkItem?> GetAsync(string dataType, string entityId, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
@@ -589,7 +546,4 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             r.Get<string>("batch_id"),
             payload is null ? null : JsonDocument.Parse(payload).RootElement.Clone());
     }
-
-    private static string? Truncate(string? value, int max) =>
-        value is null || value.Length <= max ? value : value[..max];
 }
