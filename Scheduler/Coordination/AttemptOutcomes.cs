@@ -47,8 +47,11 @@ internal sealed class AttemptOutcomes(
         }
         catch (OperationCanceledException) when (claim.Token.IsCancellationRequested)
         {
-            var reason = claim.CancelReason ?? "Handed back: the node shut down before the attempt finished";
-            CoordinatorLog.Cancelled(logger, item, entityId, firing.Attempt, attempt.Fence, node.Id, reason);
+            var reason = claim.CancelReason ?? RunningItems.ShutdownReason;
+            if (reason == RunningItems.ShutdownReason)
+                CoordinatorLog.HandedBack(logger, item, entityId, firing.Attempt, node.Id);
+            else
+                CoordinatorLog.Cancelled(logger, item, entityId, firing.Attempt, attempt.Fence, node.Id, reason);
             await SettleAsync(reservation, context);
             await DeferAsync(dataType, attempt, LifecycleEvent.HandedBack, TimeSpan.Zero, reason, started, dueToStart);
             return false;

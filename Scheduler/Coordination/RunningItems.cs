@@ -40,8 +40,11 @@ public sealed class RunningItems
     /// <summary>The claims of attempts that have started (their fence is known).</summary>
     public IReadOnlyList<RunningClaim> Started() => _running.Values.Where(c => c.Fence is not null).ToList();
 
+    /// <summary>Why a graceful shutdown cancels what still runs after its grace period.</summary>
+    public const string ShutdownReason = "Handed back: the node shut down before the attempt finished";
+
     /// <summary>Asks every running execution to stop.</summary>
-    public void CancelAll(string reason = "Handed back: the node shut down before the attempt finished")
+    public void CancelAll(string reason = ShutdownReason)
     {
         foreach (var claim in _running.Values)
             claim.Cancel(reason);
