@@ -20,8 +20,8 @@ public sealed class BulkTriggerTests
 {
     private const string DataType = "bulk";
 
-    /// <summary>The start of <see cref="PostgresBulk.InsertNewItemsWithTriggers"/>, a large registration of new items in one statement.</summary>
-    private static readonly string AllNewStatement = PostgresBulk.InsertNewItemsWithTriggers[..PostgresBulk.InsertNewItemsWithTriggers.IndexOf('\n', StringComparison.Ordinal)];
+    /// <summary>The start of <see cref="BulkTriggerRows.InsertNewItemsWithTriggers"/>, a large registration of new items in one statement.</summary>
+    private static readonly string AllNewStatement = BulkTriggerRows.InsertNewItemsWithTriggers[..BulkTriggerRows.InsertNewItemsWithTriggers.IndexOf('\n', StringComparison.Ordinal)];
 
     private static Dictionary<string, string?> Settings(string role, bool setBasedFiring = true) => new()
     {

@@ -2,6 +2,7 @@ using BatchScheduler.Admin;
 using BatchScheduler.Alerts;
 using BatchScheduler.Api;
 using BatchScheduler.Configuration;
+using BatchScheduler.Coordination;
 using BatchScheduler.Demo;
 using BatchScheduler.Executors.BuiltIn;
 using BatchScheduler.Failures;
@@ -75,7 +76,8 @@ public static class NodeHost
         services.AddSingleton<Credits.VendorCredits>();
         services.AddSingleton<Credits.VendorsQuery>();
         services.AddSingleton<Coordination.ItemDependencies>();
-        services.AddItemLifecycle(worker: cluster.Role == NodeRoles.Worker);
+        services.AddItemLifecycle();
+        services.AddCoordination(worker: cluster.Role == NodeRoles.Worker);
         services.AddSingleton<FailureStore>();
         services.AddSingleton<Stats.MinuteStats>();
         services.AddSingleton<Stats.StatsQuery>();

@@ -62,12 +62,12 @@ public sealed class WorkItemScheduler(
     }
 
     /// <summary>The item's trigger as it is now: when it fires next (null: none, or spent) and, for a one-off, its kind.</summary>
-    internal async Task<Lifecycle.ItemTrigger> CurrentAsync(string dataType, string entityId, CancellationToken cancellationToken)
+    internal async Task<ItemTrigger> CurrentAsync(string dataType, string entityId, CancellationToken cancellationToken)
     {
         var scheduler = await schedulers.GetScheduler(cancellationToken);
         if (await scheduler.GetTrigger(WorkItemKeys.Trigger(dataType, entityId), cancellationToken) is not { } trigger)
-            return Lifecycle.ItemTrigger.None;
-        return new Lifecycle.ItemTrigger(trigger.NextFireTimeUtc, FiringData.OneOffKindOf(trigger));
+            return ItemTrigger.None;
+        return new ItemTrigger(trigger.NextFireTimeUtc, FiringData.OneOffKindOf(trigger));
     }
 
     /// <summary>Replaces the item's trigger with a single firing at <paramref name="at"/>.</summary>

@@ -1,5 +1,3 @@
-using BatchScheduler.QuartzTables;
-
 namespace BatchScheduler.Storage;
 
 /// <summary>
@@ -47,7 +45,7 @@ public class SqlDialect
     /// <summary>
     /// True when the <c>work_items</c> row has its trigger (@sched): a row in <c>qrtz_triggers</c>, or a
     /// firing of it under way. A set-based round deletes a spent one-shot trigger as it fires it
-    /// (<see cref="QuartzTables.SetFiringRounds"/>), so until that firing completes its
+    /// (<c>QuartzTables.SetFiringRounds</c>), so until that firing completes its
     /// <c>qrtz_fired_triggers</c> row is what stands for the trigger.
     /// </summary>
     public const string TriggerOrFiring = $"(EXISTS {TriggerRow} OR EXISTS {FiredRow})";

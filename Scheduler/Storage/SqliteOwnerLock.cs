@@ -1,5 +1,4 @@
 using BatchScheduler.Configuration;
-using BatchScheduler.Hosting;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 

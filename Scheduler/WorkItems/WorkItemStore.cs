@@ -121,7 +121,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     /// <summary>
     /// The usual large registration, of items none of which is stored: when none of
     /// <see cref="AllNewSample"/> ids spread over the request is stored, every item and its regular
-    /// trigger go in with one plain insert (<see cref="PostgresBulk.InsertNewItemsWithTriggers"/>), with
+    /// trigger go in with one plain insert (<see cref="BulkTriggerRows.InsertNewItemsWithTriggers"/>), with
     /// no existence check of each id (2 us an item). Returns how many triggers were written (0: the job
     /// is not stored, the caller schedules them through Quartz), or null, with nothing written, when an
     /// item is stored: one of the sample, or one the sample missed (the insert's unique violation).
@@ -134,7 +134,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         if ((await ExistingTiersAsync(connection, transaction, dataType, sample, cancellationToken)).Count > 0)
             return null;
         var cadences = items.Select(i => i.Tier == Tiers.Exclude ? (TimeSpan?)null : triggers.CadenceOf(i.Tier)).ToList();
-        await using var insert = connection.Command(PostgresBulk.InsertNewItemsWithTriggers, transaction)
+        await using var insert = connection.Command(BulkTriggerRows.InsertNewItemsWithTriggers, transaction)
             .With("@dataType", dataType).With("@now", now)
             .With("@e", items.Select(i => i.EntityId).ToArray())
             .With("@t", items.Select(i => i.Tier).ToArray())

@@ -1,6 +1,5 @@
-using BatchScheduler.Scheduling;
 
-namespace BatchScheduler.Lifecycle;
+namespace BatchScheduler.Scheduling;
 
 /// <summary>What an item's trigger is right now, as a move sees it under the item's lock.</summary>
 /// <param name="NextFireTime">When it fires next; null when there is none, or it is spent (its firing runs or has run).</param>
