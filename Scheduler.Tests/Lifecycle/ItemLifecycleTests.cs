@@ -1,4 +1,5 @@
 using System.Net;
+using BatchScheduler.Configuration;
 using BatchScheduler.Coordination;
 using BatchScheduler.Executors.Contract;
 using BatchScheduler.Lifecycle;
@@ -259,6 +260,38 @@ public sealed class ItemLifecycleTests
         Assert.Equal(WorkItemStates.Deferred, item.State);
         Assert.Contains("tier exclude", item.LastError, StringComparison.Ordinal);
         Assert.Null(item.NextRunAt);
+    }
+
+    [Theory]
+    [Trait("Provider", "Sqlite")]
+    [InlineData(StorageProvider.Sqlite)]
+    [InlineData(StorageProvider.Postgres)]
+    public async Task AnExcludedItemLeftInFlightWithNoFiringToResumeIt_IsDeferredByTriggerRepair(StorageProvider provider)
+    {
+        // Excluding a running item removes its trigger, and Quartz removes the trigger's fired rows with it:
+        // when that node then dies, no recovery firing comes (found by the randomized test).
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var node = await TestNode.StartAsync(provider, store.ConnectionString, new Dictionary<string, string?>
+        {
+            ["Cluster:Role"] = "api",
+            ["DataTypes:feed:Executor"] = "noop",
+            ["DataTypes:feed:Cadence:hourly"] = "01:00:00",
+        });
+        await node.PutAsync("feed", "cut", new { tier = "hourly" });
+        await node.PutAsync("feed", "running", new { tier = "hourly" });
+        var now = TimeProvider.System.GetUtcNow();
+        Assert.True((await node.Store.BeginAttemptAsync("feed", "cut", 1, "stopped-node", false, now, CancellationToken.None)).IsStarted);
+        Assert.True((await node.Store.BeginAttemptAsync("feed", "running", 1, node.App.Services.GetRequiredService<NodeIdentity>().Id, false, now, CancellationToken.None)).IsStarted);
+        await node.PutAsync("feed", "cut", new { tier = "exclude" });
+        await node.PutAsync("feed", "running", new { tier = "exclude" });
+        Assert.True(node.App.Services.GetRequiredService<DataTypeCatalog>().TryGet("feed", out var feed));
+
+        await node.App.Services.GetRequiredService<WorkItemService>().RepairTriggersAsync(feed, CancellationToken.None);
+
+        var cut = (await node.ItemAsync("feed", "cut"))!;
+        Assert.Equal(WorkItemStates.Deferred, cut.State);
+        Assert.Contains("tier exclude", cut.LastError, StringComparison.Ordinal);
+        Assert.Equal(WorkItemStates.InFlight, (await node.ItemAsync("feed", "running"))!.State); // its node is alive: it may still run
     }
 
     private static async Task<DateTimeOffset?> ManualOneOffDueAsync(TestNode node, string entityId) =>

@@ -151,8 +151,7 @@ public sealed partial class ItemLifecycle
             MovedLog(_logger, row.Row is null ? LifecycleEvent.Gone : LifecycleEvent.Exclude, dataType, entityId, _node.Id, TriggerMove.Removed);
             if (row.Row is { State: WorkItemStates.InFlight } cut && (cut.NodeId is null || cut.NodeId == _node.Id || !cut.OwnerAlive))
             {
-                await row.SetStateAsync(WorkItemStates.Deferred,
-                    $"Interrupted on node {cut.NodeId ?? "?"} (it stopped) and not run again: the item is in tier {Tiers.Exclude}", null, now, cancellationToken);
+                await row.SetStateAsync(WorkItemStates.Deferred, InterruptedExcluded, null, now, cancellationToken);
             }
             return true;
         }, cancellationToken);

@@ -85,6 +85,21 @@ public sealed partial class ItemLifecycle
         }, cancellationToken);
 
     /// <summary>
+    /// Trigger repair's part for excluded items: those left <c>in_flight</c> by a cut-off attempt that nothing
+    /// will resume become <c>deferred</c>, saying why (see <see cref="ItemRows.DeferInterruptedExcludedAsync"/>).
+    /// </summary>
+    public async Task<int> DeferInterruptedExcludedAsync(DataTypeDefinition dataType, CancellationToken cancellationToken)
+    {
+        var deferred = await _rows.DeferInterruptedExcludedAsync(dataType.Name, _node.Id, InterruptedExcluded, _time.GetUtcNow(), cancellationToken);
+        if (deferred > 0)
+            InterruptedExcludedLog(_logger, deferred, dataType.Name);
+        return deferred;
+    }
+
+    /// <summary>Why an excluded item cut off mid-attempt is deferred rather than run again.</summary>
+    internal const string InterruptedExcluded = "Interrupted (its node stopped) and not run again: the item is in tier exclude";
+
+    /// <summary>
     /// Gives each item its regular trigger (tier <c>exclude</c>: none) under the items' locks, as
     /// <paramref name="mode"/> says for items that have one. Returns how many were armed or removed.
     /// </summary>

@@ -119,6 +119,9 @@ public sealed partial class ItemLifecycle
     [LoggerMessage(1900, LogLevel.Warning, "Attempt of {DataType}/{EntityId} (attempt {Attempt}, fence {Fence}) on {NodeId} was superseded (the item's fence is {CurrentFence}): {Outcome} not written")]
     private static partial void SupersededLog(ILogger logger, string dataType, string entityId, int attempt, long fence, string nodeId, long currentFence, string outcome);
 
+    [LoggerMessage(1905, LogLevel.Warning, "Deferred {Count} {DataType} items in tier exclude that a stopped node left in flight; they run again only with another tier")]
+    private static partial void InterruptedExcludedLog(ILogger logger, int count, string dataType);
+
     [LoggerMessage(1901, LogLevel.Debug, "{Event} of {DataType}/{EntityId} on {NodeId}: trigger {Move}")]
     private static partial void MovedLog(ILogger logger, LifecycleEvent @event, string dataType, string entityId, string nodeId, TriggerMove move);
 }

@@ -84,6 +84,27 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
 
     private static bool Flag(object value) => Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture) == 1;
 
+    /// <summary>
+    /// Defers the excluded items of <paramref name="dataType"/> left <c>in_flight</c> by an attempt that was cut
+    /// off (its node is gone, or released them on restart) and that no firing will resume: the start refuses
+    /// an excluded item, and removing an item's trigger (its exclusion) removes Quartz's fired rows of it too.
+    /// One statement, so it cannot meet a running attempt: one has a live owner (and a fired row).
+    /// </summary>
+    /// <remarks>This node's own rows are left alone: it may still run them (on restart it releases its predecessor's, node_id NULL).</remarks>
+    public async Task<int> DeferInterruptedExcludedAsync(string dataType, string nodeId, string reason, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using var command = connection.Command(
+            $"""
+            UPDATE work_items SET state = 'deferred', last_error = @reason, updated_at = @now
+            WHERE data_type = @dataType AND tier = 'exclude' AND state = 'in_flight'
+              AND NOT EXISTS (SELECT 1 FROM qrtz_fired_triggers f
+                              WHERE f.sched_name = @sched AND f.trigger_name = work_items.entity_id AND f.trigger_group = work_items.data_type)
+              AND (node_id IS NULL OR (node_id <> @node AND {SqlDialect.OwnerNotAlive}))
+            """).With("@reason", reason).With("@node", nodeId).With("@now", now).With("@dataType", dataType).With("@sched", _schedulerName).With("@nowTicks", now.UtcTicks);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public async Task<LockedRow> OpenAsync(string dataType, string entityId, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var connection = await connections.OpenAsync(cancellationToken);

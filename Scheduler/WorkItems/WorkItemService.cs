@@ -73,7 +73,9 @@ public sealed class WorkItemService(
         var toArm = orphans
             .Select(o => new ArmRequest(o.EntityId, o.Tier, NextStart(dataType, o.Tier, o.LastEnd, now), o.LastEnd is null)).ToList();
         // Re-checked under the items' locks: one armed or fired since the read above is left alone.
-        return await lifecycle.ArmAsync(dataType, toArm, ArmMode.Repair, cancellationToken);
+        var armed = await lifecycle.ArmAsync(dataType, toArm, ArmMode.Repair, cancellationToken);
+        await lifecycle.DeferInterruptedExcludedAsync(dataType, cancellationToken);
+        return armed;
     }
 
     private bool IsOwnInFlight(OrphanedItem item) => item.State == WorkItemStates.InFlight && item.NodeId == node.Id;
