@@ -22,6 +22,9 @@ public enum ArmMode
 
     /// <summary>Trigger repair: only items that still have neither trigger nor firing once locked.</summary>
     Repair,
+
+    /// <summary>Trigger repair of an interrupted attempt nothing resumes: due now, unless a firing of it has begun once locked.</summary>
+    Resume,
 }
 
 /// <summary>An item to arm: its tier, and when its regular trigger starts (null: now).</summary>
@@ -118,6 +121,7 @@ public sealed partial class ItemLifecycle
                 {
                     ArmMode.Repair => !found.HasTriggerOrFiring,
                     ArmMode.Register => !found.HasPendingOneOff,
+                    ArmMode.Resume => !found.HasFiring,
                     _ => true,
                 }))
                 .Select(i => (i.EntityId, i.Tier, i.StartAt, i.NeverCompleted)).ToList();

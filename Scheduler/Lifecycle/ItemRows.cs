@@ -52,7 +52,10 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
                            CASE WHEN EXISTS (SELECT 1 FROM qrtz_triggers p
                                              WHERE p.sched_name = @sched AND p.trigger_name = work_items.entity_id
                                                AND p.trigger_group = work_items.data_type
-                                               AND p.overlap_policy IS NOT NULL AND p.next_fire_time IS NOT NULL) THEN 1 ELSE 0 END AS pending
+                                               AND p.overlap_policy IS NOT NULL AND p.next_fire_time IS NOT NULL) THEN 1 ELSE 0 END AS pending,
+                           CASE WHEN EXISTS (SELECT 1 FROM qrtz_fired_triggers r
+                                             WHERE r.sched_name = @sched AND r.trigger_name = work_items.entity_id
+                                               AND r.trigger_group = work_items.data_type) THEN 1 ELSE 0 END AS firing
                     FROM {from} {lockHint}
                     WHERE work_items.data_type = @dataType {inList}
                     {order}
@@ -68,7 +71,7 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
                 while (await reader.ReadAsync(cancellationToken))
                 {
                     var id = reader.GetString(0);
-                    found[id] = new LockedItem(id, Flag(reader.GetValue(1)), Flag(reader.GetValue(2)));
+                    found[id] = new LockedItem(id, Flag(reader.GetValue(1)), Flag(reader.GetValue(2)), Flag(reader.GetValue(3)));
                 }
             }
             return new LockedRows(found, connection, transaction);
@@ -147,7 +150,8 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
 
 /// <summary>What a bulk move found of one item under its lock.</summary>
 /// <param name="HasPendingOneOff">Its trigger is a one-off (retry, deferral, run-now, upstream arm) still to fire.</param>
-internal sealed record LockedItem(string EntityId, bool HasTriggerOrFiring, bool HasPendingOneOff);
+/// <param name="HasFiring">A firing of it is under way (a <c>qrtz_fired_triggers</c> row).</param>
+internal sealed record LockedItem(string EntityId, bool HasTriggerOrFiring, bool HasPendingOneOff, bool HasFiring);
 
 /// <summary>Items' rows held for a bulk move (see <see cref="ItemRows.LockManyAsync"/>); committed by <see cref="HeldRows.CommitAsync"/>.</summary>
 internal sealed class LockedRows(IReadOnlyDictionary<string, LockedItem> found, DbConnection connection, DbTransaction? transaction)

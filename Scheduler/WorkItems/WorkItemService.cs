@@ -74,6 +74,10 @@ public sealed class WorkItemService(
             .Select(o => new ArmRequest(o.EntityId, o.Tier, NextStart(dataType, o.Tier, o.LastEnd, now), o.LastEnd is null)).ToList();
         // Re-checked under the items' locks: one armed or fired since the read above is left alone.
         var armed = await lifecycle.ArmAsync(dataType, toArm, ArmMode.Repair, cancellationToken);
+        // Attempts cut off with nothing to resume them: run now rather than at the next cadence.
+        var interrupted = (await store.FindInterruptedAsync(dataType.Name, node.Id, time.GetUtcNow(), cancellationToken))
+            .Select(i => new ArmRequest(i.EntityId, i.Tier, null, false)).ToList();
+        armed += await lifecycle.ArmAsync(dataType, interrupted, ArmMode.Resume, cancellationToken);
         await lifecycle.DeferInterruptedExcludedAsync(dataType, cancellationToken);
         return armed;
     }

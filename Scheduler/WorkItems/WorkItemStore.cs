@@ -302,6 +302,38 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     }
 
     /// <summary>
+    /// Items of <paramref name="dataType"/> left <c>in_flight</c> by an attempt that nothing will resume: no
+    /// firing of theirs is under way, their owner is gone (or released them on restart, node_id NULL), and
+    /// their trigger is a regular one, due at their next cadence. A node killed after its executor returned
+    /// and Quartz's completion (which deletes the fired row) was written, but before the attempt's end was,
+    /// leaves such an item: no recovery firing comes, and its data would look in flight until its next
+    /// cadence, which may be a day away. Candidates for running again now, decided by the caller.
+    /// </summary>
+    public async Task<IReadOnlyList<(string EntityId, string? Tier)>> FindInterruptedAsync(
+        string dataType, string nodeId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using var command = connection.Command(
+            $"""
+            SELECT work_items.entity_id, work_items.tier
+            FROM work_items
+            WHERE work_items.data_type = @dataType AND work_items.state = 'in_flight'
+              AND (work_items.tier IS NULL OR work_items.tier <> 'exclude')
+              AND NOT EXISTS (SELECT 1 FROM qrtz_fired_triggers f
+                              WHERE f.sched_name = @sched AND f.trigger_name = work_items.entity_id AND f.trigger_group = work_items.data_type)
+              AND EXISTS (SELECT 1 FROM qrtz_triggers t
+                          WHERE t.sched_name = @sched AND t.trigger_name = work_items.entity_id AND t.trigger_group = work_items.data_type
+                            AND t.overlap_policy IS NULL)
+              AND (work_items.node_id IS NULL OR (work_items.node_id <> @node AND {SqlDialect.OwnerNotAlive}))
+            """).With("@sched", _schedulerName).With("@dataType", dataType).With("@node", nodeId).With("@nowTicks", now.UtcTicks);
+        var result = new List<(string, string?)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            result.Add((reader.GetString(0), reader.Get<string>("tier")));
+        return result;
+    }
+
+    /// <summary>
     /// Writes <c>updates_start</c> unless another live node has the item in flight, and says which:
     /// started (with the item's tier and payload), busy elsewhere, or gone.
     /// </summary>
