@@ -25,6 +25,7 @@ internal sealed class ClusterNodes : IAsyncDisposable
     private readonly int[] _leases;
     private readonly Lock _lock = new();
     private readonly List<NodeEvent> _events = [];
+    private readonly List<(string Name, NodeProcess Process)> _started = [];
 
     private ClusterNodes(int count, Func<string, Dictionary<string, string?>> settings)
     {
@@ -38,6 +39,16 @@ internal sealed class ClusterNodes : IAsyncDisposable
     public IReadOnlyList<string> Names { get; }
 
     public IReadOnlyList<NodeEvent> Events { get { lock (_lock) return [.. _events]; } }
+
+    /// <summary>The log lines of every node process started, killed ones included, that contain <paramref name="text"/>, each prefixed with its node.</summary>
+    public IReadOnlyList<string> LogLinesWith(string text)
+    {
+        lock (_lock)
+        {
+            return _started.SelectMany(s => s.Process.Output.Split('\n')
+                .Where(l => l.Contains(text, StringComparison.Ordinal)).Select(l => $"{s.Name}: {l}")).ToList();
+        }
+    }
 
     /// <summary>Starts the first node alone (it creates the schema), then the others together.</summary>
     public static async Task<ClusterNodes> StartAsync(int count, Func<string, Dictionary<string, string?>> settings)
@@ -96,7 +107,10 @@ internal sealed class ClusterNodes : IAsyncDisposable
     {
         _processes[index] = await NodeProcess.StartAsync(_settings(Names[index]));
         lock (_lock)
+        {
             _open[index] = true;
+            _started.Add((Names[index], _processes[index]!));
+        }
     }
 
     private async Task CloseAsync(int index)

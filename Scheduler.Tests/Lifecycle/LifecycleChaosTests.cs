@@ -90,6 +90,13 @@ public sealed class LifecycleChaosTests(ITestOutputHelper output)
         foreach (var result in results)
             output.WriteLine(result.ToString());
         var broken = results.Where(r => !r.Holds).ToList();
+        // For diagnosis: what the nodes logged (warnings and up) about the items a broken property names.
+        foreach (var item in broken.SelectMany(r => r.ToString().Split('\n')).Select(l => l.Trim())
+                     .Where(l => l.StartsWith("- ", StringComparison.Ordinal)).Select(l => l[2..].Split(' ', ':')[0]).Distinct().Take(5))
+        {
+            foreach (var line in nodes.LogLinesWith(item).Take(40))
+                output.WriteLine($"log {line}");
+        }
         Assert.True(broken.Count == 0,
             $"seed {seed} (rerun with {SeedVariable}={seed}): {broken.Count} of {results.Count} lifecycle properties broken:\n"
             + string.Join("\n", broken));
@@ -174,6 +181,13 @@ public sealed class LifecycleChaosTests(ITestOutputHelper output)
         foreach (var result in results)
             output.WriteLine(result.ToString());
         var broken = results.Where(r => !r.Holds).ToList();
+        // For diagnosis: what the nodes logged (warnings and up) about the items a broken property names.
+        foreach (var item in broken.SelectMany(r => r.ToString().Split('\n')).Select(l => l.Trim())
+                     .Where(l => l.StartsWith("- ", StringComparison.Ordinal)).Select(l => l[2..].Split(' ', ':')[0]).Distinct().Take(5))
+        {
+            foreach (var line in nodes.LogLinesWith(item).Take(40))
+                output.WriteLine($"log {line}");
+        }
         Assert.True(broken.Count == 0, $"{broken.Count} of {results.Length} properties broken:\n" + string.Join("\n", broken));
     }
 
