@@ -77,12 +77,7 @@ public sealed class ItemLifecycleTests
         // turned away as busy; before it re-schedules itself, the running retry ends, finds the run-now's
         // trigger spent (it is firing) and puts the hourly cadence back. Taken one step at a time here.
         await using var store = await TestStore.CreateAsync(provider);
-        await using var node = await TestNode.StartAsync(provider, store.ConnectionString, new Dictionary<string, string?>
-        {
-            ["Cluster:Role"] = "api",
-            ["DataTypes:feed:Executor"] = "noop",
-            ["DataTypes:feed:Cadence:hourly"] = "01:00:00",
-        });
+        await using var node = await StartApiNodeAsync(store);
         Assert.True(node.App.Services.GetRequiredService<DataTypeCatalog>().TryGet("feed", out var feed));
         var lifecycle = node.App.Services.GetRequiredService<ItemLifecycle>();
         var scheduler = await node.App.Services.GetRequiredService<Quartz.ISchedulerFactory>().GetScheduler();
@@ -214,12 +209,7 @@ public sealed class ItemLifecycleTests
     public async Task RegularTrigger_PutBackOverAOneOff_CarriesNoJobData(StorageProvider provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
-        await using var node = await TestNode.StartAsync(provider, store.ConnectionString, new Dictionary<string, string?>
-        {
-            ["Cluster:Role"] = "api",
-            ["DataTypes:feed:Executor"] = "noop",
-            ["DataTypes:feed:Cadence:hourly"] = "01:00:00",
-        });
+        await using var node = await StartApiNodeAsync(store);
         var scheduler = node.App.Services.GetRequiredService<WorkItemScheduler>();
         Assert.True(node.App.Services.GetRequiredService<DataTypeCatalog>().TryGet("feed", out var dataType));
         var now = TimeProvider.System.GetUtcNow();
@@ -240,12 +230,7 @@ public sealed class ItemLifecycleTests
     public async Task AnExcludedItemLeftInFlightByAStoppedNode_IsDeferredByItsRecoveryFiring_NotLeftInFlight(StorageProvider provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
-        await using var node = await TestNode.StartAsync(provider, store.ConnectionString, new Dictionary<string, string?>
-        {
-            ["Cluster:Role"] = "api",
-            ["DataTypes:feed:Executor"] = "noop",
-            ["DataTypes:feed:Cadence:hourly"] = "01:00:00",
-        });
+        await using var node = await StartApiNodeAsync(store);
         await node.PutAsync("feed", "cut", new { tier = "hourly" });
         var now = TimeProvider.System.GetUtcNow();
         Assert.True((await node.Store.BeginAttemptAsync("feed", "cut", 1, "stopped-node", false, now, CancellationToken.None)).IsStarted);
@@ -271,12 +256,7 @@ public sealed class ItemLifecycleTests
         // Excluding a running item removes its trigger, and Quartz removes the trigger's fired rows with it:
         // when that node then dies, no recovery firing comes (found by the randomized test).
         await using var store = await TestStore.CreateAsync(provider);
-        await using var node = await TestNode.StartAsync(provider, store.ConnectionString, new Dictionary<string, string?>
-        {
-            ["Cluster:Role"] = "api",
-            ["DataTypes:feed:Executor"] = "noop",
-            ["DataTypes:feed:Cadence:hourly"] = "01:00:00",
-        });
+        await using var node = await StartApiNodeAsync(store);
         await node.PutAsync("feed", "cut", new { tier = "hourly" });
         await node.PutAsync("feed", "running", new { tier = "hourly" });
         var now = TimeProvider.System.GetUtcNow();
@@ -304,12 +284,7 @@ public sealed class ItemLifecycleTests
         // before the attempt's end was: no recovery firing comes, and the item waited for its next cadence,
         // looking in flight meanwhile (found by the randomized test: +29 to +35 s on a 30 s cadence).
         await using var store = await TestStore.CreateAsync(provider);
-        await using var node = await TestNode.StartAsync(provider, store.ConnectionString, new Dictionary<string, string?>
-        {
-            ["Cluster:Role"] = "api",
-            ["DataTypes:feed:Executor"] = "noop",
-            ["DataTypes:feed:Cadence:hourly"] = "01:00:00",
-        });
+        await using var node = await StartApiNodeAsync(store);
         Assert.True(node.App.Services.GetRequiredService<DataTypeCatalog>().TryGet("feed", out var feed));
         var scheduler = node.App.Services.GetRequiredService<WorkItemScheduler>();
         var now = TimeProvider.System.GetUtcNow();
@@ -327,6 +302,15 @@ public sealed class ItemLifecycleTests
         Assert.True((await node.ItemAsync("feed", "cut"))!.NextRunAt < TimeProvider.System.GetUtcNow().AddMinutes(1), "due now");
         Assert.True((await node.ItemAsync("feed", "running"))!.NextRunAt > now.AddMinutes(59), "its node is alive: left on its cadence");
     }
+
+    /// <summary>A node that executes nothing (role api): the test makes each step itself.</summary>
+    private static Task<TestNode> StartApiNodeAsync(TestStore store) =>
+        TestNode.StartAsync(store.Provider, store.ConnectionString, new Dictionary<string, string?>
+        {
+            ["Cluster:Role"] = "api",
+            ["DataTypes:feed:Executor"] = "noop",
+            ["DataTypes:feed:Cadence:hourly"] = "01:00:00",
+        });
 
     private static async Task<DateTimeOffset?> ManualOneOffDueAsync(TestNode node, string entityId) =>
         await OneOffDueAsync(node, entityId, FiringKind.Manual);

@@ -26,7 +26,7 @@ namespace BatchScheduler.Coordination;
 /// </para>
 /// </remarks>
 public sealed partial class ItemDependencies(
-    IOptions<DataTypesOptions> options, WorkItemStore store, DataTypeCatalog catalog, IServiceProvider services, ILogger<ItemDependencies> logger)
+    IOptions<DataTypesOptions> options, WorkItemStore store, DataTypeCatalog catalog, ItemLifecycle lifecycle, ILogger<ItemDependencies> logger)
 {
     /// <summary>How long a waiting item's safety-net trigger waits before it checks again by itself.</summary>
     public static readonly TimeSpan Recheck = TimeSpan.FromHours(1);
@@ -88,7 +88,6 @@ public sealed partial class ItemDependencies(
             return;
         // Decided and armed under the item's lock: a deferral of the item taken meanwhile ("waiting for …")
         // keeps this arm rather than replacing it (see ItemLifecycle).
-        var lifecycle = services.GetRequiredService<ItemLifecycle>();
         if (await lifecycle.ArmUpstreamAsync(definition, entityId,
                 async row => (await WaitingForAsync(dataType, entityId, lastStart ?? row.UpdatesStart, CancellationToken.None)).Count == 0,
                 CancellationToken.None))
