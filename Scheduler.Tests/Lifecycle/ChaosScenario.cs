@@ -56,7 +56,7 @@ internal static class ChaosScenario
             ["Cluster:MaxConcurrency"] = "16",
             ["Cluster:ShutdownGracePeriod"] = "00:00:15",
             ["Demo:SeedItems"] = "false",
-            ["Serilog:MinimumLevel:Default"] = "Warning",
+            ["Serilog:MinimumLevel:Default"] = Environment.GetEnvironmentVariable(LifecycleChaosTests.LogsVariable) is { Length: > 0 } ? "Information" : "Warning",
             ["Vendors:upvendor:Credits"] = "25",
             ["Vendors:upvendor:Window"] = "00:00:05",
             [$"DataTypes:{Recurring}:Cadence:fast"] = "00:00:45",

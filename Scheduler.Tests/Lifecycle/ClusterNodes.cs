@@ -3,8 +3,15 @@ using BatchScheduler.Tests.Infrastructure;
 namespace BatchScheduler.Tests.Lifecycle;
 
 /// <summary>What the test did to a node, and when (just before the signal was sent).</summary>
-internal sealed record NodeEvent(string Node, string What, DateTimeOffset At)
+/// <param name="Dead">For a kill: when the process was known to be gone (it runs on for a few ms after <paramref name="At"/>).</param>
+/// <param name="InFlight">
+/// For a kill: the items left <c>in_flight</c> once it was gone, as <c>data_type/entity_id#fence</c> (<see cref="InFlightKey"/>):
+/// the attempts whose end it did not write.
+/// </param>
+internal sealed record NodeEvent(string Node, string What, DateTimeOffset At, DateTimeOffset? Dead = null, IReadOnlySet<string>? InFlight = null)
 {
+    public static string InFlightKey(string item, long fence) => $"{item}#{fence}";
+
     public const string Killed = "SIGKILL";
     public const string Restarted = "restarted";
 
@@ -50,6 +57,20 @@ internal sealed class ClusterNodes : IAsyncDisposable
         }
     }
 
+    /// <summary>Writes each node process's whole output (killed ones included) to <c>n1-1.log</c>, <c>n1-2.log</c>, … in <paramref name="directory"/>.</summary>
+    public void WriteLogs(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        lock (_lock)
+        {
+            foreach (var (name, processes) in _started.GroupBy(s => s.Name).Select(g => (g.Key, g.ToList())))
+            {
+                for (var i = 0; i < processes.Count; i++)
+                    File.WriteAllText(Path.Combine(directory, $"{name}-{i + 1}.log"), processes[i].Process.Output);
+            }
+        }
+    }
+
     /// <summary>Starts the first node alone (it creates the schema), then the others together.</summary>
     public static async Task<ClusterNodes> StartAsync(int count, Func<string, Dictionary<string, string?>> settings)
     {
@@ -80,12 +101,19 @@ internal sealed class ClusterNodes : IAsyncDisposable
         }
     }
 
-    /// <summary>SIGKILL, once the test's API calls on their way to the node are answered.</summary>
-    public async Task KillAsync(int index)
+    /// <summary>
+    /// SIGKILL, once the test's API calls on their way to the node are answered; once it is gone,
+    /// <paramref name="inFlight"/> reads which attempts it left in flight (before anything can take them).
+    /// </summary>
+    public async Task KillAsync(int index, Func<Task<IReadOnlySet<string>>>? inFlight = null)
     {
         await CloseAsync(index);
-        Note(index, NodeEvent.Killed);
+        var at = TimeProvider.System.GetUtcNow();
         await _processes[index]!.KillAsync();
+        var dead = TimeProvider.System.GetUtcNow();
+        var left = inFlight is null ? null : await inFlight();
+        lock (_lock)
+            _events.Add(new NodeEvent(Names[index], NodeEvent.Killed, at, dead, left));
     }
 
     /// <summary>Starts a killed node again, under its old NodeId and settings.</summary>

@@ -285,17 +285,7 @@ public sealed class ItemLifecycleTests
         // looking in flight meanwhile (found by the randomized test: +29 to +35 s on a 30 s cadence).
         await using var store = await TestStore.CreateAsync(provider);
         await using var node = await StartApiNodeAsync(store);
-        Assert.True(node.App.Services.GetRequiredService<DataTypeCatalog>().TryGet("feed", out var feed));
-        var scheduler = node.App.Services.GetRequiredService<WorkItemScheduler>();
-        var now = TimeProvider.System.GetUtcNow();
-        foreach (var id in new[] { "cut", "running" })
-        {
-            await node.PutAsync("feed", id, new { tier = "hourly" });
-            await scheduler.ArmAsync(feed, [(id, "hourly", now.AddHours(1), false)], CancellationToken.None); // it ran: next cadence in an hour
-        }
-        Assert.True((await node.Store.BeginAttemptAsync("feed", "cut", 1, "stopped-node", false, now, CancellationToken.None)).IsStarted);
-        Assert.True((await node.Store.BeginAttemptAsync("feed", "running", 1, node.App.Services.GetRequiredService<NodeIdentity>().Id, false, now,
-            CancellationToken.None)).IsStarted);
+        var (feed, now) = await HourlyItemsInFlightAsync(node, ("cut", "stopped-node"), ("running", node.App.Services.GetRequiredService<NodeIdentity>().Id));
 
         await node.App.Services.GetRequiredService<WorkItemService>().RepairTriggersAsync(feed, CancellationToken.None);
 
@@ -311,6 +301,50 @@ public sealed class ItemLifecycleTests
             ["DataTypes:feed:Executor"] = "noop",
             ["DataTypes:feed:Cadence:hourly"] = "01:00:00",
         });
+
+    [Theory]
+    [Trait("Provider", "Sqlite")]
+    [InlineData(StorageProvider.Sqlite)]
+    [InlineData(StorageProvider.Postgres)]
+    public async Task AnItemLeftInFlightThatARecoveryTriggerStandsFor_IsNotArmedASecondTimeByTriggerRepair(StorageProvider provider)
+    {
+        // A node restarted under its NodeId releases its predecessor's items (node_id NULL), and its first
+        // check-in replaces their fired rows with recovery triggers. Trigger repair on another node then found
+        // them in flight with no fired row and armed each again, due now: two firings of one interrupted
+        // attempt, racing (found by the randomized test: the loser threw, and 4 items waited 35 s for their cadence).
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var node = await StartApiNodeAsync(store);
+        var (feed, now) = await HourlyItemsInFlightAsync(node, ("recovering", "stopped-node"), ("abandoned", "stopped-node"));
+        var quartz = await node.App.Services.GetRequiredService<Quartz.ISchedulerFactory>().GetScheduler();
+        // What Quartz's recovery stores (AdoJobStoreBase.StoreRecoveryTrigger): a one-shot in its own group naming the original trigger.
+        await quartz.ScheduleJob(Quartz.TriggerBuilder.Create()
+            .WithIdentity("recover_stopped-node_1", Quartz.SchedulerConstants.DefaultRecoveryGroup)
+            .ForJob(WorkItemKeys.Job("feed"))
+            .UsingJobData(Quartz.SchedulerConstants.FailedJobOriginalTriggerName, "recovering")
+            .UsingJobData(Quartz.SchedulerConstants.FailedJobOriginalTriggerGroup, "feed")
+            .StartAt(now.AddHours(2))
+            .Build());
+
+        await node.App.Services.GetRequiredService<WorkItemService>().RepairTriggersAsync(feed, CancellationToken.None);
+
+        Assert.True((await node.ItemAsync("feed", "recovering"))!.NextRunAt > now.AddMinutes(59), "its recovery trigger runs it: left on its cadence");
+        Assert.True((await node.ItemAsync("feed", "abandoned"))!.NextRunAt < TimeProvider.System.GetUtcNow().AddMinutes(1), "nothing resumes it: due now");
+    }
+
+    /// <summary>Hourly items of <c>feed</c> that ran (next cadence in an hour) and are in flight again, each on the node named.</summary>
+    private static async Task<(DataTypeDefinition Feed, DateTimeOffset Now)> HourlyItemsInFlightAsync(TestNode node, params (string Id, string Node)[] items)
+    {
+        Assert.True(node.App.Services.GetRequiredService<DataTypeCatalog>().TryGet("feed", out var feed));
+        var scheduler = node.App.Services.GetRequiredService<WorkItemScheduler>();
+        var now = TimeProvider.System.GetUtcNow();
+        foreach (var (id, owner) in items)
+        {
+            await node.PutAsync("feed", id, new { tier = "hourly" });
+            await scheduler.ArmAsync(feed, [(id, "hourly", now.AddHours(1), false)], CancellationToken.None);
+            Assert.True((await node.Store.BeginAttemptAsync("feed", id, 1, owner, false, now, CancellationToken.None)).IsStarted);
+        }
+        return (feed, now);
+    }
 
     private static async Task<DateTimeOffset?> ManualOneOffDueAsync(TestNode node, string entityId) =>
         await OneOffDueAsync(node, entityId, FiringKind.Manual);

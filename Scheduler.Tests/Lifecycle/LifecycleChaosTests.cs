@@ -23,6 +23,9 @@ public sealed class LifecycleChaosTests(ITestOutputHelper output)
     /// <summary>Minutes of random operations instead of the CI's 75 s, with a kill and restart every two minutes.</summary>
     public const string SoakVariable = "BATCHSCHEDULER_LIFECYCLE_SOAK";
 
+    /// <summary>A directory: each node's whole log is written to it (under the seed), and the nodes log at Information instead of Warning.</summary>
+    public const string LogsVariable = "BATCHSCHEDULER_LIFECYCLE_LOGS";
+
     private const int Nodes = 3;
     private static readonly TimeSpan CiDuration = TimeSpan.FromSeconds(75);
 
@@ -63,7 +66,7 @@ public sealed class LifecycleChaosTests(ITestOutputHelper output)
         {
             await Eventually.WithinAsync(() => Task.FromResult(Busiest()?.Count() >= 3), TimeSpan.FromSeconds(15));
             var victim = nodes.IndexOf(Busiest()?.Key ?? nodes.Names[0]);
-            await nodes.KillAsync(victim);
+            await nodes.KillAsync(victim, () => TableSnapshot.InFlightAsync(database.ConnectionString));
             await nodes.RestartAsync(victim);
         }))).ToList();
         await driver.RunAsync(duration, timeline);
@@ -90,6 +93,11 @@ public sealed class LifecycleChaosTests(ITestOutputHelper output)
         foreach (var result in results)
             output.WriteLine(result.ToString());
         var broken = results.Where(r => !r.Holds).ToList();
+        if (Environment.GetEnvironmentVariable(LogsVariable) is { Length: > 0 } logs)
+        {
+            nodes.WriteLogs(Path.Combine(logs, seed.ToString(CultureInfo.InvariantCulture)));
+            output.WriteLine($"node logs: {Path.Combine(logs, seed.ToString(CultureInfo.InvariantCulture))}");
+        }
         // For diagnosis: what the nodes logged (warnings and up) about the items a broken property names.
         foreach (var item in broken.SelectMany(r => r.ToString().Split('\n')).Select(l => l.Trim())
                      .Where(l => l.StartsWith("- ", StringComparison.Ordinal)).Select(l => l[2..].Split(' ', ':')[0]).Distinct().Take(5))

@@ -114,8 +114,16 @@ internal sealed partial class LifecycleChecks
     /// The call was open when its node was killed: the recorder saw it aborted, or answered it into
     /// the void (the abort not noticed yet). Either way its node never learnt how it ended.
     /// </summary>
-    private bool CutByKill(RecordedCall call) =>
-        _kills.Any(k => k.Node == call.Caller && call.Start < k.At && (call.End is not { } end || end >= k.At));
+    private bool CutByKill(RecordedCall call) => KillThatCut(call) is not null;
+
+    /// <summary>
+    /// The kill of its node that cut the call off: the call was still open when the node was gone, or it
+    /// was answered but the attempt's end was not written (its item was left in flight under its fence).
+    /// Without a record of what was left in flight, any call open at the signal counts.
+    /// </summary>
+    private NodeEvent? KillThatCut(RecordedCall call) =>
+        _kills.FirstOrDefault(k => k.Node == call.Caller && call.Start < (k.Dead ?? k.At) && (call.End is not { } end || end >= (k.Dead ?? k.At)
+            || (k.InFlight is null ? end >= k.At : call.Fence is { } fence && k.InFlight.Contains(NodeEvent.InFlightKey(call.Item, fence)))));
 
     /// <summary>
     /// When the item of a call its node's kill cut off is free to run again: the node's failover,
@@ -124,7 +132,7 @@ internal sealed partial class LifecycleChecks
     /// </summary>
     private DateTimeOffset ReleasedAt(RecordedCall cut)
     {
-        var kill = _kills.First(k => k.Node == cut.Caller && cut.Start < k.At && (cut.End is not { } end || end >= k.At));
+        var kill = KillThatCut(cut)!;
         var restart = _restarts.FirstOrDefault(r => r.Node == kill.Node && r.At > kill.At)?.At;
         return restart is { } back && back > kill.At + Failover ? back : kill.At + Failover;
     }

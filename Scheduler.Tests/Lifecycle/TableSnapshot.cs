@@ -33,6 +33,19 @@ internal sealed record TableSnapshot(
     /// <summary>Quartz's group for the triggers that recover a dead node's firings.</summary>
     public const string RecoveryGroup = "RECOVERING_JOBS";
 
+    /// <summary>The items in flight, as <see cref="NodeEvent.InFlightKey"/>s.</summary>
+    public static async Task<IReadOnlySet<string>> InFlightAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT data_type || '/' || entity_id, fence FROM work_items WHERE state = 'in_flight'", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        while (await reader.ReadAsync())
+            keys.Add(NodeEvent.InFlightKey(reader.GetString(0), reader.GetInt64(1)));
+        return keys;
+    }
+
     public static async Task<TableSnapshot> ReadAsync(string connectionString)
     {
         await using var connection = new NpgsqlConnection(connectionString);

@@ -105,9 +105,16 @@ internal sealed class FiringAdmission(
         var row = await attempts.BeginAsync(new AttemptRequest(item, entityId, firing.Attempt, started, notStartedSince));
         if (!row.IsStarted && reservation is not null)
             await credits.SettleAsync(reservation, 0, CancellationToken.None); // no call: the credits go back
+        if (row.IsStale && notStartedSince is { } since)
+        {
+            CoordinatorLog.SkippedStale(logger, item, entityId, firing.Attempt, node.Id, since, row.LastStart ?? since);
+            return null;
+        }
         if (row.IsStale)
         {
-            CoordinatorLog.SkippedStale(logger, item, entityId, firing.Attempt, node.Id, notStartedSince!.Value, row.LastStart ?? notStartedSince.Value);
+            // No guard was asked for: the start was refused because the item was in flight on a live node,
+            // and that attempt has ended since (read just after). It ran meanwhile, so this firing counts as busy.
+            await SkipBusyAsync(context, item, entityId, firing, "another node until just now");
             return null;
         }
         if (row.IsGone || row.IsExcluded)

@@ -20,10 +20,10 @@ public enum ArmMode
     /// <summary>A batch's run of each record: replaces whatever trigger the item has (it is a run-now of each).</summary>
     RunNow,
 
-    /// <summary>Trigger repair: only items that still have neither trigger nor firing once locked.</summary>
+    /// <summary>Trigger repair: only items that still have neither trigger nor firing once locked, and that no recovery trigger stands for.</summary>
     Repair,
 
-    /// <summary>Trigger repair of an interrupted attempt nothing resumes: due now, unless a firing of it has begun once locked.</summary>
+    /// <summary>Trigger repair of an interrupted attempt nothing resumes: due now, unless a firing of it has begun once locked or a recovery trigger stands for it.</summary>
     Resume,
 }
 
@@ -115,9 +115,11 @@ public sealed partial class ItemLifecycle
         foreach (var chunk in items.Chunk(1000))
         {
             using var held = await _locks.EnterAsync(dataType.Name, chunk.Select(i => i.EntityId), cancellationToken);
-            await using var rows = await _rows.LockManyAsync(dataType.Name, chunk.Select(i => i.EntityId).ToList(), cancellationToken);
+            // Repair and resume act on items that look abandoned; one a recovery trigger stands for is not.
+            var repairing = mode is ArmMode.Repair or ArmMode.Resume;
+            await using var rows = await _rows.LockManyAsync(dataType.Name, chunk.Select(i => i.EntityId).ToList(), cancellationToken, withRecoveries: repairing);
             var toArm = chunk
-                .Where(i => rows.Found.TryGetValue(i.EntityId, out var found) && (i.Tier == Tiers.Exclude || mode switch
+                .Where(i => rows.Found.TryGetValue(i.EntityId, out var found) && !(repairing && found.HasRecovery) && (i.Tier == Tiers.Exclude || mode switch
                 {
                     ArmMode.Repair => !found.HasTriggerOrFiring,
                     ArmMode.Register => !found.HasPendingOneOff,

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using BatchScheduler.Configuration;
+using BatchScheduler.QuartzTables;
 using BatchScheduler.Storage;
 using BatchScheduler.WorkItems;
 using Microsoft.Extensions.Options;
@@ -24,7 +25,8 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
     /// writes them, so two bulk moves wait rather than deadlock) and reads whether each has a trigger
     /// or firing, and whether that is a pending one-off.
     /// </summary>
-    public async Task<LockedRows> LockManyAsync(string dataType, IReadOnlyList<string> entityIds, CancellationToken cancellationToken)
+    /// <param name="withRecoveries">Also read which of them a pending recovery trigger stands for (<see cref="LockedItem.HasRecovery"/>).</param>
+    public async Task<LockedRows> LockManyAsync(string dataType, IReadOnlyList<string> entityIds, CancellationToken cancellationToken, bool withRecoveries = false)
     {
         var connection = await connections.OpenAsync(cancellationToken);
         DbTransaction? transaction = null;
@@ -73,6 +75,13 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
                     var id = reader.GetString(0);
                     found[id] = new LockedItem(id, Flag(reader.GetValue(1)), Flag(reader.GetValue(2)), Flag(reader.GetValue(3)));
                 }
+            }
+            if (withRecoveries && found.Count > 0)
+            {
+                // Read after the rows above: a recovery that deleted a fired row they did not see had stored its trigger by then.
+                var recovering = await RecoveredFirings.PendingForAsync(connection, transaction, _schedulerName, dataType, cancellationToken);
+                foreach (var id in recovering.Where(found.ContainsKey))
+                    found[id] = found[id] with { HasRecovery = true };
             }
             return new LockedRows(found, connection, transaction);
         }
@@ -151,7 +160,8 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
 /// <summary>What a bulk move found of one item under its lock.</summary>
 /// <param name="HasPendingOneOff">Its trigger is a one-off (retry, deferral, run-now, upstream arm) still to fire.</param>
 /// <param name="HasFiring">A firing of it is under way (a <c>qrtz_fired_triggers</c> row).</param>
-internal sealed record LockedItem(string EntityId, bool HasTriggerOrFiring, bool HasPendingOneOff, bool HasFiring);
+/// <param name="HasRecovery">A recovery trigger stands for an interrupted firing of it (read only when asked for).</param>
+internal sealed record LockedItem(string EntityId, bool HasTriggerOrFiring, bool HasPendingOneOff, bool HasFiring, bool HasRecovery = false);
 
 /// <summary>Items' rows held for a bulk move (see <see cref="ItemRows.LockManyAsync"/>); committed by <see cref="HeldRows.CommitAsync"/>.</summary>
 internal sealed class LockedRows(IReadOnlyDictionary<string, LockedItem> found, DbConnection connection, DbTransaction? transaction)

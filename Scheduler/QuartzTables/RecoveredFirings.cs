@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Text.Json;
 using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
 
@@ -64,6 +65,50 @@ internal static class RecoveredFirings
     /// <summary>Where moved triggers go: <paramref name="misfireThreshold"/> before now, less <see cref="MisfireMargin"/>.</summary>
     public static DateTimeOffset Front(DateTimeOffset now, TimeSpan misfireThreshold) =>
         now - misfireThreshold + (misfireThreshold > MisfireMargin * 2 ? MisfireMargin : misfireThreshold / 2);
+
+    /// <summary>
+    /// The entity ids of <paramref name="dataType"/> that a recovery trigger stands for: Quartz stored it
+    /// (<c>StoreRecoveryTrigger</c>) in the transaction that deleted the interrupted firing's fired row, and
+    /// it stays until its own firing completes (it is never a plain trigger, so Quartz's round fires it
+    /// and keeps it <c>COMPLETE</c> meanwhile). Such an item will be run again by it: whoever finds the
+    /// item in flight with no fired row of its own must not arm a second run. The original trigger's key
+    /// is in the trigger's job data, which is Quartz's JSON map of strings (<c>UseSystemTextJsonSerializer</c>).
+    /// </summary>
+    public static async Task<HashSet<string>> PendingForAsync(
+        DbConnection connection, DbTransaction? transaction, string schedulerName, string dataType, CancellationToken cancellationToken)
+    {
+        var pending = new HashSet<string>(StringComparer.Ordinal);
+        await using var command = connection.Command(
+            $"SELECT job_data FROM qrtz_triggers WHERE sched_name = @sched AND trigger_group = '{Group}' AND job_data IS NOT NULL", transaction)
+            .With("@sched", schedulerName);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (OriginalKey((byte[])reader.GetValue(0)) is ({ } group, { } name) && group == dataType)
+                pending.Add(name);
+        }
+        return pending;
+    }
+
+    /// <summary>The group and name of the trigger a recovery trigger's job data says it stands for.</summary>
+    internal static (string? Group, string? Name) OriginalKey(byte[] jobData)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(jobData);
+            if (json.RootElement.ValueKind != JsonValueKind.Object)
+                return (null, null);
+            return (Text(json.RootElement, Quartz.SchedulerConstants.FailedJobOriginalTriggerGroup),
+                    Text(json.RootElement, Quartz.SchedulerConstants.FailedJobOriginalTriggerName));
+        }
+        catch (JsonException)
+        {
+            return (null, null);
+        }
+
+        static string? Text(JsonElement map, string key) =>
+            map.TryGetProperty(key, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+    }
 
     /// <summary>Runs <see cref="MoveAhead"/> (<see cref="MoveAheadPostgres"/> on PostgreSQL); the number of triggers moved.</summary>
     public static async Task<int> MoveAheadAsync(DbConnection connection, StorageProvider provider, string schedulerName, DateTimeOffset front,
