@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using BatchScheduler.Executors.Contract;
+using BatchScheduler.Hosting;
 using BatchScheduler.QuartzTables;
 using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
@@ -142,10 +143,10 @@ public sealed class BulkTriggerTests
         await QuartzRows.AssertConsistentAsync(database.ConnectionString);
     }
 
-    private static long Completed(TestNode node) => ((BatchedCompletionJobStore)node.App.Services.GetRequiredService<IJobStore>()).Batched;
+    private static long Completed(TestNode node) => ((BatchedCompletionJobStore)((GatedJobStore)node.App.Services.GetRequiredService<IJobStore>()).Inner).Batched;
 
     private static long SetFired(TestNode node) =>
-        ((BatchedCompletionJobStore)node.App.Services.GetRequiredService<IJobStore>()).FiringRounds?.Fired ?? 0;
+        ((BatchedCompletionJobStore)((GatedJobStore)node.App.Services.GetRequiredService<IJobStore>()).Inner).FiringRounds?.Fired ?? 0;
 
     /// <summary>
     /// A round that finds both plain triggers and one-offs due (which carry job data) fires the

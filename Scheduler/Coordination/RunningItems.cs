@@ -11,6 +11,7 @@ public sealed class RunningItems
 {
     private readonly ConcurrentDictionary<(string DataType, string EntityId), RunningClaim> _running = new();
     private readonly SemaphoreSlim _changed = new(0);
+    private string? _cancelledAll;
 
     public int Count => _running.Count;
 
@@ -25,7 +26,11 @@ public sealed class RunningItems
     {
         var claim = new RunningClaim(dataType, entityId, CancellationTokenSource.CreateLinkedTokenSource(quartzToken));
         if (_running.TryAdd((dataType, entityId), claim))
+        {
+            if (Volatile.Read(ref _cancelledAll) is { } reason)
+                claim.Cancel(reason); // a firing handed out before a shutdown's grace period ended, run after it
             return claim;
+        }
         claim.Dispose();
         return null;
     }
@@ -43,9 +48,10 @@ public sealed class RunningItems
     /// <summary>Why a graceful shutdown cancels what still runs after its grace period.</summary>
     public const string ShutdownReason = "Handed back: the node shut down before the attempt finished";
 
-    /// <summary>Asks every running execution to stop.</summary>
+    /// <summary>Asks every running execution to stop, and every one claimed from now on.</summary>
     public void CancelAll(string reason = ShutdownReason)
     {
+        Volatile.Write(ref _cancelledAll, reason);
         foreach (var claim in _running.Values)
             claim.Cancel(reason);
     }

@@ -11,8 +11,14 @@ namespace BatchScheduler.Hosting;
 /// coordinator hands those back (state <c>deferred</c>, due now, attempt not counted), so another
 /// node, or this one when it starts again, runs them; Quartz then leaves the cluster cleanly.
 /// </summary>
+/// <remarks>
+/// "Running" is every firing the job store has handed out (<see cref="FiringGate"/>), not only the
+/// items whose jobs have claimed them: Quartz refuses every scheduler call once its own shutdown has
+/// begun, so a firing dispatched just before standby whose job ran after it could not move its item's
+/// trigger, and left the item in flight with none.
+/// </remarks>
 internal sealed partial class GracefulShutdownService(
-    ISchedulerFactory schedulers, RunningItems running, IOptions<ClusterOptions> cluster, TimeProvider time,
+    ISchedulerFactory schedulers, RunningItems running, FiringGate firings, IOptions<ClusterOptions> cluster, TimeProvider time,
     ILogger<GracefulShutdownService> logger) : IHostedService
 {
     private int _stopped;
@@ -23,24 +29,35 @@ internal sealed partial class GracefulShutdownService(
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 1)
             return;
+        firings.Close();
         var scheduler = await schedulers.GetScheduler(cancellationToken);
         await scheduler.Standby(cancellationToken);
         var grace = cluster.Value.ShutdownGracePeriod;
-        if (running.Count == 0)
-            return;
-        Draining(logger, running.Count, grace);
+        if (running.Count == 0 && firings.Firings == 0)
+        {
+            await firings.WaitIdleAsync(cancellationToken); // a firing call still in progress
+            if (firings.Firings == 0)
+                return;
+        }
+        Draining(logger, Math.Max(running.Count, firings.Firings), grace);
         using var graceOver = new CancellationTokenSource(grace, time);
         using var either = CancellationTokenSource.CreateLinkedTokenSource(graceOver.Token, cancellationToken);
         try
         {
-            await running.WaitIdleAsync(either.Token);
+            await WaitIdleAsync(either.Token);
             return;
         }
         catch (OperationCanceledException) when (graceOver.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            HandingBack(logger, running.Count, grace);
+            HandingBack(logger, Math.Max(running.Count, firings.Firings), grace);
         }
-        running.CancelAll();
+        running.CancelAll(); // claims taken from now on are cancelled as they are taken
+        await WaitIdleAsync(cancellationToken);
+    }
+
+    private async Task WaitIdleAsync(CancellationToken cancellationToken)
+    {
+        await firings.WaitIdleAsync(cancellationToken);
         await running.WaitIdleAsync(cancellationToken);
     }
 

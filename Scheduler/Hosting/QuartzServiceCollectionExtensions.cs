@@ -73,6 +73,9 @@ internal static class QuartzServiceCollectionExtensions
                     ? (Func<IJobStore, SetFiringRounds>)(store => new SetFiringRounds(provider.GetRequiredService<ConnectionFactory>(), cluster.SchedulerName, node.Id,
                         MisfireThreshold, provider.GetRequiredService<TimeProvider>(), key => store.GetJob(key)))
                     : null));
+        // Outermost: every firing and completion passes the gate a graceful shutdown closes.
+        services.AddSingleton<FiringGate>();
+        services.DecorateJobStore((provider, inner) => new GatedJobStore(inner, provider.GetRequiredService<FiringGate>()));
         if (cluster.Role == NodeRoles.Worker)
         {
             // Before Quartz starts: an earlier process of this node id must not keep its items "busy".
