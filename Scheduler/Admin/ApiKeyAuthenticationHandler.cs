@@ -56,7 +56,7 @@ internal sealed partial class ApiKeyAuthenticationHandler(
     private string? LoopbackRefusal()
     {
         if (!LoopbackHosts.IsAllowed(Request.Host, admin.Value.AllowedHosts))
-            return $"Host '{Request.Host.Host}' is not a loopback name nor listed in {LoopbackHosts.Setting}. Without Admin:ApiKeys a loopback caller is trusted only under a loopback name (localhost, 127.0.0.1, [::1]) or a host added to {LoopbackHosts.Setting}; any other name may be a web page that pointed its own name at this machine.";
+            return $"Host '{Request.Host.Host}' is not a loopback name nor listed in {LoopbackHosts.Setting}. Without Admin:ApiKeys a loopback caller is trusted only under a loopback name (localhost, 127.0.0.1, [::1]) or a host added to {LoopbackHosts.Setting} (add this one if it is a name of this machine that no one else controls); any other name may be a web page that pointed its own name at this machine.";
         return CrossSiteRequests.Refusal(Request);
     }
 

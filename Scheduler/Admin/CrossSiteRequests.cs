@@ -24,7 +24,7 @@ internal static class CrossSiteRequests
             return null;
         var origin = request.Headers.Origin.ToString();
         if (origin.Length > 0 && !IsOwnOrigin(origin, request))
-            return $"This change was sent by a page on another origin ('{origin}', not '{OwnOrigin(request)}'). Without Admin:ApiKeys a loopback caller is trusted only for requests a web page on another origin cannot make.";
+            return $"This change was sent by a page on another origin ('{origin}'; this node's own is '{OwnOrigin(request)}'). Without Admin:ApiKeys a loopback caller is trusted only for requests a web page on another origin cannot make.";
         var fetchSite = request.Headers["Sec-Fetch-Site"].ToString();
         if (fetchSite is "cross-site" or "same-site")
             return $"This change was sent by a page on another site (Sec-Fetch-Site: {fetchSite}). Without Admin:ApiKeys a loopback caller is trusted only for requests a web page on another origin cannot make.";

@@ -21,7 +21,7 @@ internal static class HealthEndpoints
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync })
             .Describe("Liveness: the process answers", "Always 200 while the process runs; checks nothing else, so a load balancer does not restart a node for a database outage.");
         app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync })
-            .Describe("Readiness: the store answers", "200 while the database answers a query within 2 s; 503 with the reason while it does not.");
+            .Describe("Readiness: the store answers", "200 while the database answers a query within 2 s; 503 with the description 'database unreachable' while it does not (the reason goes to the node's log, not to this anonymous answer).");
         return app;
     }
 
