@@ -165,6 +165,22 @@ public sealed class ApiKeyAuthenticationTests(ApiKeysFixture fixture) : IClassFi
         Assert.Null(await fixture.Node.ItemAsync("t", "viewer-tried"));
     }
 
+    /// <summary>The Host and cross-site rules are for loopback callers without keys: a key is what a page on another origin cannot send.</summary>
+    [Fact]
+    public async Task AdminKey_ForeignHostCrossSiteSimplePost_IsServed()
+    {
+        using var http = new HttpClient { BaseAddress = fixture.Node.Http.BaseAddress };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/failures/done?dataType=t") { Content = new StringContent("x", Encoding.UTF8, "text/plain") };
+        request.Headers.Host = "scheduler.example.test";
+        request.Headers.TryAddWithoutValidation("Origin", "http://evil.example");
+        request.Headers.TryAddWithoutValidation("Sec-Fetch-Site", "cross-site");
+        request.Headers.Add("X-Api-Key", ApiKeysFixture.AdminKey);
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
     [Theory]
     [InlineData("bearer")]
     [InlineData("BEARER")]

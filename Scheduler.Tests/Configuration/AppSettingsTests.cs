@@ -140,6 +140,8 @@ public sealed class AppSettingsTests : IDisposable
     [InlineData("Admin:ApiKeys:0:Key=short|Admin:ApiKeys:0:Role=admin", "Admin:ApiKeys:0:Key", "8 characters")]
     [InlineData("Admin:ApiKeys:0:Key=long-enough-key|Admin:ApiKeys:0:Role=root", "Admin:ApiKeys:0:Role", "root")]
     [InlineData("Admin:ApiKeys:0:Key=same-key-twice|Admin:ApiKeys:1:Key=same-key-twice", "Admin:ApiKeys", "more than once")]
+    [InlineData("Admin:AllowedHosts:0=*", "Admin:AllowedHosts:0", "Admin:ApiKeys")]
+    [InlineData("Admin:AllowedHosts:0=http://scheduler.example.test:5080", "Admin:AllowedHosts:0", "http://scheduler.example.test:5080")]
     [InlineData("Batches:MaxRecordBytes=100", "Batches:MaxRecordBytes", "100")]
     [InlineData("Batches:Retention=00:00:00", "Batches:Retention", "00:00:00")]
     [InlineData("Batches:MonitorInterval=00:10:00", "Batches:MonitorInterval", "00:10:00")]

@@ -48,6 +48,8 @@ public sealed partial class NodeProcess : IAsyncDisposable
         node._process.BeginErrorReadLine();
         var address = await node._listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
         node.Http = new HttpClient { BaseAddress = address };
+        // As a script does (docs/security.md, Access): without keys a loopback POST needs it.
+        node.Http.DefaultRequestHeaders.Add(BatchScheduler.Admin.CrossSiteRequests.Header, "BatchScheduler tests");
         return node;
     }
 

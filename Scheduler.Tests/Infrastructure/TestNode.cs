@@ -20,6 +20,8 @@ public sealed class TestNode : IAsyncDisposable
     {
         App = app;
         Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        // As a script does (docs/security.md, Access): without keys a loopback POST needs it.
+        Http.DefaultRequestHeaders.Add(BatchScheduler.Admin.CrossSiteRequests.Header, "BatchScheduler tests");
     }
 
     public WebApplication App { get; }

@@ -12,9 +12,10 @@ namespace BatchScheduler.Admin;
 /// <summary>
 /// With <c>Admin:ApiKeys</c> configured: <c>Authorization: Bearer &lt;key&gt;</c> or
 /// <c>X-Api-Key: &lt;key&gt;</c> identifies the caller and its role. With none configured: loopback
-/// callers are admins and everyone else is refused.
+/// callers are admins for requests a web page on another origin cannot make (an allowed
+/// <c>Host</c>, not cross-site), and everyone else is refused.
 /// </summary>
-internal sealed class ApiKeyAuthenticationHandler(
+internal sealed partial class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
@@ -22,6 +23,7 @@ internal sealed class ApiKeyAuthenticationHandler(
 {
     public const string SchemeName = "ApiKey";
     private const string FailureItem = "BatchScheduler.AuthFailure";
+    private const string BrowserRefusalItem = "BatchScheduler.BrowserRefusal";
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -30,7 +32,13 @@ internal sealed class ApiKeyAuthenticationHandler(
         {
             var remote = Context.Connection.RemoteIpAddress;
             if (remote is null || IPAddress.IsLoopback(remote))
-                return Task.FromResult(Success("loopback", AdminRoles.Admin));
+            {
+                var refusal = LoopbackRefusal();
+                if (refusal is null)
+                    return Task.FromResult(Success("loopback", AdminRoles.Admin));
+                Context.Items[BrowserRefusalItem] = true;
+                return Task.FromResult(Fail(refusal));
+            }
             return Task.FromResult(Fail("This node has no Admin:ApiKeys configured, so it answers loopback requests only."));
         }
         var presented = PresentedKey();
@@ -42,6 +50,14 @@ internal sealed class ApiKeyAuthenticationHandler(
                 return Task.FromResult(Success("api-key", key.Role));
         }
         return Task.FromResult(Fail("The API key is not valid."));
+    }
+
+    /// <summary>Why this loopback request may come from a web page on another origin, or null when it cannot.</summary>
+    private string? LoopbackRefusal()
+    {
+        if (!LoopbackHosts.IsAllowed(Request.Host, admin.Value.AllowedHosts))
+            return $"Host '{Request.Host.Host}' is not a loopback name nor listed in {LoopbackHosts.Setting}. Without Admin:ApiKeys a loopback caller is trusted only under a loopback name (localhost, 127.0.0.1, [::1]) or a host added to {LoopbackHosts.Setting} (add this one if it is a name of this machine that no one else controls); any other name may be a web page that pointed its own name at this machine.";
+        return CrossSiteRequests.Refusal(Request);
     }
 
     private string? PresentedKey()
@@ -70,6 +86,8 @@ internal sealed class ApiKeyAuthenticationHandler(
         var reason = Context.Items[FailureItem] as string
             ?? "An API key is required: send 'Authorization: Bearer <key>' or 'X-Api-Key: <key>'.";
         var loopbackOnly = admin.Value.ApiKeys.Count == 0;
+        if (Context.Items.ContainsKey(BrowserRefusalItem))
+            RefusedLoopbackRequest(Logger, Request.Method, Request.Path, reason);
         return WriteProblemAsync(loopbackOnly ? StatusCodes.Status403Forbidden : StatusCodes.Status401Unauthorized, reason);
     }
 
@@ -82,4 +100,7 @@ internal sealed class ApiKeyAuthenticationHandler(
             Response.Headers.WWWAuthenticate = "Bearer";
         return Results.Problem(detail, statusCode: status, title: status == 401 ? "Unauthorized" : "Forbidden").ExecuteAsync(Context);
     }
+
+    [LoggerMessage(2110, LogLevel.Warning, "Refused {Method} {Path} from a loopback caller without a key: {Reason}")]
+    private static partial void RefusedLoopbackRequest(ILogger logger, string method, string path, string reason);
 }

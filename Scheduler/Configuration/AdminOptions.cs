@@ -7,6 +7,14 @@ public sealed class AdminOptions
 
     /// <summary>API keys. Empty: only loopback requests are answered.</summary>
     public List<ApiKeyOptions> ApiKeys { get; set; } = [];
+
+    /// <summary>
+    /// Without <see cref="ApiKeys"/>: host names a loopback caller may address the node by, besides
+    /// the loopback names (<c>localhost</c>, <c>*.localhost</c>, <c>127.0.0.1</c>, <c>[::1]</c>).
+    /// An entry is a host name or address without scheme or port; <c>*.example.test</c> also
+    /// allows every name under <c>example.test</c>. Not used when keys are configured.
+    /// </summary>
+    public List<string> AllowedHosts { get; set; } = [];
 }
 
 /// <summary>One API key and what it may do.</summary>

@@ -70,6 +70,11 @@ internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
         var duplicates = o.ApiKeys.GroupBy(k => k.Key, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
         if (duplicates.Count > 0)
             errors.Add($"{AdminOptions.Section}:ApiKeys: each key may appear once; {duplicates.Count} key(s) appear more than once.");
+        for (var i = 0; i < o.AllowedHosts.Count; i++)
+        {
+            if (Admin.LoopbackHosts.SettingProblem(o.AllowedHosts[i]) is { } problem)
+                errors.Add($"{AdminOptions.Section}:AllowedHosts:{i} '{o.AllowedHosts[i]}' {problem}");
+        }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -38,6 +38,7 @@ internal sealed class BatchesClient(SubmitOptions options, HttpClient http)
     {
         if (!string.IsNullOrEmpty(options.ApiKey))
             request.Headers.Add("X-Api-Key", options.ApiKey);
+        request.Headers.Add(Admin.CrossSiteRequests.Header, "BatchScheduler submit");
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (timeout is { } t)
             limit.CancelAfter(t);

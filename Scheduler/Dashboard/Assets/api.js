@@ -1,6 +1,8 @@
 // Every call to /api goes through here: it adds the API key (kept in sessionStorage, sent as
 // X-Api-Key), turns problem details into errors with the server's own message, and reports
 // 401 (ask for a key) and 403 on a change (this key may only read) to the page.
+// Every call also sends X-Requested-With: without keys the node trusts a loopback change only
+// with it (or a JSON body), which a page on another origin cannot send (docs/security.md, Access).
 
 const KEY = 'batchscheduler.apiKey';
 const READ_ONLY = 'batchscheduler.readOnly';
@@ -48,7 +50,7 @@ export async function request(method, path, { query, body, accept = 'application
   for (const [name, value] of Object.entries(query ?? {})) {
     if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, value);
   }
-  const headers = { Accept: accept };
+  const headers = { Accept: accept, 'X-Requested-With': 'BatchScheduler dashboard' };
   const key = apiKey();
   if (key) headers['X-Api-Key'] = key;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
