@@ -331,4 +331,26 @@ public abstract class TextRulesTests(TextRulesFixture fixture)
         Assert.Contains("whitespace", errors[9], StringComparison.Ordinal);
         Assert.Contains("dataType", errors[10], StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task BatchUpload_CsvFieldsWithNul_EachGetAnErrorLine()
+    {
+        var prefix = $"c{Guid.NewGuid():N}"[..12];
+        var csv = $"entityId,note\n{prefix}-1,fine\n{prefix}\0-2,x\n{prefix}-3,x\0y\n{prefix}-4,fine\n";
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(csv));
+        content.Headers.ContentType = new MediaTypeHeaderValue("text/csv");
+
+        using var response = await Http.PostAsync("/api/batches?dataType=plain", content);
+        var batch = await ApiResponses.JsonAsync(response);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(4, batch.GetProperty("total").GetInt32());
+        Assert.Equal(2, batch.GetProperty("invalid").GetInt32());
+
+        using var errorsResponse = await Http.GetAsync($"/api/batches/{batch.GetProperty("id").GetString()}/errors");
+        var errors = (await ApiResponses.JsonAsync(errorsResponse)).EnumerateArray().ToDictionary(e => e.GetProperty("line").GetInt64());
+        Assert.Equal([3L, 4L], errors.Keys.Order());
+        Assert.Contains("entityId contains U+0000", errors[3].GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Equal($"{prefix}\uFFFD-2", errors[3].GetProperty("entityId").GetString()); // shown, with what cannot be stored replaced
+        Assert.Contains("payload.note contains U+0000", errors[4].GetProperty("reason").GetString(), StringComparison.Ordinal);
+    }
 }

@@ -28,7 +28,8 @@ internal static class WorkItemsApi
             .ProducesProblem(StatusCodes.Status404NotFound);
         items.MapPut("/{dataType}/{entityId}", PutAsync).RequireAuthorization(ApiPolicies.Admin)
             .WithSummary("Register or update one work item")
-            .WithDescription("Without a tier the data type's default tier applies; payload is any JSON up to 65,536 characters.")
+            .WithDescription("Without a tier the data type's default tier applies; payload is any JSON up to 65,536 characters. "
+                + "The entity id, tier and payload text follow the text rule (docs/security.md, Text); a 400 names the field that breaks it.")
             .DescribesJsonBody<PutWorkItemRequest>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
