@@ -202,7 +202,7 @@ public sealed class OpenApiDocumentTests(OpenApiFixture fixture) : IClassFixture
         });
 
         var cancel = Operation(document, "POST /api/batches/{id}/cancel")!.Value.GetProperty("responses");
-        Assert.Equal(["200", "401", "403", "404", "409"], cancel.EnumerateObject().Select(r => r.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(["200", "400", "401", "403", "404", "409"], cancel.EnumerateObject().Select(r => r.Name).Order(StringComparer.Ordinal));
         Assert.Contains("ProblemDetails", cancel.GetProperty("409").GetProperty("content").GetProperty("application/problem+json").GetRawText());
         Assert.Contains("ProblemDetails", cancel.GetProperty("401").GetProperty("content").GetProperty("application/problem+json").GetRawText());
         var schemes = document.GetProperty("components").GetProperty("securitySchemes");

@@ -27,18 +27,23 @@ internal static class BatchesApi
             .ProducesProblem(StatusCodes.Status400BadRequest);
         batches.MapGet("/{id}", GetAsync).RequireAuthorization(ApiPolicies.Viewer)
             .WithSummary("Get a batch's summary")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
         batches.MapGet("/{id}/results", ResultsAsync).RequireAuthorization(ApiPolicies.Viewer)
             .WithSummary("The result file: records that succeeded, in line order")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
         batches.MapGet("/{id}/errors", ErrorsAsync).RequireAuthorization(ApiPolicies.Viewer)
             .WithSummary("The error file: invalid, failed, expired and cancelled records with the reason")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
         batches.MapGet("/{id}/audit", AuditAsync).RequireAuthorization(ApiPolicies.Viewer)
             .WithSummary("The audit log: parameters, timings, item states and the verification input = succeeded + failed + invalid")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
         batches.MapPost("/{id}/cancel", CancelAsync).RequireAuthorization(ApiPolicies.Admin)
             .WithSummary("Cancel a validating or in-progress batch")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
         return api;
@@ -50,6 +55,8 @@ internal static class BatchesApi
     {
         if (string.IsNullOrWhiteSpace(dataType))
             return ApiProblems.BadRequest("dataType is missing; name the data type of the file's records (?dataType=x).");
+        if (TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength) is { } typeError)
+            return ApiProblems.BadRequest(typeError);
         if (!catalog.TryGet(dataType, out var definition))
             return ApiProblems.BadRequest(catalog.Unknown(dataType));
         var contentType = context.Request.ContentType;
@@ -118,13 +125,15 @@ internal static class BatchesApi
 
     private static async Task<Results<Ok<BatchSummary>, ProblemHttpResult>> GetAsync(
         string id, BatchStore store, BatchService service, CancellationToken cancellationToken) =>
-        await store.GetAsync(id, cancellationToken) is { } batch
+        RejectId(id) is { } idError ? ApiProblems.BadRequest(idError)
+        : await store.GetAsync(id, cancellationToken) is { } batch
             ? TypedResults.Ok(await service.SummarizeAsync(batch, cancellationToken))
             : ApiProblems.NotFound(NoSuchBatch(id));
 
     private static async Task<Results<Ok<IAsyncEnumerable<BatchResult>>, ProblemHttpResult>> ResultsAsync(
         string id, BatchStore store, CancellationToken cancellationToken) =>
-        await store.GetAsync(id, cancellationToken) is { } batch
+        RejectId(id) is { } idError ? ApiProblems.BadRequest(idError)
+        : await store.GetAsync(id, cancellationToken) is { } batch
             ? TypedResults.Ok(Outputs(store, batch, cancellationToken)
                 .Where(r => r.Outcome == RecordOutcomes.Succeeded)
                 .Select(r => new BatchResult(r.Line, r.EntityId!, r.DataType!)))
@@ -132,7 +141,8 @@ internal static class BatchesApi
 
     private static async Task<Results<Ok<IAsyncEnumerable<BatchError>>, ProblemHttpResult>> ErrorsAsync(
         string id, BatchStore store, CancellationToken cancellationToken) =>
-        await store.GetAsync(id, cancellationToken) is { } batch
+        RejectId(id) is { } idError ? ApiProblems.BadRequest(idError)
+        : await store.GetAsync(id, cancellationToken) is { } batch
             ? TypedResults.Ok(Outputs(store, batch, cancellationToken)
                 .Where(r => r.Outcome is not (RecordOutcomes.Succeeded or ""))
                 .Select(r => new BatchError(r.Line, r.EntityId, r.DataType, r.Outcome, r.Reason)))
@@ -141,6 +151,8 @@ internal static class BatchesApi
     private static async Task<Results<Ok<BatchAudit>, ProblemHttpResult>> AuditAsync(
         string id, BatchStore store, BatchService service, CancellationToken cancellationToken)
     {
+        if (RejectId(id) is { } idError)
+            return ApiProblems.BadRequest(idError);
         if (await store.GetAsync(id, cancellationToken) is not { } batch)
             return ApiProblems.NotFound(NoSuchBatch(id));
         var summary = await service.SummarizeAsync(batch, cancellationToken);
@@ -177,6 +189,8 @@ internal static class BatchesApi
     private static async Task<Results<Ok<BatchSummary>, ProblemHttpResult>> CancelAsync(
         string id, BatchStore store, BatchService service, CancellationToken cancellationToken)
     {
+        if (RejectId(id) is { } idError)
+            return ApiProblems.BadRequest(idError);
         if (await store.GetAsync(id, cancellationToken) is not { } batch)
             return ApiProblems.NotFound(NoSuchBatch(id));
         if (!await service.CancelAsync(id, cancellationToken))
@@ -202,6 +216,8 @@ internal static class BatchesApi
             after = page[^1].Line;
         }
     }
+
+    private static string? RejectId(string id) => TextRules.RejectText(id, "id", TextRules.MaxBatchIdLength);
 
     private static string NoSuchBatch(string id) => $"No batch '{id}'.";
 }

@@ -44,6 +44,8 @@ internal static class StatusApi
         FailureStore store, DataTypeCatalog catalog, CancellationToken cancellationToken,
         string? done = null, string? dataType = null, string? entityId = null, string? page = null, string? pageSize = null)
     {
+        if (RejectFilters(dataType, entityId) is { } textError)
+            return ApiProblems.BadRequest(textError);
         if (dataType is not null && !catalog.TryGet(dataType, out _))
             return ApiProblems.BadRequest(catalog.Unknown(dataType));
         if (!RequestValues.TryBool(done, "done", out var doneFilter, out var doneError))
@@ -57,12 +59,18 @@ internal static class StatusApi
         FailureStore store, DataTypeCatalog catalog, CancellationToken cancellationToken,
         string? dataType = null, string? entityId = null, string? before = null)
     {
+        if (RejectFilters(dataType, entityId) is { } textError)
+            return ApiProblems.BadRequest(textError);
         if (dataType is not null && !catalog.TryGet(dataType, out _))
             return ApiProblems.BadRequest(catalog.Unknown(dataType));
         if (!RequestValues.TryInstant(before, "before", out var cutoff, out var beforeError))
             return ApiProblems.BadRequest(beforeError!);
         return TypedResults.Ok(new MarkedFailures(await store.MarkAllDoneAsync(dataType, entityId, cutoff, cancellationToken)));
     }
+
+    private static string? RejectFilters(string? dataType, string? entityId) =>
+        TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength)
+        ?? TextRules.RejectText(entityId, "entityId", TextRules.MaxEntityIdLength);
 
     private static async Task<Results<NoContent, ProblemHttpResult>> MarkDoneAsync(long id, FailureStore store, CancellationToken cancellationToken) =>
         await store.MarkDoneAsync(id, cancellationToken) ? TypedResults.NoContent() : ApiProblems.NotFound($"No failure with id {id}.");

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using BatchScheduler.WorkItems;
 
@@ -29,17 +30,26 @@ internal static class WorkItemCursor
     public static string Of(WorkItem item) =>
         Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{item.DataType}\n{item.EntityId}")).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    public static bool TryRead(string cursor, out string dataType, out string entityId)
+    /// <summary>The data type and entity id in <paramref name="cursor"/>, or why it is not a cursor this API gave out.</summary>
+    public static bool TryRead(string cursor, out string dataType, out string entityId, out string? error)
     {
         dataType = entityId = "";
+        error = TextRules.RejectText(cursor, "after", TextRules.MaxCursorLength);
+        if (error is not null)
+            return false;
         var base64 = cursor.Replace('-', '+').Replace('_', '/');
         base64 += new string('=', (4 - (base64.Length % 4)) % 4);
         var bytes = new byte[base64.Length];
-        if (!Convert.TryFromBase64String(base64, bytes, out var length))
+        string[] parts = [];
+        if (Convert.TryFromBase64String(base64, bytes, out var length) && System.Text.Unicode.Utf8.IsValid(bytes.AsSpan(0, length)))
+            parts = System.Text.Encoding.UTF8.GetString(bytes, 0, length).Split('\n', 2);
+        if (parts.Length != 2
+            || TextRules.RejectText(parts[0], "after", TextRules.MaxDataTypeLength) is not null
+            || TextRules.RejectText(parts[1], "after", TextRules.MaxEntityIdLength) is not null)
+        {
+            error = $"after '{TextRules.Printable(cursor)}' is not a cursor this API gave out; pass the previous answer's next as it is.";
             return false;
-        var parts = System.Text.Encoding.UTF8.GetString(bytes, 0, length).Split('\n', 2);
-        if (parts.Length != 2)
-            return false;
+        }
         (dataType, entityId) = (parts[0], parts[1]);
         return true;
     }
@@ -59,27 +69,22 @@ internal static class WorkItemInput
                && RequestValues.TryInt(pageSize, "pageSize", 100, 1, MaxPageSize, out size, out error);
     }
 
-    public static string? RejectEntityId(string? entityId, string field)
-    {
-        if (string.IsNullOrWhiteSpace(entityId))
-            return $"{field} is missing or empty; every work item needs an entity id.";
-        if (entityId.Length > 200)
-            return $"{field} is {entityId.Length} characters long; entity ids may have at most 200.";
-        if (entityId.Any(char.IsControl))
-            return $"{field} contains control characters.";
-        return null;
-    }
-
     /// <summary>Resolves the tier (default when absent) and serialises the payload, or explains why not.</summary>
     public static (WorkItemRegistration? Item, string? Error) ToRegistration(
         DataTypeDefinition dataType, string entityId, string? tier, JsonElement? payload, string field)
     {
         var resolved = string.IsNullOrWhiteSpace(tier) ? dataType.DefaultTier : tier;
+        if (TextRules.RejectName(resolved, $"{field}.tier", TextRules.MaxTierLength) is { } tierText)
+            return (null, tierText);
         if (dataType.RejectTier(resolved) is { } tierError)
             return (null, $"{field}.tier: {tierError}");
-        string? json = payload is { ValueKind: not JsonValueKind.Undefined and not JsonValueKind.Null } p ? p.GetRawText() : null;
-        if (json is { Length: > MaxPayloadChars })
+        if (payload is not { ValueKind: not JsonValueKind.Undefined and not JsonValueKind.Null } p)
+            return (new WorkItemRegistration(entityId, resolved, null), null);
+        var json = p.GetRawText();
+        if (json.Length > MaxPayloadChars)
             return (null, $"{field}.payload is {json.Length} characters of JSON; the limit is {MaxPayloadChars}.");
+        if (TextRules.RejectJson(JsonMarshal.GetRawUtf8Value(p), $"{field}.payload") is { } textError)
+            return (null, textError);
         return (new WorkItemRegistration(entityId, resolved, json), null);
     }
 }

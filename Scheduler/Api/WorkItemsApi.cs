@@ -24,21 +24,25 @@ internal static class WorkItemsApi
         items.MapGet("/{dataType}/{entityId}", GetAsync).RequireAuthorization(ApiPolicies.Viewer)
             .WithSummary("Get one work item")
             .WithDescription("A slash in an entity id is written %2F.")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
         items.MapPut("/{dataType}/{entityId}", PutAsync).RequireAuthorization(ApiPolicies.Admin)
             .WithSummary("Register or update one work item")
-            .WithDescription("Without a tier the data type's default tier applies; payload is any JSON up to 65,536 characters.")
+            .WithDescription("Without a tier the data type's default tier applies; payload is any JSON up to 65,536 characters. "
+                + "The entity id, tier and payload text follow the text rule (docs/security.md, Text); a 400 names the field that breaks it.")
             .DescribesJsonBody<PutWorkItemRequest>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
         items.MapPost("/{dataType}/{entityId}/run", RunAsync).RequireAuthorization(ApiPolicies.Admin)
             .WithSummary("Run a work item now")
             .WithDescription("Schedules an immediate run (also a manual retry of a dead-lettered or expired item); nextRunAt is now. An item in flight runs again once its running attempt has ended. 409 for an item in tier exclude.")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
         items.MapDelete("/{dataType}/{entityId}", DeleteAsync).RequireAuthorization(ApiPolicies.Admin)
             .WithSummary("Remove a work item")
             .WithDescription("Removes the item's row and trigger; its failure rows stay.")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
         return api;
     }
@@ -48,6 +52,12 @@ internal static class WorkItemsApi
         string? dataType = null, string? state = null, string? tier = null, string? page = null, string? pageSize = null,
         string? q = null, string? after = null, string? limit = null)
     {
+        if ((TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength)
+            ?? TextRules.RejectText(tier, "tier", TextRules.MaxTierLength)
+            ?? TextRules.RejectText(q, "q", TextRules.MaxQueryLength)) is { } textError)
+        {
+            return ApiProblems.BadRequest(textError);
+        }
         if (dataType is not null && !catalog.TryGet(dataType, out _))
             return ApiProblems.BadRequest(catalog.Unknown(dataType));
         if (state is not null && !WorkItemStates.All.Contains(state))
@@ -61,8 +71,8 @@ internal static class WorkItemsApi
             string? afterType = null, afterId = null;
             if (after is not null)
             {
-                if (!WorkItemCursor.TryRead(after, out var t, out var e))
-                    return ApiProblems.BadRequest($"after '{after}' is not a cursor this API gave out; pass the previous answer's next as it is.");
+                if (!WorkItemCursor.TryRead(after, out var t, out var e, out var cursorError))
+                    return ApiProblems.BadRequest(cursorError!);
                 (afterType, afterId) = (t, e);
             }
             var items = await store.ListAfterAsync(new WorkItemQuery(dataType, state, tier, 1, count),
@@ -80,6 +90,8 @@ internal static class WorkItemsApi
         string dataType, string entityId, WorkItemStore store, DataTypeCatalog catalog, CancellationToken cancellationToken)
     {
         entityId = RequestValues.EntityId(entityId);
+        if (RejectAddress(dataType, entityId) is { } addressError)
+            return ApiProblems.BadRequest(addressError);
         if (!catalog.TryGet(dataType, out _))
             return ApiProblems.NotFound(catalog.Unknown(dataType));
         var item = await store.GetAsync(dataType, entityId, cancellationToken);
@@ -91,9 +103,11 @@ internal static class WorkItemsApi
         DataTypeCatalog catalog, CancellationToken cancellationToken)
     {
         entityId = RequestValues.EntityId(entityId);
+        if (TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength) is { } typeError)
+            return ApiProblems.BadRequest(typeError);
         if (!catalog.TryGet(dataType, out var definition))
             return ApiProblems.NotFound(catalog.Unknown(dataType));
-        if (WorkItemInput.RejectEntityId(entityId, "entityId") is { } idError)
+        if (TextRules.RejectEntityId(entityId, "entityId") is { } idError)
             return ApiProblems.BadRequest(idError);
         var (body, jsonError) = await JsonBody.ReadAsync<PutWorkItemRequest>(request, cancellationToken);
         if (body is null)
@@ -113,6 +127,8 @@ internal static class WorkItemsApi
             return ApiProblems.BadRequest(jsonError!);
         if (string.IsNullOrWhiteSpace(body.DataType))
             return ApiProblems.BadRequest("dataType is missing; name the data type all items belong to.");
+        if (TextRules.RejectText(body.DataType, "dataType", TextRules.MaxDataTypeLength) is { } typeError)
+            return ApiProblems.BadRequest(typeError);
         if (!catalog.TryGet(body.DataType, out var definition))
             return ApiProblems.BadRequest(catalog.Unknown(body.DataType));
         if (body.Items is null || body.Items.Count == 0)
@@ -128,7 +144,7 @@ internal static class WorkItemsApi
             var item = body.Items[i];
             if (item is null)
                 return ApiProblems.BadRequest($"{field} is null; each item is an object with an entityId.");
-            if (WorkItemInput.RejectEntityId(item.EntityId, $"{field}.entityId") is { } idError)
+            if (TextRules.RejectEntityId(item.EntityId, $"{field}.entityId") is { } idError)
                 return ApiProblems.BadRequest(idError);
             if (!seen.Add(item.EntityId!))
                 return ApiProblems.BadRequest($"{field}.entityId '{item.EntityId}' appears more than once in this request.");
@@ -145,6 +161,8 @@ internal static class WorkItemsApi
         string dataType, string entityId, WorkItemService service, DataTypeCatalog catalog, CancellationToken cancellationToken)
     {
         entityId = RequestValues.EntityId(entityId);
+        if (RejectAddress(dataType, entityId) is { } addressError)
+            return ApiProblems.BadRequest(addressError);
         if (!catalog.TryGet(dataType, out var definition))
             return ApiProblems.NotFound(catalog.Unknown(dataType));
         var (result, item) = await service.RunNowAsync(definition, entityId, cancellationToken);
@@ -162,12 +180,22 @@ internal static class WorkItemsApi
         string dataType, string entityId, WorkItemService service, DataTypeCatalog catalog, CancellationToken cancellationToken)
     {
         entityId = RequestValues.EntityId(entityId);
+        if (RejectAddress(dataType, entityId) is { } addressError)
+            return ApiProblems.BadRequest(addressError);
         if (!catalog.TryGet(dataType, out var definition))
             return ApiProblems.NotFound(catalog.Unknown(dataType));
         return await service.RemoveAsync(definition, entityId, cancellationToken)
             ? TypedResults.NoContent()
             : ApiProblems.NotFound(NoSuchItem(dataType, entityId));
     }
+
+    /// <summary>
+    /// A route's data type and entity id checked as lookups: text within the limits (an item
+    /// registered before the id rule stays reachable, whatever else its id holds).
+    /// </summary>
+    private static string? RejectAddress(string dataType, string entityId) =>
+        TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength)
+        ?? TextRules.RejectText(entityId, "entityId", TextRules.MaxEntityIdLength);
 
     private static string NoSuchItem(string dataType, string entityId) =>
         $"No work item '{entityId}' of data type '{dataType}'.";

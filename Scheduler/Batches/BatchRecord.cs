@@ -1,7 +1,9 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using BatchScheduler.Api;
 
 namespace BatchScheduler.Batches;
 
@@ -24,6 +26,23 @@ internal static class BatchRecord
         string.IsNullOrWhiteSpace(entityId) ? "entityId is empty"
         : entityId.Length > limits.MaxEntityIdLength ? $"entityId is {entityId.Length} characters long, over the limit of {limits.MaxEntityIdLength}"
         : null;
+
+    /// <summary>
+    /// Why a JSON record breaks the text rule (docs/security.md, "Text"), naming the field
+    /// (<c>entityId</c>, <c>tier</c>, <c>dataType</c> or <c>payload.x</c>), or null. Checked before any
+    /// field is read, so that no bad text reaches a string, the payload or the database.
+    /// </summary>
+    public static string? RejectText(JsonElement record)
+    {
+        foreach (var property in record.EnumerateObject())
+        {
+            if (TextRules.RejectJsonString(JsonMarshal.GetRawUtf8PropertyName(property), "payload (a field name)") is { } nameError)
+                return nameError;
+            if (TextRules.RejectJson(JsonMarshal.GetRawUtf8Value(property.Value), Reserved(property.Name) ?? $"payload.{property.Name}") is { } valueError)
+                return valueError;
+        }
+        return null;
+    }
 
     public static string TooLarge(string bytes, int limit) => $"record is {bytes} bytes, over the limit of {limit} bytes";
 

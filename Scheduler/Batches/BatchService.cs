@@ -1,3 +1,4 @@
+using System.Text;
 using BatchScheduler.Api;
 using BatchScheduler.Configuration;
 using BatchScheduler.Lifecycle;
@@ -88,21 +89,28 @@ public sealed class BatchService(
         if (entry.Error is { } error)
             return Invalid(error);
         var dataType = batchType;
+        if (TextRules.RejectText(entry.DataType, BatchRecord.DataType, TextRules.MaxDataTypeLength) is { } typeError)
+            return Invalid(typeError);
         if (entry.DataType is { } named && named != batchType.Name && !catalog.TryGet(named, out dataType))
             return Invalid(catalog.Unknown(named));
-        if (WorkItemInput.RejectEntityId(entry.EntityId, "entityId") is { } idError)
+        if (TextRules.RejectEntityId(entry.EntityId, BatchRecord.EntityId) is { } idError)
             return Invalid(idError);
         var tier = string.IsNullOrWhiteSpace(entry.Tier) ? dataType.DefaultTier : entry.Tier;
+        if (TextRules.RejectName(tier, BatchRecord.Tier, TextRules.MaxTierLength) is { } tierText)
+            return Invalid(tierText);
         if (dataType.RejectTier(tier) is { } tierError)
             return Invalid($"tier: {tierError}");
         if (entry.Payload is { Length: > WorkItemInput.MaxPayloadChars } payload)
             return Invalid($"The payload is {payload.Length} characters of JSON; the limit is {WorkItemInput.MaxPayloadChars}.");
+        if (entry.Payload is { } json && TextRules.RejectJson(Encoding.UTF8.GetBytes(json), "payload") is { } payloadError)
+            return Invalid(payloadError);
         if (!firstLines.TryAdd((dataType.Name, entry.EntityId!), entry.Line))
             return Invalid($"Duplicate entity id '{entry.EntityId}': already on line {firstLines[(dataType.Name, entry.EntityId!)]} of this file.");
         return new BatchRecordRow(entry.Line, entry.EntityId, dataType.Name, tier, entry.Payload, null, null);
     }
 
-    private static string? Truncate(string? value) => value is { Length: > 200 } ? value[..200] : value;
+    /// <summary>A value of an invalid record as it can be stored and shown: text by the rule, at most 200 characters.</summary>
+    private static string? Truncate(string? value) => value is null ? null : TextRules.Storable(value is { Length: > 200 } ? value[..200] : value);
 
     /// <summary>
     /// Registers the batch's valid records as work items, each due now, from where registration

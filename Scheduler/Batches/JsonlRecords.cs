@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using BatchScheduler.Api;
 
 namespace BatchScheduler.Batches;
 
@@ -30,6 +31,11 @@ internal static class JsonlRecords
         {
             return BatchRecord.Invalid(line.Number, null, $"malformed JSON: {ex.Message}");
         }
+        catch (InvalidOperationException) when (TextRules.RejectJson(line.Bytes.Span, "record") is { } textError)
+        {
+            // The duplicate-name check decodes every field name and throws on an unpaired surrogate.
+            return BatchRecord.Invalid(line.Number, null, textError);
+        }
         using (document)
             return FromObject(line.Number, document.RootElement, limits);
     }
@@ -38,6 +44,8 @@ internal static class JsonlRecords
     {
         if (root.ValueKind != JsonValueKind.Object)
             return BatchRecord.Invalid(number, null, $"record is not a JSON object but {Describe(root)}");
+        if (BatchRecord.RejectText(root) is { } textError)
+            return BatchRecord.Invalid(number, null, textError);
         var errors = new List<string>();
         var found = new Dictionary<string, JsonElement>();
         var others = 0;

@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Text.Json;
 using BatchScheduler.Configuration;
 using BatchScheduler.QuartzTables;
 using BatchScheduler.Scheduling;
@@ -576,6 +575,6 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             nextRun,
             r.Get<string>("last_error"),
             r.Get<string>("batch_id"),
-            payload is null ? null : JsonDocument.Parse(payload).RootElement.Clone());
+            StoredJson.Parse(payload));
     }
 }
