@@ -24,7 +24,9 @@ internal static class ApiDocument
                     Description = "Work items, batches, failures and cluster status of a BatchScheduler cluster. "
                         + "Bodies are JSON in camelCase; errors are RFC 9457 problem details whose detail says what was wrong. "
                         + "With Admin:ApiKeys configured every /api route needs a key (Authorization: Bearer <key> or X-Api-Key: <key>): "
-                        + "role viewer reads, role admin also changes things. Without keys only loopback callers are answered.",
+                        + "role viewer reads, role admin also changes things. Without keys only loopback callers are answered, under a loopback Host "
+                        + "(or one in Admin:AllowedHosts), and a change must not come from a page on another origin: a POST without a JSON, CSV or "
+                        + "NDJSON body sends the header X-Requested-With (any value).",
                 };
                 return Task.CompletedTask;
             });
