@@ -39,6 +39,13 @@ public sealed class FuzzRequests(JsonElement document, IReadOnlyDictionary<strin
             foreach (var request in ForOperation(method, path, operation))
                 yield return request;
         }
+        // The dashboard's files are left out of the document but take a path from anyone: path tricks there too.
+        const string dashboard = "GET /dashboard/{path}";
+        var paths = StringsFor($"{dashboard} path").Select(s => (s.Class, Encoded: HostileValues.UrlEncode(s.Text)))
+            .Concat(HostileValues.UrlEncoded.Select(u => (u.Class, Encoded: u.Raw)))
+            .Append(("raw traversal", "../../appsettings.json")).Append(("encoded traversal", "..%2F..%2Fappsettings.json"));
+        foreach (var (name, encoded) in paths)
+            yield return new FuzzRequest(dashboard, "path path", name, HttpMethod.Get, $"/dashboard/{encoded}", null, null);
     }
 
     private IEnumerable<(string Class, string Text)> StringsFor(string target) =>
