@@ -100,10 +100,11 @@ public sealed class HostileInputFuzzTests(ITestOutputHelper output)
         foreach (var request in requests)
         {
             sink.Events.Clear();
-            if (await SendAsync(http, request) is { } failure)
-                failures.Add($"{request}: {failure}");
-            foreach (var error in sink.Events)
-                logged.Add($"{request}: logged {error.Level} {error.MessageTemplate.Text} {error.Exception?.GetType().Name}: {FirstLine(error.Exception?.Message)}");
+            var failure = await SendAsync(http, request);
+            var errors = sink.Events.Select(e => $"{e.Exception?.GetType().Name}: {FirstLine(e.Exception?.Message ?? e.RenderMessage())}").ToList();
+            if (failure is not null)
+                failures.Add($"{request}: {failure}{(errors.Count > 0 ? $" (logged {errors[0]})" : "")}");
+            logged.AddRange(errors.Select(e => $"{request}: logged {e}"));
             if (!await AliveAsync(http, lifetime))
             {
                 failures.Add($"{request}: the node stopped answering /healthz");

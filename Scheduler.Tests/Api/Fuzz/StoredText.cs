@@ -114,7 +114,7 @@ public static class StoredText
             else if (char.IsSurrogate(text[i]))
                 return "lone surrogate";
         }
-        if (text.Length > 0 && text[0] is '{' or '[')
+        if (text.Length > 0 && text[0] is '{' or '[' or '"') // a payload is any JSON value, a bare string too
             return CheckJson(text);
         return null;
     }
