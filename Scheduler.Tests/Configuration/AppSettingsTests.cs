@@ -36,6 +36,7 @@ public sealed class AppSettingsTests : IDisposable
         _ = services.GetRequiredService<IOptions<AdminOptions>>().Value;
         _ = services.GetRequiredService<IOptions<BatchOptions>>().Value;
         _ = services.GetRequiredService<IOptions<AlertOptions>>().Value;
+        _ = services.GetRequiredService<IOptions<OutboundOptions>>().Value;
         _ = services.GetRequiredService<IOptions<VendorsOptions>>().Value;
         _ = services.GetRequiredService<IOptions<DataTypesOptions>>().Value;
         _ = services.GetRequiredService<DataTypeCatalog>();
@@ -147,6 +148,12 @@ public sealed class AppSettingsTests : IDisposable
     [InlineData("Batches:MonitorInterval=00:10:00", "Batches:MonitorInterval", "00:10:00")]
     [InlineData("Alerts:WebhookUrl=ftp://x", "Alerts:WebhookUrl", "ftp://x")]
     [InlineData("Alerts:WebhookUrl=/relative/hook", "Alerts:WebhookUrl", "/relative/hook")]
+    [InlineData("Alerts:WebhookUrl=http://169.254.169.254/hook", "Alerts:WebhookUrl", "169.254.169.254")]
+    [InlineData("Alerts:WebhookUrl=http://metadata.google.internal/hook", "Alerts:WebhookUrl", "metadata")]
+    [InlineData("Alerts:WebhookUrl=http://[fe80::1]/hook", "Alerts:WebhookUrl", "link-local")]
+    [InlineData("Outbound:AllowPrivateNetworks=false|Alerts:WebhookUrl=http://10.0.0.7/hook", "Alerts:WebhookUrl", "AllowPrivateNetworks")]
+    [InlineData("Outbound:AllowedHosts:0=hooks.example.com|Alerts:WebhookUrl=https://other.example.com/hook", "Alerts:WebhookUrl", "AllowedHosts")]
+    [InlineData("Outbound:AllowedHosts:0=http://hooks.example.com/", "Outbound:AllowedHosts:0", "http://hooks.example.com/")]
     [InlineData("Alerts:FailureRateThreshold=0", "Alerts:FailureRateThreshold", "0")]
     [InlineData("Alerts:FailureRateThreshold=1.5", "Alerts:FailureRateThreshold", "1.5")]
     [InlineData("Alerts:FailureRateWindow=00:00:30", "Alerts:FailureRateWindow", "00:00:30")]

@@ -1,3 +1,5 @@
+using BatchScheduler.Outbound;
+
 namespace BatchScheduler.Alerts;
 
 /// <summary>Wires the optional alert webhook (section <c>Alerts</c>).</summary>
@@ -7,7 +9,8 @@ internal static class AlertServiceCollectionExtensions
     {
         services.AddSingleton<AlertSender>();
         services.AddSingleton<FailureRateMonitor>();
-        services.AddHttpClient(AlertSender.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan); // each attempt has its own limit
+        services.AddOutboundHttpClient(AlertSender.HttpClientName) // every connection checked against the outbound policy
+            .ConfigureHttpClient(c => c.Timeout = Timeout.InfiniteTimeSpan); // each attempt has its own limit
         services.AddHostedService(sp => sp.GetRequiredService<AlertSender>());
         services.AddHostedService(sp => sp.GetRequiredService<FailureRateMonitor>());
         return services;

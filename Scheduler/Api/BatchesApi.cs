@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using BatchScheduler.Batches;
+using BatchScheduler.Outbound;
 using BatchScheduler.WorkItems;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -50,7 +51,7 @@ internal static class BatchesApi
     }
 
     private static async Task<Results<Created<BatchSummary>, ProblemHttpResult>> SubmitAsync(
-        HttpContext context, BatchService service, BatchMonitor monitor, DataTypeCatalog catalog, TimeProvider time,
+        HttpContext context, BatchService service, BatchMonitor monitor, DataTypeCatalog catalog, OutboundPolicy outbound, TimeProvider time,
         CancellationToken cancellationToken, string? dataType = null, string? deadline = null, string? callbackUrl = null)
     {
         if (string.IsNullOrWhiteSpace(dataType))
@@ -76,10 +77,10 @@ internal static class BatchesApi
                 return ApiProblems.BadRequest($"deadline {parsed:u} has passed already.");
             due = parsed.ToUniversalTime();
         }
-        if (callbackUrl is not null
-            && (!Uri.TryCreate(callbackUrl, UriKind.Absolute, out var callback) || callback.Scheme is not ("http" or "https")))
+        if (callbackUrl is not null && outbound.Refusal(callbackUrl) is { } refusal)
         {
-            return ApiProblems.BadRequest($"callbackUrl must be an absolute http or https URL (was '{callbackUrl}').");
+            return ApiProblems.BadRequest($"callbackUrl '{callbackUrl}' is refused: {refusal}. It must be an absolute http or https URL "
+                + "to a host the node's outbound policy allows (never link-local or cloud metadata addresses).");
         }
 
         // A file larger than memory streams through; the size limit is per record (Batches:MaxRecordBytes).

@@ -1,3 +1,4 @@
+using BatchScheduler.Outbound;
 using BatchScheduler.Storage;
 using Microsoft.Extensions.Options;
 
@@ -130,7 +131,7 @@ internal sealed class BatchOptionsValidator : IValidateOptions<BatchOptions>
 }
 
 /// <summary>Validates <see cref="AlertOptions"/>.</summary>
-internal sealed class AlertOptionsValidator : IValidateOptions<AlertOptions>
+internal sealed class AlertOptionsValidator(IOptions<OutboundOptions> outbound) : IValidateOptions<AlertOptions>
 {
     public ValidateOptionsResult Validate(string? name, AlertOptions o)
     {
@@ -138,12 +139,32 @@ internal sealed class AlertOptionsValidator : IValidateOptions<AlertOptions>
         var s = AlertOptions.Section;
         if (o.Enabled && (!Uri.TryCreate(o.WebhookUrl, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https")))
             errors.Add($"{s}:WebhookUrl must be an absolute http:// or https:// address, or unset to turn alerting off (was '{o.WebhookUrl}').");
+        else if (o.Enabled && new OutboundPolicy(outbound).Refusal(o.WebhookUrl!) is { } refusal)
+            errors.Add($"{s}:WebhookUrl '{o.WebhookUrl}' is refused by the outbound policy: {refusal}; point it at another host or change the {OutboundOptions.Section} settings.");
         if (double.IsNaN(o.FailureRateThreshold) || o.FailureRateThreshold is <= 0 or > 1)
             errors.Add($"{s}:FailureRateThreshold must be greater than 0 and at most 1, e.g. 0.5 for half the executions (was {o.FailureRateThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture)}).");
         if (o.FailureRateWindow < TimeSpan.FromMinutes(1) || o.FailureRateWindow > TimeSpan.FromHours(24))
             errors.Add($"{s}:FailureRateWindow must be between 00:01:00 and 1.00:00:00 (was {o.FailureRateWindow}).");
         if (o.FailureRateMinExecutions < 1)
             errors.Add($"{s}:FailureRateMinExecutions must be at least 1 (was {o.FailureRateMinExecutions}).");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}
+
+/// <summary>Validates <see cref="OutboundOptions"/>.</summary>
+internal sealed class OutboundOptionsValidator : IValidateOptions<OutboundOptions>
+{
+    public ValidateOptionsResult Validate(string? name, OutboundOptions o)
+    {
+        var errors = new List<string>();
+        for (var i = 0; i < o.AllowedHosts.Length; i++)
+        {
+            if (!OutboundPolicy.IsValidEntry(o.AllowedHosts[i]))
+            {
+                errors.Add($"{OutboundOptions.Section}:AllowedHosts:{i} '{o.AllowedHosts[i]}' is not a host: give a host name (hooks.example.com), "
+                    + "every subdomain of one (*.example.com) or an IP address.");
+            }
+        }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

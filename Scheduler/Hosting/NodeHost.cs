@@ -8,6 +8,7 @@ using BatchScheduler.Executors.BuiltIn;
 using BatchScheduler.Failures;
 using BatchScheduler.Health;
 using BatchScheduler.Lifecycle;
+using BatchScheduler.Outbound;
 using BatchScheduler.Observability;
 using BatchScheduler.QuartzTables;
 using BatchScheduler.Scheduling;
@@ -84,7 +85,7 @@ public static class NodeHost
         services.AddSingleton<Batches.BatchStore>();
         services.AddSingleton<Batches.BatchService>();
         services.AddSingleton<Batches.BatchMonitor>();
-        services.AddHttpClient(Batches.BatchMonitor.HttpClientName);
+        services.AddOutboundHttpClient(Batches.BatchMonitor.HttpClientName); // every connection checked against the outbound policy
         services.AddSingleton<NodeStatusQuery>();
         services.AddSingleton<HealthQuery>();
         services.AddNodeHealthChecks();
