@@ -44,7 +44,7 @@ internal static class TextRules
                 if (char.IsHighSurrogate(value[i]) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
                     i++;
                 else
-                    return Unpaired(field, value[i], i + 1);
+                    return $"{field} {Unpaired(value[i], i + 1)}";
             }
         }
         return null;
@@ -109,8 +109,8 @@ internal static class TextRules
             {
                 case JsonTokenType.PropertyName:
                     path[^1] = (false, 0, null);
-                    if (RejectJsonString(reader.ValueSpan, $"{PathOf(field, path)} (a field name)") is { } nameError)
-                        return nameError;
+                    if (StringProblem(reader.ValueSpan) is { } nameProblem)
+                        return $"{PathOf(field, path)} (a field name) {nameProblem}";
                     path[^1] = (false, 0, reader.GetString());
                     break;
                 case JsonTokenType.StartObject or JsonTokenType.StartArray:
@@ -122,8 +122,8 @@ internal static class TextRules
                     break;
                 case JsonTokenType.String:
                     Next(path);
-                    if (RejectJsonString(reader.ValueSpan, PathOf(field, path)) is { } valueError)
-                        return valueError;
+                    if (StringProblem(reader.ValueSpan) is { } valueProblem)
+                        return $"{PathOf(field, path)} {valueProblem}";
                     break;
                 default:
                     Next(path);
@@ -140,10 +140,14 @@ internal static class TextRules
     }
 
     /// <summary>One JSON string as written (escapes not yet decoded): valid UTF-8, no <c>\u0000</c>, no unpaired <c>\uD800</c>-<c>\uDFFF</c>.</summary>
-    public static string? RejectJsonString(ReadOnlySpan<byte> raw, string field)
+    public static string? RejectJsonString(ReadOnlySpan<byte> raw, string field) =>
+        StringProblem(raw) is { } problem ? $"{field} {problem}" : null;
+
+    /// <summary>What is wrong with a JSON string as written, as the rest of a sentence that starts with the field; null when nothing.</summary>
+    private static string? StringProblem(ReadOnlySpan<byte> raw)
     {
         if (!Utf8.IsValid(raw))
-            return $"{field} is not valid UTF-8; text must be valid Unicode ({Reference}).";
+            return $"is not valid UTF-8; text must be valid Unicode ({Reference}).";
         for (var i = raw.IndexOf((byte)'\\'); i >= 0 && i < raw.Length - 1; i++)
         {
             if (raw[i] != '\\')
@@ -155,11 +159,11 @@ internal static class TextRules
             }
             var unit = Escaped(raw, i);
             if (unit == 0)
-                return $"{field} contains U+0000 (\\u0000); text may not contain U+0000 ({Reference}).";
+                return $"contains U+0000 (\\u0000); text may not contain U+0000 ({Reference}).";
             if (unit is >= 0xD800 and <= 0xDBFF && Escaped(raw, i + 6) is >= 0xDC00 and <= 0xDFFF)
                 i += 11;
             else if (unit is >= 0xD800 and <= 0xDFFF)
-                return Unpaired(field, (char)unit, null);
+                return Unpaired((char)unit, null);
             else
                 i += 5;
         }
@@ -205,8 +209,8 @@ internal static class TextRules
         return builder.ToString();
     }
 
-    private static string Unpaired(string field, char unit, int? position) =>
-        $"{field} contains an unpaired surrogate ({CodePoint(unit)}){(position is { } p ? $" at position {p}" : "")}; text must be valid Unicode ({Reference}).";
+    private static string Unpaired(char unit, int? position) =>
+        $"contains an unpaired surrogate ({CodePoint(unit)}){(position is { } p ? $" at position {p}" : "")}; text must be valid Unicode ({Reference}).";
 
     private static string CodePoint(int value) => $"U+{value:X4}";
 }
