@@ -69,6 +69,15 @@ public sealed class BatchService(
             BatchLog.Rejected(logger, id, reason);
             throw new BatchRejectedException(id, reason, ex);
         }
+        catch (Exception ex)
+        {
+            // Not the file's fault: the batch still ends now, saying what stopped it, rather than
+            // waiting in validating until a monitor takes it for abandoned.
+            var reason = $"Reading the upload stopped after {counting.BytesRead:N0} bytes ({total:N0} records) on an error in the node: {ex.GetType().Name}: {ex.Message}";
+            await store.FailValidationAsync(id, reason, time.GetUtcNow(), CancellationToken.None);
+            BatchLog.UploadFailed(logger, id, reason, ex);
+            throw new BatchUploadFailedException(id, reason, ex);
+        }
         await store.FinishValidationAsync(id, total, invalid, counting.BytesRead, time.GetUtcNow(), cancellationToken);
         BatchLog.Validated(logger, id, total, invalid, counting.BytesRead);
         return (await store.GetAsync(id, cancellationToken))!;
@@ -216,6 +225,12 @@ public sealed class BatchService(
             ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     }
+}
+
+/// <summary>An upload that stopped on an error of the node (not of the file); the batch has failed with <see cref="Exception.Message"/> as its reason.</summary>
+public sealed class BatchUploadFailedException(string batchId, string reason, Exception inner) : Exception(reason, inner)
+{
+    public string BatchId { get; } = batchId;
 }
 
 /// <summary>A file the batch could not take at all (its validation failed as a whole); the batch row says why.</summary>
