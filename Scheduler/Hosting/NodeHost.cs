@@ -61,9 +61,6 @@ public static class NodeHost
                 logger.WriteTo.Sink(sink);
         }, preserveStaticLogger: true); // each node (several share a process in tests) keeps its own logger
         services.AddBatchSchedulerSettings(configuration);
-        // Any body a route does not size itself (JsonBody and the batch upload do) gets the small limit.
-        services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
-            .Configure<Microsoft.Extensions.Options.IOptions<RequestLimitsOptions>>((kestrel, limits) => kestrel.Limits.MaxRequestBodySize = limits.Value.MaxBodyBytes);
         services.AddBuiltInExecutors();
         services.AddSingleton<ConnectionFactory>();
         services.AddSingleton<SchemaMigrator>();
@@ -132,6 +129,7 @@ public static class NodeHost
 
         overrideServices?.Invoke(services);
         var app = builder.Build();
+        app.UseDefaultBodyLimit();
         app.MapBatchScheduler();
         return app;
     }
