@@ -315,6 +315,36 @@ public sealed class BatchTests
         Assert.Equal(["s1", "s4"], executor.Calls.Order(StringComparer.Ordinal));
     }
 
+    [Theory]
+    [InlineData(StorageProvider.Sqlite)]
+    [InlineData(StorageProvider.Postgres)]
+    public async Task AJsonlFileWithNulInItsFields_FailsThoseRecordsOneByOne_AndEchoesThemStorably(StorageProvider provider)
+    {
+        using var sqlite = new SqliteTestDatabase();
+        await using var postgres = provider == StorageProvider.Postgres ? await PostgresTestDatabase.CreateAsync() : null;
+        var executor = new BatchExecutor();
+        await using var node = await TestNode.StartAsync(provider, postgres?.ConnectionString ?? sqlite.ConnectionString,
+            Settings(), s => s.AddExecutor("batch-test", executor));
+        var submitted = await SubmitAsync(node, Jsonl(
+            """{"entityId":"n1"}""",
+            """{"entityId":"n\u0000two"}""",
+            """{"entityId":"n3","dataType":"no\u0000such"}""",
+            """{"entityId":"n4","tier":"gold\u0000"}""",
+            """{"entityId":"n5","note":"a NUL in the payload stays JSON: \u0000"}"""));
+        var id = submitted.GetProperty("id").GetString()!;
+        Assert.Equal(5, submitted.GetProperty("total").GetInt32());
+        Assert.Equal(3, submitted.GetProperty("invalid").GetInt32());
+
+        var batch = await WaitForOutcomeAsync(node, id, TimeSpan.FromMinutes(1));
+        Assert.Equal("partial_success", batch.GetProperty("status").GetString());
+        var errors = (await ListAsync(node, $"/api/batches/{id}/errors")).ToDictionary(e => e.GetProperty("line").GetInt64());
+        Assert.Equal([2L, 3L, 4L], errors.Keys.Order());
+        Assert.Equal("n\\u0000two", errors[2].GetProperty("entityId").GetString());
+        Assert.Contains("no\\u0000such", errors[3].GetProperty("reason").GetString()!, StringComparison.Ordinal);
+        Assert.Contains("gold\\u0000", errors[4].GetProperty("reason").GetString()!, StringComparison.Ordinal);
+        Assert.Equal(["n1", "n5"], executor.Calls.Order(StringComparer.Ordinal));
+    }
+
     [Fact]
     public async Task AnUploadThatDiesOnAnErrorOfTheNode_EndsItsBatchAtOnce_WithTheReason()
     {

@@ -92,8 +92,10 @@ public sealed class BatchService(
     /// <summary>A record as stored: valid, or invalid with the reason (line numbers come from the reader).</summary>
     private BatchRecordRow Check(DataTypeDefinition batchType, BatchFileEntry entry, Dictionary<(string, string), long> firstLines)
     {
+        // An invalid record's fields and reason are echoed as they came, so they are made storable first.
         BatchRecordRow Invalid(string reason) =>
-            new(entry.Line, Truncate(entry.EntityId), entry.DataType is { } d ? Truncate(d) : batchType.Name, null, null, RecordOutcomes.Invalid, reason);
+            new(entry.Line, Storable(Truncate(entry.EntityId)), entry.DataType is { } d ? Storable(Truncate(d)) : batchType.Name, null, null,
+                RecordOutcomes.Invalid, Storable(reason));
         if (entry.Error is { } error)
             return Invalid(error);
         var dataType = batchType;
@@ -112,6 +114,29 @@ public sealed class BatchService(
     }
 
     private static string? Truncate(string? value) => value is { Length: > 200 } ? value[..200] : value;
+
+    /// <summary>
+    /// The text with control characters and lone surrogates written as <c>\uXXXX</c>: PostgreSQL refuses NUL in
+    /// text, and no JSON answer can carry a lone surrogate, so an echo of a record that was invalid for holding
+    /// them must not hold them itself (one such record failed the whole upload).
+    /// </summary>
+    private static string? Storable(string? text)
+    {
+        if (text is null || !text.Any(c => char.IsControl(c) || char.IsSurrogate(c)))
+            return text;
+        var result = new System.Text.StringBuilder(text.Length + 16);
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+                result.Append(c).Append(text[++i]);
+            else if (char.IsControl(c) || char.IsSurrogate(c))
+                result.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
+            else
+                result.Append(c);
+        }
+        return result.ToString();
+    }
 
     /// <summary>
     /// Registers the batch's valid records as work items, each due now, from where registration
