@@ -40,7 +40,7 @@ internal static class JsonBody
         if (RejectContentType(request.ContentType) is { } typeError)
             return (null, ApiProblems.UnsupportedMediaType(typeError));
         if (request.ContentLength > limits.MaxBytes)
-            return (null, TooLarge(limits, $"{request.ContentLength:N0} bytes"));
+            return (null, TooLarge(limits, request.ContentLength));
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
             size.MaxRequestBodySize = limits.MaxBytes;
 
@@ -64,13 +64,13 @@ internal static class JsonBody
                 }
                 catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
                 {
-                    return (null, TooLarge(limits, "more than that"));
+                    return (null, TooLarge(limits, null));
                 }
                 if (read == 0)
                     break;
                 length += read;
                 if (length > limits.MaxBytes)
-                    return (null, TooLarge(limits, "more than that"));
+                    return (null, TooLarge(limits, null));
             }
             return Parse<T>(buffer.AsSpan(0, length), limits);
         }
@@ -186,12 +186,17 @@ internal static class JsonBody
         return $"The request body is not valid UTF-8: byte 0x{body[offset]:X2} at line {line}, position {column} (byte {offset + 1} of the body); send JSON as UTF-8.";
     }
 
-    private static ProblemHttpResult TooLarge(JsonBodyLimits limits, string size) =>
-        ApiProblems.PayloadTooLarge($"The request body is {size}; the limit for this route is {limits.MaxBytes:N0} bytes ({limits.MaxBytesSetting}).");
+    private static ProblemHttpResult TooLarge(JsonBodyLimits limits, long? declared) =>
+        ApiProblems.PayloadTooLarge(declared is { } bytes
+            ? $"The request body is {bytes:N0} bytes; the limit for this route is {limits.MaxBytes:N0} bytes ({limits.MaxBytesSetting})."
+            : $"The request body is over this route's limit of {limits.MaxBytes:N0} bytes ({limits.MaxBytesSetting}).");
 
+    // The position is given already; the serializer's message repeats it (after " Path:"), the reader's too (" LineNumber:").
     private static string FirstSentence(string message)
     {
-        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        var path = message.IndexOf(" Path:", StringComparison.Ordinal);
+        var line = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        var cut = path > 0 && (line < 0 || path < line) ? path : line;
         return cut > 0 ? message[..cut] : message;
     }
 }
