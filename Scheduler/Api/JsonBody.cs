@@ -66,6 +66,11 @@ internal static class JsonBody
                 {
                     return (null, TooLarge(limits, null));
                 }
+                catch (Exception ex) when (ex is BadHttpRequestException or IOException)
+                {
+                    // The client broke off or sent a malformed body: no one may read the answer, but it is theirs, not the node's error.
+                    return (null, ApiProblems.BadRequest($"The request body ended early after {length:N0} bytes: {ex.Message}"));
+                }
                 if (read == 0)
                     break;
                 length += read;
