@@ -77,11 +77,11 @@ public sealed class WorkItemsApiTests(WorkItemsApiFixture fixture) : IClassFixtu
     }
 
     [Fact]
-    public async Task Put_NonJsonContentType_Returns400SayingSendJson()
+    public async Task Put_NonJsonContentType_Returns415SayingSendJson()
     {
         using var response = await Http.PutAsync("/api/work-items/plain/a", new StringContent("tier=first", Encoding.UTF8, "text/plain"));
 
-        var detail = await ApiResponses.ProblemDetailAsync(response, HttpStatusCode.BadRequest);
+        var detail = await ApiResponses.ProblemDetailAsync(response, HttpStatusCode.UnsupportedMediaType);
         Assert.Contains("application/json", detail);
     }
 

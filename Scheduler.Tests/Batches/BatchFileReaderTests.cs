@@ -136,6 +136,29 @@ public sealed class BatchFileReaderTests
     }
 
     [Fact]
+    public async Task ReadAsync_JsonlLoneSurrogateEscapes_EachRecordIsInvalidOnItsLine_OthersRead()
+    {
+        var entries = await ReadAsync(
+            """
+            {"entityId":"a"}
+            {"entityId":"\udfff"}
+            {"entityId":"c","note":"\ud800x"}
+            {"entityId":"d","deep":{"list":["ok","\udc00"]}}
+            {"entityId":"e","\ud83d":1}
+            {"entityId":"f","pair":"\ud83d\ude00"}
+            """, BatchFormat.Jsonl);
+
+        Assert.Equal(6, entries.Count);
+        Assert.Equal(Valid(1, "a"), entries[0]);
+        AssertInvalid(entries[1], 2, null, "entityId", "column 13", "not valid Unicode");
+        AssertInvalid(entries[2], 3, null, "note", "column 24", "not valid Unicode");
+        AssertInvalid(entries[3], 4, null, "deep", "not valid Unicode");
+        AssertInvalid(entries[4], 5, null, "field name", "not valid Unicode");
+        Assert.Null(entries[5].Error); // a surrogate pair is a character like any other
+        Assert.Equal("f", entries[5].EntityId);
+    }
+
+    [Fact]
     public async Task ReadAsync_JsonlInvalidUtf8_IsInvalidAndReadingContinues()
     {
         var body = Bytes("""{"entityId":"a"}""" + "\n", """{"entityId":"b""", new byte[] { 0xFF, 0xFE }, "\"}\n", """{"entityId":"c"}""");

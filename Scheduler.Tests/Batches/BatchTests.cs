@@ -291,6 +291,82 @@ public sealed class BatchTests
     }
 
     [Fact]
+    public async Task AJsonlFileWithLoneSurrogateEscapes_FailsThoseRecordsOneByOne_AndRunsTheRest()
+    {
+        using var database = new SqliteTestDatabase();
+        var executor = new BatchExecutor();
+        await using var node = await TestNode.StartAsync(StorageProvider.Sqlite, database.ConnectionString,
+            Settings(), s => s.AddExecutor("batch-test", executor));
+        var submitted = await SubmitAsync(node, Jsonl(
+            """{"entityId":"s1"}""",
+            """{"entityId":"\udfff"}""",
+            """{"entityId":"s3","note":"\ud800"}""",
+            """{"entityId":"s4","note":"fine"}"""));
+        var id = submitted.GetProperty("id").GetString()!;
+        Assert.Equal("in_progress", submitted.GetProperty("status").GetString());
+        Assert.Equal(4, submitted.GetProperty("total").GetInt32());
+        Assert.Equal(2, submitted.GetProperty("invalid").GetInt32());
+
+        var batch = await WaitForOutcomeAsync(node, id, TimeSpan.FromMinutes(1));
+        Assert.Equal("partial_success", batch.GetProperty("status").GetString());
+        var errors = (await ListAsync(node, $"/api/batches/{id}/errors")).ToDictionary(e => e.GetProperty("line").GetInt64());
+        Assert.Equal([2L, 3L], errors.Keys.Order());
+        Assert.All(errors.Values, e => Assert.Contains("not valid Unicode", e.GetProperty("reason").GetString()!, StringComparison.Ordinal));
+        Assert.Equal(["s1", "s4"], executor.Calls.Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(StorageProvider.Sqlite)]
+    [InlineData(StorageProvider.Postgres)]
+    public async Task AJsonlFileWithNulInItsFields_FailsThoseRecordsOneByOne_AndEchoesThemStorably(StorageProvider provider)
+    {
+        using var sqlite = new SqliteTestDatabase();
+        await using var postgres = provider == StorageProvider.Postgres ? await PostgresTestDatabase.CreateAsync() : null;
+        var executor = new BatchExecutor();
+        await using var node = await TestNode.StartAsync(provider, postgres?.ConnectionString ?? sqlite.ConnectionString,
+            Settings(), s => s.AddExecutor("batch-test", executor));
+        var submitted = await SubmitAsync(node, Jsonl(
+            """{"entityId":"n1"}""",
+            """{"entityId":"n\u0000two"}""",
+            """{"entityId":"n3","dataType":"no\u0000such"}""",
+            """{"entityId":"n4","tier":"gold\u0000"}""",
+            """{"entityId":"n5","note":"a NUL in the payload stays JSON: \u0000"}"""));
+        var id = submitted.GetProperty("id").GetString()!;
+        Assert.Equal(5, submitted.GetProperty("total").GetInt32());
+        Assert.Equal(3, submitted.GetProperty("invalid").GetInt32());
+
+        var batch = await WaitForOutcomeAsync(node, id, TimeSpan.FromMinutes(1));
+        Assert.Equal("partial_success", batch.GetProperty("status").GetString());
+        var errors = (await ListAsync(node, $"/api/batches/{id}/errors")).ToDictionary(e => e.GetProperty("line").GetInt64());
+        Assert.Equal([2L, 3L, 4L], errors.Keys.Order());
+        Assert.Equal("n\\u0000two", errors[2].GetProperty("entityId").GetString());
+        Assert.Contains("no\\u0000such", errors[3].GetProperty("reason").GetString()!, StringComparison.Ordinal);
+        Assert.Contains("gold\\u0000", errors[4].GetProperty("reason").GetString()!, StringComparison.Ordinal);
+        Assert.Equal(["n1", "n5"], executor.Calls.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task AnUploadThatDiesOnAnErrorOfTheNode_EndsItsBatchAtOnce_WithTheReason()
+    {
+        using var database = new SqliteTestDatabase();
+        await using var node = await TestNode.StartAsync(StorageProvider.Sqlite, database.ConnectionString,
+            Settings(), s => s.AddExecutor("batch-test", new BatchExecutor()));
+        var service = node.App.Services.GetRequiredService<BatchService>();
+        Assert.True(node.App.Services.GetRequiredService<BatchScheduler.WorkItems.DataTypeCatalog>().TryGet(DataType, out var rows));
+        var id = Guid.NewGuid().ToString("N");
+        var body = new FailingStream(Encoding.UTF8.GetBytes("{\"entityId\":\"d1\"}\n{\"entityId\":\"d2\"}\n"), new InvalidOperationException("the test's disk is on fire"));
+
+        await Assert.ThrowsAnyAsync<Exception>(() => service.SubmitAsync(
+            id, rows!, BatchFormat.Jsonl, "application/x-ndjson", body, null, null, CancellationToken.None));
+
+        var batch = await BatchAsync(node, id); // at once: no monitor round, no waiting for the 10 minutes of an abandoned upload
+        Assert.Equal("failed", batch.GetProperty("status").GetString());
+        var error = batch.GetProperty("error").GetString()!;
+        Assert.Contains("the test's disk is on fire", error, StringComparison.Ordinal);
+        Assert.Contains("InvalidOperationException", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task TheCompletionCallback_IsRetriedUntilDelivered_AndReceivedOnceWithTheCounts()
     {
         using var database = new SqliteTestDatabase();
@@ -423,6 +499,45 @@ public sealed class BatchTests
         await using var command = connection.CreateCommand();
         command.CommandText = $"SELECT COUNT(*) FROM qrtz_triggers WHERE trigger_group = '{DataType}'";
         return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Gives its bytes, then fails the next read with <paramref name="failure"/>, as a broken upload would.</summary>
+    private sealed class FailingStream(byte[] data, Exception failure) : Stream
+    {
+        private int _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (_position == data.Length)
+                throw failure;
+            var n = Math.Min(count, data.Length - _position);
+            Array.Copy(data, _position, buffer, offset, n);
+            _position += n;
+            return n;
+        }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_position == data.Length)
+                throw failure;
+            var n = Math.Min(buffer.Length, data.Length - _position);
+            data.AsMemory(_position, n).CopyTo(buffer);
+            _position += n;
+            return ValueTask.FromResult(n);
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
     }
 
     /// <summary>Records the entity ids it runs; fails for <see cref="FailFor"/>; waits at <see cref="Gate"/> when set.</summary>

@@ -37,6 +37,7 @@ public sealed class AppSettingsTests : IDisposable
         _ = services.GetRequiredService<IOptions<BatchOptions>>().Value;
         _ = services.GetRequiredService<IOptions<AlertOptions>>().Value;
         _ = services.GetRequiredService<IOptions<OutboundOptions>>().Value;
+        _ = services.GetRequiredService<IOptions<RequestLimitsOptions>>().Value;
         _ = services.GetRequiredService<IOptions<VendorsOptions>>().Value;
         _ = services.GetRequiredService<IOptions<DataTypesOptions>>().Value;
         _ = services.GetRequiredService<DataTypeCatalog>();
@@ -159,6 +160,10 @@ public sealed class AppSettingsTests : IDisposable
     [InlineData("Alerts:FailureRateWindow=00:00:30", "Alerts:FailureRateWindow", "00:00:30")]
     [InlineData("Alerts:FailureRateWindow=2.00:00:00", "Alerts:FailureRateWindow", "2.00:00:00")]
     [InlineData("Alerts:FailureRateMinExecutions=0", "Alerts:FailureRateMinExecutions", "0")]
+    [InlineData("RequestLimits:MaxBodyBytes=1000", "RequestLimits:MaxBodyBytes", "1000")]
+    [InlineData("RequestLimits:MaxBulkBodyBytes=300000|RequestLimits:MaxBodyBytes=400000", "RequestLimits:MaxBulkBodyBytes", "300000")]
+    [InlineData("RequestLimits:MaxBulkItems=0", "RequestLimits:MaxBulkItems", "0")]
+    [InlineData("RequestLimits:MaxJsonValues=10", "RequestLimits:MaxJsonValues", "10")]
     public async Task InvalidSetting_OnResolve_ThrowsValidationNamingTheKeyAndValue(string overrides, string key, string value)
     {
         await using var app = BuildWith(overrides);

@@ -92,17 +92,24 @@ internal static class BatchesApi
         try
         {
             batch = await service.SubmitAsync(id, definition, format, contentType!, context.Request.Body, due, callbackUrl, cancellationToken);
+            if (batch.Status == BatchStatuses.InProgress)
+                monitor.Adopt(id);
         }
         catch (BatchRejectedException ex)
         {
-            monitor.Forget(id);
             return TypedResults.Problem($"Batch {ex.BatchId} failed: {ex.Message}", statusCode: StatusCodes.Status400BadRequest,
                 title: "Bad request", extensions: new Dictionary<string, object?> { ["batchId"] = ex.BatchId });
         }
-        if (batch.Status == BatchStatuses.InProgress)
-            monitor.Adopt(id);
-        else
-            monitor.Forget(id);
+        catch (BatchUploadFailedException ex)
+        {
+            // Logged with its exception where it happened; the batch row says the same.
+            return TypedResults.Problem($"Batch {ex.BatchId} failed: {ex.Message}", statusCode: StatusCodes.Status500InternalServerError,
+                title: "Internal server error", extensions: new Dictionary<string, object?> { ["batchId"] = ex.BatchId });
+        }
+        finally
+        {
+            monitor.Forget(id); // however the upload ended, this node no longer reads it
+        }
         return TypedResults.Created($"/api/batches/{id}", await service.SummarizeAsync(batch, cancellationToken));
     }
 

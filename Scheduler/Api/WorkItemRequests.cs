@@ -59,7 +59,6 @@ internal static class WorkItemCursor
 internal static class WorkItemInput
 {
     public const int MaxPayloadChars = 64 * 1024;
-    public const int MaxItemsPerRequest = 10_000;
     public const int MaxPageSize = 1000;
 
     public static bool TryPage(string? page, string? pageSize, out int pageNumber, out int size, out string? error)

@@ -1,6 +1,8 @@
+using BatchScheduler.Configuration;
 using BatchScheduler.Lifecycle;
 using BatchScheduler.WorkItems;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace BatchScheduler.Api;
 
@@ -18,9 +20,12 @@ internal static class WorkItemsApi
             .ProducesProblem(StatusCodes.Status400BadRequest);
         items.MapPost("/", RegisterManyAsync).RequireAuthorization(ApiPolicies.Admin)
             .WithSummary("Register or update many items of one data type")
-            .WithDescription("Up to 10,000 items; re-registering an existing item updates its tier and payload, never duplicates it. accepted counts new and updated items.")
+            .WithDescription("Up to 10,000 items (RequestLimits:MaxBulkItems) in a body of up to 8 MiB (RequestLimits:MaxBulkBodyBytes); "
+                + "re-registering an existing item updates its tier and payload, never duplicates it. accepted counts new and updated items.")
             .DescribesJsonBody<BulkWorkItemsRequest>()
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         items.MapGet("/{dataType}/{entityId}", GetAsync).RequireAuthorization(ApiPolicies.Viewer)
             .WithSummary("Get one work item")
             .WithDescription("A slash in an entity id is written %2F.")
@@ -32,7 +37,9 @@ internal static class WorkItemsApi
                 + "The entity id, tier and payload text follow the text rule (docs/security.md, Text); a 400 names the field that breaks it.")
             .DescribesJsonBody<PutWorkItemRequest>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         items.MapPost("/{dataType}/{entityId}/run", RunAsync).RequireAuthorization(ApiPolicies.Admin)
             .WithSummary("Run a work item now")
             .WithDescription("Schedules an immediate run (also a manual retry of a dead-lettered or expired item); nextRunAt is now. An item in flight runs again once its running attempt has ended. 409 for an item in tier exclude.")
@@ -100,7 +107,7 @@ internal static class WorkItemsApi
 
     private static async Task<Results<Ok<WorkItem>, ProblemHttpResult>> PutAsync(
         string dataType, string entityId, HttpRequest request, WorkItemService service, WorkItemStore store,
-        DataTypeCatalog catalog, CancellationToken cancellationToken)
+        DataTypeCatalog catalog, IOptions<RequestLimitsOptions> limits, CancellationToken cancellationToken)
     {
         entityId = RequestValues.EntityId(entityId);
         if (TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength) is { } typeError)
@@ -109,9 +116,9 @@ internal static class WorkItemsApi
             return ApiProblems.NotFound(catalog.Unknown(dataType));
         if (TextRules.RejectEntityId(entityId, "entityId") is { } idError)
             return ApiProblems.BadRequest(idError);
-        var (body, jsonError) = await JsonBody.ReadAsync<PutWorkItemRequest>(request, cancellationToken);
+        var (body, problem) = await JsonBody.ReadAsync<PutWorkItemRequest>(request, ItemBody(limits.Value), cancellationToken);
         if (body is null)
-            return ApiProblems.BadRequest(jsonError!);
+            return problem!;
         var (registration, error) = WorkItemInput.ToRegistration(definition, entityId, body.Tier, body.Payload, "body");
         if (registration is null)
             return ApiProblems.BadRequest(error!);
@@ -120,11 +127,12 @@ internal static class WorkItemsApi
     }
 
     private static async Task<Results<Ok<BulkWorkItemsResponse>, ProblemHttpResult>> RegisterManyAsync(
-        HttpRequest request, WorkItemService service, DataTypeCatalog catalog, CancellationToken cancellationToken)
+        HttpRequest request, WorkItemService service, DataTypeCatalog catalog, IOptions<RequestLimitsOptions> limits,
+        CancellationToken cancellationToken)
     {
-        var (body, jsonError) = await JsonBody.ReadAsync<BulkWorkItemsRequest>(request, cancellationToken);
+        var (body, problem) = await JsonBody.ReadAsync<BulkWorkItemsRequest>(request, BulkBody(limits.Value), cancellationToken);
         if (body is null)
-            return ApiProblems.BadRequest(jsonError!);
+            return problem!;
         if (string.IsNullOrWhiteSpace(body.DataType))
             return ApiProblems.BadRequest("dataType is missing; name the data type all items belong to.");
         if (TextRules.RejectText(body.DataType, "dataType", TextRules.MaxDataTypeLength) is { } typeError)
@@ -133,8 +141,6 @@ internal static class WorkItemsApi
             return ApiProblems.BadRequest(catalog.Unknown(body.DataType));
         if (body.Items is null || body.Items.Count == 0)
             return ApiProblems.BadRequest("items is missing or empty; send at least one item.");
-        if (body.Items.Count > WorkItemInput.MaxItemsPerRequest)
-            return ApiProblems.BadRequest($"items has {body.Items.Count} entries; send at most {WorkItemInput.MaxItemsPerRequest} per request.");
 
         var registrations = new List<WorkItemRegistration>(body.Items.Count);
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -196,6 +202,15 @@ internal static class WorkItemsApi
     private static string? RejectAddress(string dataType, string entityId) =>
         TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength)
         ?? TextRules.RejectText(entityId, "entityId", TextRules.MaxEntityIdLength);
+
+    private static JsonBodyLimits ItemBody(RequestLimitsOptions o) => new(
+        o.MaxBodyBytes, $"{RequestLimitsOptions.Section}:{nameof(o.MaxBodyBytes)}",
+        o.MaxJsonValues, $"{RequestLimitsOptions.Section}:{nameof(o.MaxJsonValues)}");
+
+    private static JsonBodyLimits BulkBody(RequestLimitsOptions o) => new(
+        o.MaxBulkBodyBytes, $"{RequestLimitsOptions.Section}:{nameof(o.MaxBulkBodyBytes)}",
+        o.MaxJsonValues, $"{RequestLimitsOptions.Section}:{nameof(o.MaxJsonValues)}",
+        o.MaxBulkItems, $"{RequestLimitsOptions.Section}:{nameof(o.MaxBulkItems)}");
 
     private static string NoSuchItem(string dataType, string entityId) =>
         $"No work item '{entityId}' of data type '{dataType}'.";

@@ -41,4 +41,7 @@ internal static partial class BatchLog
 
     [LoggerMessage(1512, LogLevel.Warning, "Batch {BatchId}: its upload stopped without an end (node stopped?); marked failed")]
     public static partial void Abandoned(ILogger logger, string batchId);
+
+    [LoggerMessage(1513, LogLevel.Error, "Batch {BatchId}: the upload stopped on an error in the node; marked failed: {Reason}")]
+    public static partial void UploadFailed(ILogger logger, string batchId, string reason, Exception exception);
 }

@@ -70,6 +70,15 @@ public sealed class BatchService(
             BatchLog.Rejected(logger, id, reason);
             throw new BatchRejectedException(id, reason, ex);
         }
+        catch (Exception ex)
+        {
+            // Not the file's fault: the batch still ends now, saying what stopped it, rather than
+            // waiting in validating until a monitor takes it for abandoned.
+            var reason = $"Reading the upload stopped after {counting.BytesRead:N0} bytes ({total:N0} records) on an error in the node: {ex.GetType().Name}: {ex.Message}";
+            await store.FailValidationAsync(id, reason, time.GetUtcNow(), CancellationToken.None);
+            BatchLog.UploadFailed(logger, id, reason, ex);
+            throw new BatchUploadFailedException(id, reason, ex);
+        }
         await store.FinishValidationAsync(id, total, invalid, counting.BytesRead, time.GetUtcNow(), cancellationToken);
         BatchLog.Validated(logger, id, total, invalid, counting.BytesRead);
         return (await store.GetAsync(id, cancellationToken))!;
@@ -84,8 +93,10 @@ public sealed class BatchService(
     /// <summary>A record as stored: valid, or invalid with the reason (line numbers come from the reader).</summary>
     private BatchRecordRow Check(DataTypeDefinition batchType, BatchFileEntry entry, Dictionary<(string, string), long> firstLines)
     {
+        // An invalid record's fields and reason are echoed as they came, so they are made storable first.
         BatchRecordRow Invalid(string reason) =>
-            new(entry.Line, Truncate(entry.EntityId), entry.DataType is { } d ? Truncate(d) : batchType.Name, null, null, RecordOutcomes.Invalid, reason);
+            new(entry.Line, Storable(Truncate(entry.EntityId)), entry.DataType is { } d ? Storable(Truncate(d)) : batchType.Name, null, null,
+                RecordOutcomes.Invalid, Storable(reason));
         if (entry.Error is { } error)
             return Invalid(error);
         var dataType = batchType;
@@ -111,6 +122,29 @@ public sealed class BatchService(
 
     /// <summary>A value of an invalid record as it can be stored and shown: text by the rule, at most 200 characters.</summary>
     private static string? Truncate(string? value) => value is null ? null : TextRules.Storable(value is { Length: > 200 } ? value[..200] : value);
+
+    /// <summary>
+    /// The text with control characters and lone surrogates written as <c>\uXXXX</c>: PostgreSQL refuses NUL in
+    /// text, and no JSON answer can carry a lone surrogate, so an echo of a record that was invalid for holding
+    /// them must not hold them itself (one such record failed the whole upload).
+    /// </summary>
+    private static string? Storable(string? text)
+    {
+        if (text is null || !text.Any(c => char.IsControl(c) || char.IsSurrogate(c)))
+            return text;
+        var result = new System.Text.StringBuilder(text.Length + 16);
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+                result.Append(c).Append(text[++i]);
+            else if (char.IsControl(c) || char.IsSurrogate(c))
+                result.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
+            else
+                result.Append(c);
+        }
+        return result.ToString();
+    }
 
     /// <summary>
     /// Registers the batch's valid records as work items, each due now, from where registration
@@ -224,6 +258,12 @@ public sealed class BatchService(
             ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     }
+}
+
+/// <summary>An upload that stopped on an error of the node (not of the file); the batch has failed with <see cref="Exception.Message"/> as its reason.</summary>
+public sealed class BatchUploadFailedException(string batchId, string reason, Exception inner) : Exception(reason, inner)
+{
+    public string BatchId { get; } = batchId;
 }
 
 /// <summary>A file the batch could not take at all (its validation failed as a whole); the batch row says why.</summary>

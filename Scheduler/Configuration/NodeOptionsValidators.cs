@@ -168,3 +168,23 @@ internal sealed class OutboundOptionsValidator : IValidateOptions<OutboundOption
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
+
+/// <summary>Validates <see cref="RequestLimitsOptions"/>.</summary>
+internal sealed class RequestLimitsOptionsValidator : IValidateOptions<RequestLimitsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RequestLimitsOptions o)
+    {
+        var errors = new List<string>();
+        var s = RequestLimitsOptions.Section;
+        // A PUT carries a payload of up to 65,536 characters, each up to 3 bytes of UTF-8 (4 for two characters).
+        if (o.MaxBodyBytes is < 200 * 1024 or > 64 * 1_048_576)
+            errors.Add($"{s}:MaxBodyBytes must be between 204800 (room for a 65,536-character payload) and 67108864 (was {o.MaxBodyBytes}).");
+        if (o.MaxBulkBodyBytes < o.MaxBodyBytes || o.MaxBulkBodyBytes > 256 * 1_048_576)
+            errors.Add($"{s}:MaxBulkBodyBytes must be between {s}:MaxBodyBytes ({o.MaxBodyBytes}) and 268435456 (was {o.MaxBulkBodyBytes}).");
+        if (o.MaxBulkItems is < 1 or > 100_000)
+            errors.Add($"{s}:MaxBulkItems must be between 1 and 100000 (was {o.MaxBulkItems}).");
+        if (o.MaxJsonValues < 1000 || o.MaxJsonValues > 10_000_000)
+            errors.Add($"{s}:MaxJsonValues must be between 1000 and 10000000 (was {o.MaxJsonValues}).");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -130,6 +130,7 @@ public static class NodeHost
 
         overrideServices?.Invoke(services);
         var app = builder.Build();
+        app.UseDefaultBodyLimit();
         app.MapBatchScheduler();
         return app;
     }
