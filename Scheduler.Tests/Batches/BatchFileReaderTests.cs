@@ -150,10 +150,10 @@ public sealed class BatchFileReaderTests
 
         Assert.Equal(6, entries.Count);
         Assert.Equal(Valid(1, "a"), entries[0]);
-        AssertInvalid(entries[1], 2, null, "entityId", "column 13", "not valid Unicode");
-        AssertInvalid(entries[2], 3, null, "note", "column 24", "not valid Unicode");
-        AssertInvalid(entries[3], 4, null, "deep", "not valid Unicode");
-        AssertInvalid(entries[4], 5, null, "field name", "not valid Unicode");
+        AssertInvalid(entries[1], 2, null, "entityId", "unpaired surrogate", "valid Unicode");
+        AssertInvalid(entries[2], 3, null, "payload.note", "unpaired surrogate", "valid Unicode");
+        AssertInvalid(entries[3], 4, null, "payload.deep", "unpaired surrogate", "valid Unicode");
+        AssertInvalid(entries[4], 5, null, "unpaired surrogate", "valid Unicode");
         Assert.Null(entries[5].Error); // a surrogate pair is a character like any other
         Assert.Equal("f", entries[5].EntityId);
     }

@@ -311,7 +311,7 @@ public sealed class BatchTests
         Assert.Equal("partial_success", batch.GetProperty("status").GetString());
         var errors = (await ListAsync(node, $"/api/batches/{id}/errors")).ToDictionary(e => e.GetProperty("line").GetInt64());
         Assert.Equal([2L, 3L], errors.Keys.Order());
-        Assert.All(errors.Values, e => Assert.Contains("not valid Unicode", e.GetProperty("reason").GetString()!, StringComparison.Ordinal));
+        Assert.All(errors.Values, e => Assert.Contains("valid Unicode", e.GetProperty("reason").GetString()!, StringComparison.Ordinal));
         Assert.Equal(["s1", "s4"], executor.Calls.Order(StringComparer.Ordinal));
     }
 
@@ -330,19 +330,20 @@ public sealed class BatchTests
             """{"entityId":"n\u0000two"}""",
             """{"entityId":"n3","dataType":"no\u0000such"}""",
             """{"entityId":"n4","tier":"gold\u0000"}""",
-            """{"entityId":"n5","note":"a NUL in the payload stays JSON: \u0000"}"""));
+            """{"entityId":"n5","note":"the text rule refuses U+0000 in a payload too: \u0000"}"""));
         var id = submitted.GetProperty("id").GetString()!;
         Assert.Equal(5, submitted.GetProperty("total").GetInt32());
-        Assert.Equal(3, submitted.GetProperty("invalid").GetInt32());
+        Assert.Equal(4, submitted.GetProperty("invalid").GetInt32());
 
         var batch = await WaitForOutcomeAsync(node, id, TimeSpan.FromMinutes(1));
         Assert.Equal("partial_success", batch.GetProperty("status").GetString());
         var errors = (await ListAsync(node, $"/api/batches/{id}/errors")).ToDictionary(e => e.GetProperty("line").GetInt64());
-        Assert.Equal([2L, 3L, 4L], errors.Keys.Order());
-        Assert.Equal("n\\u0000two", errors[2].GetProperty("entityId").GetString());
-        Assert.Contains("no\\u0000such", errors[3].GetProperty("reason").GetString()!, StringComparison.Ordinal);
-        Assert.Contains("gold\\u0000", errors[4].GetProperty("reason").GetString()!, StringComparison.Ordinal);
-        Assert.Equal(["n1", "n5"], executor.Calls.Order(StringComparer.Ordinal));
+        Assert.Equal([2L, 3L, 4L, 5L], errors.Keys.Order());
+        Assert.Contains("entityId contains U+0000", errors[2].GetProperty("reason").GetString()!, StringComparison.Ordinal);
+        Assert.Contains("dataType contains U+0000", errors[3].GetProperty("reason").GetString()!, StringComparison.Ordinal);
+        Assert.Contains("tier contains U+0000", errors[4].GetProperty("reason").GetString()!, StringComparison.Ordinal);
+        Assert.Contains("payload.note", errors[5].GetProperty("reason").GetString()!, StringComparison.Ordinal);
+        Assert.Equal(["n1"], executor.Calls.Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -331,6 +331,34 @@ public sealed class ItemLifecycleTests
         Assert.True((await node.ItemAsync("feed", "abandoned"))!.NextRunAt < TimeProvider.System.GetUtcNow().AddMinutes(1), "nothing resumes it: due now");
     }
 
+    [Theory]
+    [Trait("Provider", "Sqlite")]
+    [InlineData(StorageProvider.Sqlite)]
+    [InlineData(StorageProvider.Postgres)]
+    public async Task AFailureWhoseMessageHoldsNulOrALoneSurrogate_IsRecorded_NotLeftInFlight(StorageProvider provider)
+    {
+        // An executor's exception message or a response body may hold anything; PostgreSQL refuses U+0000
+        // (22021), so the failure row and the state were not written and the item stayed in flight.
+        await using var store = await TestStore.CreateAsync(provider);
+        await using var node = await TestNode.StartAsync(provider, store.ConnectionString, new Dictionary<string, string?>
+        {
+            ["DataTypes:feed:Executor"] = "broken",
+            ["DataTypes:feed:Retry:MaxRetryAttempts"] = "0",
+        }, s => s.AddExecutor("broken", new ThrowingExecutor("bad\0byte \ud800 end")));
+
+        await node.PutAsync("feed", "k", new { });
+
+        var item = await node.WaitForStateAsync("feed", "k", WorkItemStates.DeadLettered);
+        Assert.Contains("bad\uFFFDbyte \uFFFD end", item.LastError, StringComparison.Ordinal);
+        var failures = await node.App.Services.GetRequiredService<BatchScheduler.Failures.FailureStore>().ListAsync(null, "feed", "k", 1, 10, CancellationToken.None);
+        Assert.Contains("bad\uFFFDbyte \uFFFD end", Assert.Single(failures.Items).Message, StringComparison.Ordinal);
+    }
+
+    private sealed class ThrowingExecutor(string message) : IWorkItemExecutor
+    {
+        public ValueTask ExecuteAsync(WorkItemContext context, CancellationToken cancellationToken) => throw new InvalidOperationException(message);
+    }
+
     /// <summary>Hourly items of <c>feed</c> that ran (next cadence in an hour) and are in flight again, each on the node named.</summary>
     private static async Task<(DataTypeDefinition Feed, DateTimeOffset Now)> HourlyItemsInFlightAsync(TestNode node, params (string Id, string Node)[] items)
     {

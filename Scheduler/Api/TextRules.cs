@@ -174,20 +174,7 @@ internal static class TextRules
     public static string Printable(string value) => Storable(value.Length > 100 ? value[..100] + "…" : value);
 
     /// <summary><paramref name="value"/> with U+0000 and unpaired surrogates replaced by U+FFFD: text any store can keep.</summary>
-    public static string Storable(string value)
-    {
-        if (RejectText(value, "", int.MaxValue) is null)
-            return value;
-        var builder = new StringBuilder(value.Length);
-        for (var i = 0; i < value.Length; i++)
-        {
-            if (char.IsHighSurrogate(value[i]) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
-                builder.Append(value[i]).Append(value[++i]);
-            else
-                builder.Append(value[i] == '\0' || char.IsSurrogate(value[i]) ? '\uFFFD' : value[i]);
-        }
-        return builder.ToString();
-    }
+    public static string Storable(string value) => Storage.StorableText.Storable(value);
 
     /// <summary>The UTF-16 unit of the <c>\uXXXX</c> escape at <paramref name="at"/>, or -1 when there is none.</summary>
     private static int Escaped(ReadOnlySpan<byte> raw, int at) =>

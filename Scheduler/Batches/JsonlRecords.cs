@@ -25,9 +25,6 @@ internal static class JsonlRecords
         JsonDocument document;
         try
         {
-            // First: parsing compares field names, which throws on a name that does not decode.
-            if (RejectBadEscapes(line.Bytes.Span) is { } escapeError)
-                return BatchRecord.Invalid(line.Number, null, escapeError);
             document = JsonDocument.Parse(line.Bytes, Strict);
         }
         catch (JsonException ex)
@@ -41,37 +38,6 @@ internal static class JsonlRecords
         }
         using (document)
             return FromObject(line.Number, document.RootElement, limits);
-    }
-
-    /// <summary>
-    /// Null when every string and name in the record decodes; else where one does not. The line is valid UTF-8
-    /// already, so only a \u escape can be bad: a lone surrogate such as \udfff, which no text can hold.
-    /// Throws <see cref="JsonException"/> where the line is not JSON.
-    /// </summary>
-    private static string? RejectBadEscapes(ReadOnlySpan<byte> line)
-    {
-        var reader = new Utf8JsonReader(line);
-        string? field = null;
-        while (reader.Read())
-        {
-            if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName))
-                continue;
-            var topLevelName = reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1;
-            if (!reader.ValueIsEscaped && !topLevelName)
-                continue;
-            try
-            {
-                var text = reader.GetString();
-                if (topLevelName)
-                    field = text;
-            }
-            catch (InvalidOperationException)
-            {
-                var where = topLevelName ? "a field name" : field is null ? "a string" : $"a string in field {field}";
-                return $"{where} at column {reader.TokenStartIndex + 1} has a \\u escape that is not valid Unicode (a lone surrogate such as \\udfff)";
-            }
-        }
-        return null;
     }
 
     private static BatchFileEntry FromObject(long number, JsonElement root, BatchFileLimits limits)

@@ -245,7 +245,7 @@ internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, 
             {
                 insert.With("@dataType", failure.DataType).With("@entityId", failure.EntityId).With("@attempt", failure.Attempt)
                     .With("@node", failure.NodeId).With("@at", failure.FailedAt).With("@type", Truncate(failure.ExceptionType, 500))
-                    .With("@message", failure.Message).With("@detail", failure.Detail).With("@done", false);
+                    .With("@message", Storable(failure.Message)).With("@detail", Storable(failure.Detail)).With("@done", false);
                 await insert.ExecuteNonQueryAsync(cancellationToken);
             }
             if (own is not null)
@@ -280,6 +280,9 @@ internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, 
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
 
+    /// <summary>An executor's text (an exception message, a response body) may hold anything: stored as every store can keep it.</summary>
+    private static string? Storable(string? value) => value is null ? null : StorableText.Storable(value);
+
     private static string? Truncate(string? value, int max) =>
-        value is null || value.Length <= max ? value : value[..max];
+        Storable(value is null || value.Length <= max ? value : value[..max]);
 }
