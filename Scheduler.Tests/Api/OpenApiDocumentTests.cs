@@ -184,13 +184,13 @@ public sealed class OpenApiDocumentTests(OpenApiFixture fixture) : IClassFixture
 
         var put = Resolve(document, Operation(document, "PUT /api/work-items/{dataType}/{entityId}")!.Value
             .GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema"));
-        Assert.Equal(["payload", "tier"], PropertyNames(put));
-        Assert.Equal([], Required(put)); // {} is a valid body: default tier, no payload
+        Assert.Equal(["payload", "runAt", "tier"], PropertyNames(put));
+        Assert.Equal([], Required(put)); // {} is a valid body: default tier, no payload, due now
         var bulk = Resolve(document, Operation(document, "POST /api/work-items")!.Value
             .GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema"));
         Assert.Equal(["dataType", "items"], PropertyNames(bulk));
         var bulkItem = Resolve(document, Resolve(document, bulk.GetProperty("properties").GetProperty("items")).GetProperty("items"));
-        Assert.Equal(["entityId", "payload", "tier"], PropertyNames(bulkItem));
+        Assert.Equal(["entityId", "payload", "runAt", "tier"], PropertyNames(bulkItem));
         Assert.Equal(["entityId"], Required(bulkItem));
         var upload = Operation(document, "POST /api/batches")!.Value.GetProperty("requestBody").GetProperty("content");
         Assert.Equal(["application/x-ndjson", "text/csv"], upload.EnumerateObject().Select(c => c.Name).Order(StringComparer.Ordinal));

@@ -518,4 +518,50 @@ public sealed class WorkItemsApiTests(WorkItemsApiFixture fixture) : IClassFixtu
         using var liveness = await Http.GetAsync("/healthz");
         Assert.Equal(HttpStatusCode.OK, liveness.StatusCode);
     }
+
+    // --- runAt ---
+
+    [Theory]
+    [InlineData("2026-11-23T08:00:00")]
+    [InlineData("tomorrow")]
+    [InlineData("2026-11-23")]
+    [InlineData("2026-13-23T08:00:00Z")]
+    public async Task Put_RunAtWithoutOffsetOrUnparsable_Returns400NamingRunAt(string runAt)
+    {
+        using var response = await Http.PutAsJsonAsync($"/api/work-items/plain/{NewId("runat")}", new { runAt });
+
+        var detail = await ApiResponses.ProblemDetailAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains("body.runAt", detail);
+        Assert.Contains("offset", detail);
+    }
+
+    [Fact]
+    public async Task Put_RunAtDecadesAhead_Returns400SayingTheLimit()
+    {
+        using var response = await Http.PutAsJsonAsync($"/api/work-items/plain/{NewId("runat")}", new { runAt = "2226-11-23T08:00:00Z" });
+
+        var detail = await ApiResponses.ProblemDetailAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains("body.runAt", detail);
+        Assert.Contains("days ahead", detail);
+    }
+
+    [Fact]
+    public async Task Post_ItemWithBadRunAt_Returns400NamingItsIndexAndRegistersNone()
+    {
+        var good = NewId("runat-good");
+        var items = new object[]
+        {
+            new { entityId = good, runAt = "2026-11-23T08:00:00+02:00" },
+            new { entityId = NewId("runat-a") },
+            new { entityId = NewId("runat-a") },
+            new { entityId = NewId("runat-bad"), runAt = "23/11/2026 08:00" },
+        };
+
+        using var response = await Http.PostAsJsonAsync("/api/work-items", new { dataType = "plain", items });
+
+        var detail = await ApiResponses.ProblemDetailAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains("items[3].runAt", detail);
+        using var item = await Http.GetAsync($"/api/work-items/plain/{good}");
+        Assert.Equal(HttpStatusCode.NotFound, item.StatusCode);
+    }
 }

@@ -265,10 +265,10 @@ public sealed class BatchTests
                 TimeSpan.FromSeconds(30), "the batch expires at its deadline");
         }
         // Pending items are gone (row and trigger); the two running ones remain until they finish.
-        IReadOnlyList<WorkItems.WorkItem> rows = [];
+        IReadOnlyList<BatchScheduler.WorkItems.WorkItem> rows = [];
         await Eventually.TrueAsync(async () =>
         {
-            (rows, _) = await node.Store.ListAsync(new WorkItems.WorkItemQuery(DataType, null, null, 1, 100), CancellationToken.None);
+            (rows, _) = await node.Store.ListAsync(new BatchScheduler.WorkItems.WorkItemQuery(DataType, null, null, 1, 100), CancellationToken.None);
             return rows.Count <= 2;
         }, TimeSpan.FromSeconds(10), "the pending items are removed");
         Assert.Equal(2, rows.Count);
@@ -415,7 +415,7 @@ public sealed class BatchTests
             TimeSpan.FromSeconds(30), "the batch is archived after its retention");
         Assert.Equal("completed", batch.GetProperty("outcome").GetString());
         Assert.Equal(3, batch.GetProperty("succeeded").GetInt32());
-        var (rows, total) = await node.Store.ListAsync(new WorkItems.WorkItemQuery(DataType, null, null, 1, 100), CancellationToken.None);
+        var (rows, total) = await node.Store.ListAsync(new BatchScheduler.WorkItems.WorkItemQuery(DataType, null, null, 1, 100), CancellationToken.None);
         Assert.Equal(0, total);
         Assert.Empty(rows);
         Assert.Equal(["r1", "r2", "r3"], (await ListAsync(node, $"/api/batches/{id}/results")).Select(r => r.GetProperty("entityId").GetString()));

@@ -4,14 +4,17 @@ using BatchScheduler.WorkItems;
 
 namespace BatchScheduler.Api;
 
-/// <summary>Body of <c>PUT /api/work-items/{dataType}/{entityId}</c>; both optional (the defaults say so in the OpenAPI document).</summary>
-public sealed record PutWorkItemRequest(string? Tier = null, JsonElement? Payload = null);
+/// <summary>
+/// Body of <c>PUT /api/work-items/{dataType}/{entityId}</c>; all optional (the defaults say so in the OpenAPI document).
+/// <c>runAt</c>: an ISO 8601 instant with an offset before which the item's next run does not start (absent or past: now).
+/// </summary>
+public sealed record PutWorkItemRequest(string? Tier = null, JsonElement? Payload = null, string? RunAt = null);
 
 /// <summary>Body of <c>POST /api/work-items</c>.</summary>
 public sealed record BulkWorkItemsRequest(string? DataType, List<BulkWorkItem?>? Items);
 
-/// <summary>One item of a bulk registration; tier and payload optional.</summary>
-public sealed record BulkWorkItem(string? EntityId, string? Tier = null, JsonElement? Payload = null);
+/// <summary>One item of a bulk registration; tier, payload and runAt (as in <see cref="PutWorkItemRequest"/>) optional.</summary>
+public sealed record BulkWorkItem(string? EntityId, string? Tier = null, JsonElement? Payload = null, string? RunAt = null);
 
 /// <summary>Answer to a bulk registration.</summary>
 public sealed record BulkWorkItemsResponse(int Accepted);
@@ -68,22 +71,25 @@ internal static class WorkItemInput
                && RequestValues.TryInt(pageSize, "pageSize", 100, 1, MaxPageSize, out size, out error);
     }
 
-    /// <summary>Resolves the tier (default when absent) and serialises the payload, or explains why not.</summary>
+    /// <summary>Resolves the tier (default when absent), reads runAt and serialises the payload, or explains why not.</summary>
     public static (WorkItemRegistration? Item, string? Error) ToRegistration(
-        DataTypeDefinition dataType, string entityId, string? tier, JsonElement? payload, string field)
+        DataTypeDefinition dataType, string entityId, string? tier, JsonElement? payload, string? runAt, string field, DateTimeOffset now)
     {
+        var (at, runAtError) = RunAtText.Read(runAt, $"{field}.runAt", now);
+        if (runAtError is not null)
+            return (null, runAtError);
         var resolved = string.IsNullOrWhiteSpace(tier) ? dataType.DefaultTier : tier;
         if (TextRules.RejectName(resolved, $"{field}.tier", TextRules.MaxTierLength) is { } tierText)
             return (null, tierText);
         if (dataType.RejectTier(resolved) is { } tierError)
             return (null, $"{field}.tier: {tierError}");
         if (payload is not { ValueKind: not JsonValueKind.Undefined and not JsonValueKind.Null } p)
-            return (new WorkItemRegistration(entityId, resolved, null), null);
+            return (new WorkItemRegistration(entityId, resolved, null, RunAt: at), null);
         var json = p.GetRawText();
         if (json.Length > MaxPayloadChars)
             return (null, $"{field}.payload is {json.Length} characters of JSON; the limit is {MaxPayloadChars}.");
         if (TextRules.RejectJson(JsonMarshal.GetRawUtf8Value(p), $"{field}.payload") is { } textError)
             return (null, textError);
-        return (new WorkItemRegistration(entityId, resolved, json), null);
+        return (new WorkItemRegistration(entityId, resolved, json, RunAt: at), null);
     }
 }

@@ -21,7 +21,8 @@ internal static class WorkItemsApi
         items.MapPost("/", RegisterManyAsync).RequireAuthorization(ApiPolicies.Admin)
             .WithSummary("Register or update many items of one data type")
             .WithDescription("Up to 10,000 items (RequestLimits:MaxBulkItems) in a body of up to 8 MiB (RequestLimits:MaxBulkBodyBytes); "
-                + "re-registering an existing item updates its tier and payload, never duplicates it. accepted counts new and updated items.")
+                + "re-registering an existing item updates its tier and payload, never duplicates it. accepted counts new and updated items. "
+                + "An item's runAt (ISO 8601 with an offset, e.g. 2026-11-23T08:00:00Z) is when its next run is due; absent or past: now.")
             .DescribesJsonBody<BulkWorkItemsRequest>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
@@ -34,6 +35,7 @@ internal static class WorkItemsApi
         items.MapPut("/{dataType}/{entityId}", PutAsync).RequireAuthorization(ApiPolicies.Admin)
             .WithSummary("Register or update one work item")
             .WithDescription("Without a tier the data type's default tier applies; payload is any JSON up to 65,536 characters. "
+                + "runAt (ISO 8601 with an offset, e.g. 2026-11-23T08:00:00Z, at most 3,660 days ahead): the next run does not start before it and nextRunAt shows it; absent or past: due now. "
                 + "The entity id, tier and payload text follow the text rule (docs/security.md, Text); a 400 names the field that breaks it.")
             .DescribesJsonBody<PutWorkItemRequest>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -107,7 +109,7 @@ internal static class WorkItemsApi
 
     private static async Task<Results<Ok<WorkItem>, ProblemHttpResult>> PutAsync(
         string dataType, string entityId, HttpRequest request, WorkItemService service, WorkItemStore store,
-        DataTypeCatalog catalog, IOptions<RequestLimitsOptions> limits, CancellationToken cancellationToken)
+        DataTypeCatalog catalog, IOptions<RequestLimitsOptions> limits, TimeProvider time, CancellationToken cancellationToken)
     {
         entityId = RequestValues.EntityId(entityId);
         if (TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength) is { } typeError)
@@ -119,7 +121,7 @@ internal static class WorkItemsApi
         var (body, problem) = await JsonBody.ReadAsync<PutWorkItemRequest>(request, ItemBody(limits.Value), cancellationToken);
         if (body is null)
             return problem!;
-        var (registration, error) = WorkItemInput.ToRegistration(definition, entityId, body.Tier, body.Payload, "body");
+        var (registration, error) = WorkItemInput.ToRegistration(definition, entityId, body.Tier, body.Payload, body.RunAt, "body", time.GetUtcNow());
         if (registration is null)
             return ApiProblems.BadRequest(error!);
         await service.RegisterAsync(definition, [registration], cancellationToken);
@@ -128,7 +130,7 @@ internal static class WorkItemsApi
 
     private static async Task<Results<Ok<BulkWorkItemsResponse>, ProblemHttpResult>> RegisterManyAsync(
         HttpRequest request, WorkItemService service, DataTypeCatalog catalog, IOptions<RequestLimitsOptions> limits,
-        CancellationToken cancellationToken)
+        TimeProvider time, CancellationToken cancellationToken)
     {
         var (body, problem) = await JsonBody.ReadAsync<BulkWorkItemsRequest>(request, BulkBody(limits.Value), cancellationToken);
         if (body is null)
@@ -154,7 +156,7 @@ internal static class WorkItemsApi
                 return ApiProblems.BadRequest(idError);
             if (!seen.Add(item.EntityId!))
                 return ApiProblems.BadRequest($"{field}.entityId '{item.EntityId}' appears more than once in this request.");
-            var (registration, error) = WorkItemInput.ToRegistration(definition, item.EntityId!, item.Tier, item.Payload, field);
+            var (registration, error) = WorkItemInput.ToRegistration(definition, item.EntityId!, item.Tier, item.Payload, item.RunAt, field, time.GetUtcNow());
             if (registration is null)
                 return ApiProblems.BadRequest(error!);
             registrations.Add(registration);

@@ -44,7 +44,7 @@ public static class Transitions
 
     public static readonly IReadOnlyList<Transition> All =
     [
-        new(LifecycleEvent.Register, "(new)", WorkItemStates.NeverRun, "regular trigger, due now, ahead of completed items", "none"),
+        new(LifecycleEvent.Register, "(new)", WorkItemStates.NeverRun, "regular trigger, due now, ahead of completed items (with a runAt ahead: due at it, not ahead)", "none"),
         new(LifecycleEvent.Retier, Any, null, "regular trigger at last end + new cadence (now if past)", "a pending one-off (retry, run-now, arm) is kept; its end re-arms with the new tier"),
         new(LifecycleEvent.Exclude, Any, null, "removed, whatever it was; a running attempt's end arms nothing", "the start refuses tier exclude"),
         new(LifecycleEvent.Delete, Any, "(row deleted)", "removed", "a running attempt's writes find no row"),

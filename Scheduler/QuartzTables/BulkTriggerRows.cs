@@ -19,7 +19,8 @@ internal static class BulkTriggerRows
     /// key; Quartz's own <c>StartNow()</c> gives distinct times the same way), repeating every @i ms for ever when @r is -1 or
     /// once when it is 0, misfire instruction FireNow (1) for one-shot and
     /// RescheduleNowWithExistingRepeatCount (2) for repeating, the default overlap policy (NULL),
-    /// retry policy none. Every item written is new, so never run: its first firing is placed
+    /// retry policy none. An item with a runAt ahead (@a, ticks; null: none) is due at it (plus the same
+    /// position ticks), with no early placement. Every other item written is new, so never run: its first firing is placed
     /// <c>WorkItemTriggers.NeverRunLead</c> early in due order (@ahead is @next minus that lead), and
     /// a repeating trigger starts one interval after its due time, as <c>WorkItemScheduler.ArmAsync</c>
     /// writes them. Rows whose trigger already exists, or whose job is not stored, are skipped; the
@@ -74,7 +75,7 @@ internal static class BulkTriggerRows
     public const string InsertNewItemsWithTriggers =
         $"""
         WITH u AS (
-          SELECT * FROM unnest(@e::text[], @t::text[], @p::text[], @b::text[], @r::bigint[], @i::bigint[], @n::bigint[]) AS u(e, t, p, b, r, i, n)
+          SELECT * FROM unnest(@e::text[], @t::text[], @p::text[], @b::text[], @r::bigint[], @i::bigint[], @n::bigint[], @a::bigint[]) AS u(e, t, p, b, r, i, n, a)
         ), items AS (
           INSERT INTO work_items (data_type, entity_id, tier, payload, batch_id, state, attempt, created_at, updated_at)
           SELECT @dataType, u.e, u.t, u.p, u.b, 'never_run', 0, @now, @now FROM u
@@ -91,16 +92,18 @@ internal static class BulkTriggerRows
         SELECT COUNT(*) FROM triggers
         """;
 
+    // An item with a runAt ahead (@a, .NET ticks; null: due now) is due then, as WorkItemTriggers.Regular
+    // writes a trigger started at it, and is not placed early: an early fire time would run it at once.
     internal const string Columns =
         """
-        u.e AS trigger_name, u.r AS repeat_count, u.i AS repeat_interval, @ahead + u.n - 1 AS next_fire_time,
-                 @next + u.n - 1 + CASE WHEN u.r = 0 THEN 0 ELSE u.i * 10000 END AS start_time
+        u.e AS trigger_name, u.r AS repeat_count, u.i AS repeat_interval, COALESCE(u.a + u.n - 1, @ahead + u.n - 1) AS next_fire_time,
+                 COALESCE(u.a + u.n - 1, @next + u.n - 1 + CASE WHEN u.r = 0 THEN 0 ELSE u.i * 10000 END) AS start_time
         """;
 
     private const string Rows =
         $"""
         SELECT {Columns}
-          FROM unnest(@e::text[], @r::bigint[], @i::bigint[], @n::bigint[]) AS u(e, r, i, n)
+          FROM unnest(@e::text[], @r::bigint[], @i::bigint[], @n::bigint[], @a::bigint[]) AS u(e, r, i, n, a)
         """;
 
     internal const string Insert =

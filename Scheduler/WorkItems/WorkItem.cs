@@ -16,8 +16,11 @@ public sealed record WorkItem(
     string? BatchId,
     JsonElement? Payload);
 
-/// <summary>One item to register: the tier is already resolved, the payload is JSON text.</summary>
-public sealed record WorkItemRegistration(string EntityId, string? Tier, string? Payload, string? BatchId = null);
+/// <summary>
+/// One item to register: the tier is already resolved, the payload is JSON text. <paramref name="RunAt"/>:
+/// its next run does not start before then (null, or past: due now).
+/// </summary>
+public sealed record WorkItemRegistration(string EntityId, string? Tier, string? Payload, string? BatchId = null, DateTimeOffset? RunAt = null);
 
 /// <summary>
 /// What registering an item found: whether it existed, its tier and state before, when it last

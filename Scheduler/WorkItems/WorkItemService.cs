@@ -13,7 +13,9 @@ public sealed class WorkItemService(
     /// Upserts the items, then arms a trigger for every item that is new (due now; on PostgreSQL
     /// written in the same transaction as the rows, straight into Quartz's tables) or whose tier
     /// changed (due one new cadence after it last completed, or now when that has passed).
-    /// Re-registering an unchanged item updates its payload and leaves its schedule alone.
+    /// Re-registering an unchanged item updates its payload and leaves its schedule alone. An item
+    /// given a <c>RunAt</c> is due then instead (past: now), never placed early in the due order,
+    /// whether new or not; a pending one-off (a retry, a run-now) is kept, as for a re-tier.
     /// </summary>
     public Task<int> RegisterAsync(DataTypeDefinition dataType, IReadOnlyList<WorkItemRegistration> items, CancellationToken cancellationToken) =>
         RegisterAsync(dataType, items, runNow: false, cancellationToken);
@@ -36,10 +38,11 @@ public sealed class WorkItemService(
             // An item in flight has no trigger between Quartz completing its firing and its end being
             // written: not a lost trigger (re-arming it then ran a one-shot item twice). Trigger repair
             // re-arms in-flight items whose node is gone.
-            .Where(o => runNow || !o.Existed || o.PreviousTier != o.Item.Tier
+            .Where(o => runNow || !o.Existed || o.PreviousTier != o.Item.Tier || o.Item.RunAt is not null
                         || (!o.HasTrigger && o.PreviousState != WorkItemStates.InFlight && ShouldHaveTrigger(dataType, o.Item.Tier, o.PreviousState!)))
             .Select(o => new ArmRequest(o.Item.EntityId, o.Item.Tier,
-                runNow ? null : NextStart(dataType, o.Item.Tier, o.LastEnd, now), o.LastEnd is null)).ToList();
+                o.Item.RunAt is { } at ? (at > now ? at : null) : runNow ? null : NextStart(dataType, o.Item.Tier, o.LastEnd, now),
+                o.LastEnd is null)).ToList();
         if (toArm.Count > 0)
             await lifecycle.ArmAsync(dataType, toArm, runNow ? ArmMode.RunNow : ArmMode.Register, cancellationToken);
         if (toArm.Count > 0 || outcomes.Any(o => o.Armed))

@@ -142,6 +142,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             .With("@r", items.Zip(cadences, (i, c) => i.Tier == Tiers.Exclude ? (long?)null : c is null ? 0L : -1L).ToArray())
             .With("@i", cadences.Select(c => c is { } every ? (long)every.TotalMilliseconds : 0L).ToArray())
             .With("@n", items.Select(i => dueOrder[i.EntityId]).ToArray())
+            .With("@a", RunAtTicks(items, now))
             .With("@sched", _schedulerName).With("@group", dataType).With("@jobName", triggers.JobName).With("@jobGroup", triggers.JobGroup)
             .With("@next", now.UtcTicks).With("@ahead", (now - WorkItemTriggers.NeverRunLead).UtcTicks);
         var written = 0;
@@ -202,7 +203,8 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         DbCommand Statement(string sql) => connection.Command(sql, transaction)
             .With("@sched", _schedulerName).With("@group", dataType).With("@jobName", triggers.JobName).With("@jobGroup", triggers.JobGroup)
             .With("@next", now.UtcTicks).With("@ahead", (now - WorkItemTriggers.NeverRunLead).UtcTicks)
-            .With("@e", entityIds).With("@r", repeatCounts).With("@i", intervals).With("@n", items.Select(i => dueOrder[i.EntityId]).ToArray());
+            .With("@e", entityIds).With("@r", repeatCounts).With("@i", intervals).With("@n", items.Select(i => dueOrder[i.EntityId]).ToArray())
+            .With("@a", RunAtTicks(items, now));
 
         var plain = 0;
         var wrote = await WithoutConflictAsync(transaction, async () =>
@@ -224,6 +226,10 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             written.Add(reader.GetString(0));
         return written;
     }
+
+    /// <summary>Each item's runAt in .NET ticks when it lies ahead of <paramref name="now"/>, else null (due now).</summary>
+    private static long?[] RunAtTicks(IReadOnlyList<WorkItemRegistration> items, DateTimeOffset now) =>
+        items.Select(i => i.RunAt is { } at && at > now ? at.UtcTicks : (long?)null).ToArray();
 
     private async Task<Dictionary<string, RegistrationOutcome>> ExistingTiersAsync(
         DbConnection connection, DbTransaction transaction, string dataType, IReadOnlyList<WorkItemRegistration> items, CancellationToken cancellationToken)
