@@ -503,19 +503,9 @@ public sealed class BatchTests
     }
 
     /// <summary>Gives its bytes, then fails the next read with <paramref name="failure"/>, as a broken upload would.</summary>
-    private sealed class FailingStream(byte[] data, Exception failure) : Stream
+    private sealed class FailingStream(byte[] data, Exception failure) : ReadOnlyStream
     {
         private int _position;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         public override int Read(byte[] buffer, int offset, int count)
         {
