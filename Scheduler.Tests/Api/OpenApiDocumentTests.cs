@@ -37,6 +37,8 @@ public sealed class OpenApiDocumentTests(OpenApiFixture fixture) : IClassFixture
         "POST /api/batches/{id}/cancel",
         "POST /api/failures/{id}/done",
         "POST /api/failures/done",
+        "POST /api/data-types/{dataType}/resume",
+        "POST /api/work-items/{dataType}/{entityId}/resume",
     ];
 
     private HttpClient Http => fixture.Node.Http;
@@ -170,7 +172,7 @@ public sealed class OpenApiDocumentTests(OpenApiFixture fixture) : IClassFixture
         var document = await DocumentAsync();
 
         var item = ResponseSchema(document, "GET /api/work-items/{dataType}/{entityId}", "200");
-        Assert.Equal(["attempt", "batchId", "dataType", "entityId", "lastError", "nextRunAt", "payload", "state", "tier", "updatesEnd", "updatesStart"],
+        Assert.Equal(["attempt", "batchId", "dataType", "entityId", "lastError", "nextRunAt", "paused", "payload", "state", "tier", "updatesEnd", "updatesStart"],
             PropertyNames(item));
         Assert.Contains("date-time", item.GetProperty("properties").GetProperty("nextRunAt").ToString());
         Assert.Equal("\"integer\"", item.GetProperty("properties").GetProperty("attempt").GetProperty("type").GetRawText());

@@ -44,7 +44,7 @@ internal static class WorkItemsApi
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         items.MapPost("/{dataType}/{entityId}/run", RunAsync).RequireAuthorization(ApiPolicies.Admin)
             .WithSummary("Run a work item now")
-            .WithDescription("Schedules an immediate run (also a manual retry of a dead-lettered or expired item); nextRunAt is now. An item in flight runs again once its running attempt has ended. 409 for an item in tier exclude.")
+            .WithDescription("Schedules an immediate run (also a manual retry of a dead-lettered or expired item); nextRunAt is now. An item in flight runs again once its running attempt has ended. 409 for an item in tier exclude or paused.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
@@ -178,6 +178,8 @@ internal static class WorkItemsApi
         {
             RunNowResult.Accepted when item is not null =>
                 TypedResults.Accepted($"/api/work-items/{Uri.EscapeDataString(dataType)}/{Uri.EscapeDataString(entityId)}", item),
+            RunNowResult.Paused => ApiProblems.Conflict(
+                $"Work item '{entityId}' of data type '{dataType}' is paused; resume it first (POST .../resume)."),
             RunNowResult.Excluded => ApiProblems.Conflict(
                 $"Work item '{entityId}' of data type '{dataType}' is in tier '{Tiers.Exclude}', which never runs; give it another tier first (PUT with \"tier\")."),
             _ => ApiProblems.NotFound(NoSuchItem(dataType, entityId)),

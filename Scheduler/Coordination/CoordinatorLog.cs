@@ -30,6 +30,9 @@ internal static partial class CoordinatorLog
     [LoggerMessage(1006, LogLevel.Warning, "Trigger for {DataType}/{EntityId} attempt {Attempt} on {NodeId} does not run: {Why}; removing the trigger")]
     public static partial void NotRunnable(ILogger logger, string dataType, string entityId, int attempt, string nodeId, string why);
 
+    [LoggerMessage(1020, LogLevel.Information, "Not starting {DataType}/{EntityId} attempt {Attempt} on {NodeId}: it or its data type is paused; it runs once on resume (due {DueAt:o})")]
+    public static partial void Paused(ILogger logger, string dataType, string entityId, int attempt, string nodeId, DateTimeOffset dueAt);
+
     [LoggerMessage(1007, LogLevel.Error, "Trigger for {DataType}/{EntityId} attempt {Attempt} on {NodeId} names a data type that is not configured here; leaving it for a node that knows it (retried in 30 s)")]
     public static partial void UnknownDataType(ILogger logger, string dataType, string entityId, int attempt, string nodeId);
 

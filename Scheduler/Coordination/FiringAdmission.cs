@@ -117,6 +117,13 @@ internal sealed class FiringAdmission(
             await SkipBusyAsync(context, item, entityId, firing, "another node until just now");
             return null;
         }
+        if (row.IsPaused)
+        {
+            // Handed out just before a pause: it comes back, paused, at its own place in the due order.
+            CoordinatorLog.Paused(logger, item, entityId, firing.Attempt, node.Id, ownTime);
+            await lifecycle.PausedBeforeStartAsync(dataType, entityId, firing, ownTime, CancellationToken.None);
+            return null;
+        }
         if (row.IsGone || row.IsExcluded)
         {
             CoordinatorLog.NotRunnable(logger, item, entityId, firing.Attempt, node.Id, row.IsGone ? "it has no work item row" : "it is in tier exclude");

@@ -75,6 +75,8 @@ public sealed partial class ItemLifecycle
             // The trigger moves before the state is written: a crash in between leaves an item that runs
             // again (executors are idempotent), never a recurring item without a trigger.
             var move = await PlaceAsync(dataType, attempt.EntityId, item.Tier, next, now, cancellationToken);
+            if (move is TriggerMove.Armed or TriggerMove.Scheduled)
+                await HoldIfPausedAsync(dataType.Name, attempt.EntityId, item, cancellationToken);
             MovedLog(_logger, @event, attempt.DataType, attempt.EntityId, _node.Id, move);
             return write is null || await write(row);
         }, cancellationToken);
@@ -110,7 +112,12 @@ public sealed partial class ItemLifecycle
             if (item.InFlightElsewhere(_node.Id))
                 return BeforeStart.Busy;
             if (next is not null)
-                MovedLog(_logger, @event, dataType.Name, entityId, _node.Id, await PlaceAsync(dataType, entityId, item.Tier, next, now, cancellationToken));
+            {
+                var move = await PlaceAsync(dataType, entityId, item.Tier, next, now, cancellationToken);
+                if (move is TriggerMove.Armed or TriggerMove.Scheduled)
+                    await HoldIfPausedAsync(dataType.Name, entityId, item, cancellationToken);
+                MovedLog(_logger, @event, dataType.Name, entityId, _node.Id, move);
+            }
             if (write is not null)
                 await write(row, now);
             return BeforeStart.Done;
@@ -125,12 +132,14 @@ public sealed partial class ItemLifecycle
     /// </summary>
     public Task NotNowAsync(string dataType, string entityId, FiringData firing, bool wasLastFiring, DateTimeOffset at, CancellationToken cancellationToken) =>
         wasLastFiring
-            ? UnderLockAsync(dataType, entityId, async (_, _) =>
+            ? UnderLockAsync(dataType, entityId, async (row, _) =>
             {
                 var current = await _triggers.CurrentAsync(dataType, entityId, cancellationToken);
                 if (current.IsPendingRequest || (current.IsPending && firing.Kind is not (FiringKind.Manual or FiringKind.Upstream)))
                     return false;
                 await _triggers.ScheduleOneOffAsync(dataType, entityId, at, firing, cancellationToken);
+                if (row.Row is { } item)
+                    await HoldIfPausedAsync(dataType, entityId, item, cancellationToken);
                 MovedLog(_logger, LifecycleEvent.Busy, dataType, entityId, _node.Id, TriggerMove.Scheduled);
                 return true;
             }, cancellationToken)

@@ -9,6 +9,9 @@ public enum RunNowResult
     Accepted,
     NotFound,
     Excluded,
+
+    /// <summary>The item is paused: resume it first.</summary>
+    Paused,
 }
 
 /// <summary>How a bulk arm treats items that already have a trigger.</summary>
@@ -41,6 +44,8 @@ public sealed partial class ItemLifecycle
                 return RunNowResult.NotFound;
             if (row.Row.Tier == Tiers.Exclude)
                 return RunNowResult.Excluded;
+            if (row.Row.Paused)
+                return RunNowResult.Paused;
             await _triggers.ScheduleOneOffAsync(dataType.Name, entityId, now, new FiringData(1, now, FiringKind.Manual), cancellationToken);
             MovedLog(_logger, LifecycleEvent.RunNow, dataType.Name, entityId, _node.Id, TriggerMove.Scheduled);
             return RunNowResult.Accepted;
@@ -61,6 +66,7 @@ public sealed partial class ItemLifecycle
             if (current.IsPendingRequest && current.NextFireTime <= now)
                 return true; // a run-now or arm due already runs it
             await _triggers.ScheduleOneOffAsync(dataType.Name, entityId, now, new FiringData(1, now, FiringKind.Upstream), cancellationToken);
+            await HoldIfPausedAsync(dataType.Name, entityId, item, cancellationToken);
             MovedLog(_logger, LifecycleEvent.UpstreamCompleted, dataType.Name, entityId, _node.Id, TriggerMove.Scheduled);
             return true;
         }, cancellationToken);
@@ -128,7 +134,11 @@ public sealed partial class ItemLifecycle
                 }))
                 .Select(i => (i.EntityId, i.Tier, i.StartAt, i.NeverCompleted)).ToList();
             if (toArm.Count > 0)
+            {
                 await _triggers.ArmAsync(dataType, toArm, cancellationToken);
+                // A paused item's new trigger is paused too (a data type's pause Quartz imposes by itself).
+                await _triggers.PauseAsync(dataType.Name, toArm.Where(a => a.Tier != Tiers.Exclude && rows.Found[a.EntityId].Paused).Select(a => a.EntityId).ToList(), null, cancellationToken);
+            }
             await rows.CommitAsync(cancellationToken);
             armed += toArm.Count;
         }

@@ -114,6 +114,8 @@ public sealed partial class ItemLifecycle
         Armed,
         Scheduled,
         Removed,
+        Paused,
+        Resumed,
     }
 
     [LoggerMessage(1900, LogLevel.Warning, "Attempt of {DataType}/{EntityId} (attempt {Attempt}, fence {Fence}) on {NodeId} was superseded (the item's fence is {CurrentFence}): {Outcome} not written")]

@@ -57,7 +57,8 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
                                                AND p.overlap_policy IS NOT NULL AND p.next_fire_time IS NOT NULL) THEN 1 ELSE 0 END AS pending,
                            CASE WHEN EXISTS (SELECT 1 FROM qrtz_fired_triggers r
                                              WHERE r.sched_name = @sched AND r.trigger_name = work_items.entity_id
-                                               AND r.trigger_group = work_items.data_type) THEN 1 ELSE 0 END AS firing
+                                               AND r.trigger_group = work_items.data_type) THEN 1 ELSE 0 END AS firing,
+                           CASE WHEN work_items.paused_at IS NULL THEN 0 ELSE 1 END AS paused
                     FROM {from} {lockHint}
                     WHERE work_items.data_type = @dataType {inList}
                     {order}
@@ -73,7 +74,7 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
                 while (await reader.ReadAsync(cancellationToken))
                 {
                     var id = reader.GetString(0);
-                    found[id] = new LockedItem(id, Flag(reader.GetValue(1)), Flag(reader.GetValue(2)), Flag(reader.GetValue(3)));
+                    found[id] = new LockedItem(id, Flag(reader.GetValue(1)), Flag(reader.GetValue(2)), Flag(reader.GetValue(3)), Paused: Flag(reader.GetValue(4)));
                 }
             }
             if (withRecoveries && found.Count > 0)
@@ -117,6 +118,19 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>The entity ids of the data type's items paused by themselves.</summary>
+    public async Task<IReadOnlyList<string>> PausedItemsAsync(string dataType, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using var command = connection.Command("SELECT entity_id FROM work_items WHERE data_type = @dataType AND paused_at IS NOT NULL")
+            .With("@dataType", dataType);
+        var ids = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            ids.Add(reader.GetString(0));
+        return ids;
+    }
+
     public async Task<LockedRow> OpenAsync(string dataType, string entityId, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var connection = await connections.OpenAsync(cancellationToken);
@@ -130,7 +144,8 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
             await using var select = connection.Command(
                 $"""
                 SELECT state, tier, fence, node_id, updates_start, updates_end,
-                       CASE WHEN node_id IS NOT NULL AND {SqlDialect.OwnerNotAlive} THEN 0 ELSE 1 END AS owner_alive
+                       CASE WHEN node_id IS NOT NULL AND {SqlDialect.OwnerNotAlive} THEN 0 ELSE 1 END AS owner_alive,
+                       paused_at
                 FROM work_items {lockHint}
                 WHERE data_type = @dataType AND entity_id = @entityId
                 {forUpdate}
@@ -142,7 +157,7 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
                 if (await reader.ReadAsync(cancellationToken))
                 {
                     row = new ItemRow(reader.GetString(0), reader.Get<string>("tier"), reader.GetInt64(2), reader.Get<string>("node_id"),
-                        reader.GetTime("updates_start"), reader.GetTime("updates_end"), Flag(reader.GetValue(6)));
+                        reader.GetTime("updates_start"), reader.GetTime("updates_end"), Flag(reader.GetValue(6)), reader.GetTime("paused_at") is not null);
                 }
             }
             return new LockedRow(dataType, entityId, row, connection, transaction);
@@ -161,7 +176,8 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
 /// <param name="HasPendingOneOff">Its trigger is a one-off (retry, deferral, run-now, upstream arm) still to fire.</param>
 /// <param name="HasFiring">A firing of it is under way (a <c>qrtz_fired_triggers</c> row).</param>
 /// <param name="HasRecovery">A recovery trigger stands for an interrupted firing of it (read only when asked for).</param>
-internal sealed record LockedItem(string EntityId, bool HasTriggerOrFiring, bool HasPendingOneOff, bool HasFiring, bool HasRecovery = false);
+/// <param name="Paused">The item is paused: a trigger armed for it is paused too.</param>
+internal sealed record LockedItem(string EntityId, bool HasTriggerOrFiring, bool HasPendingOneOff, bool HasFiring, bool HasRecovery = false, bool Paused = false);
 
 /// <summary>Items' rows held for a bulk move (see <see cref="ItemRows.LockManyAsync"/>); committed by <see cref="HeldRows.CommitAsync"/>.</summary>
 internal sealed class LockedRows(IReadOnlyDictionary<string, LockedItem> found, DbConnection connection, DbTransaction? transaction)
@@ -197,8 +213,9 @@ internal abstract class HeldRows(DbConnection connection, DbTransaction? transac
 
 /// <summary>An item's row as a move found it: what it decides on.</summary>
 /// <param name="OwnerAlive">Whether <paramref name="NodeId"/> (if any) has a live check-in.</param>
+/// <param name="Paused">The item is paused (by itself; its data type's pause is Quartz's paused trigger group).</param>
 public sealed record ItemRow(
-    string State, string? Tier, long Fence, string? NodeId, DateTimeOffset? UpdatesStart, DateTimeOffset? UpdatesEnd, bool OwnerAlive)
+    string State, string? Tier, long Fence, string? NodeId, DateTimeOffset? UpdatesStart, DateTimeOffset? UpdatesEnd, bool OwnerAlive, bool Paused = false)
 {
     /// <summary>In flight on a node other than <paramref name="node"/> that is alive (its attempt may be running).</summary>
     public bool InFlightElsewhere(string node) => State == WorkItemStates.InFlight && NodeId is not null && NodeId != node && OwnerAlive;
@@ -259,6 +276,39 @@ internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, 
         }
     }
 
+    /// <summary>
+    /// Pauses the item: <c>paused</c> with who, when and why, its state kept in <c>paused_state</c>. An item in
+    /// flight stays <c>in_flight</c> until its attempt ends; that end writes <c>paused</c> (see <see cref="SqlDialect.WriteState"/>).
+    /// </summary>
+    public async Task PauseAsync(string by, string? reason, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var command = Connection.Command(
+            """
+            UPDATE work_items
+            SET paused_at = @now, paused_by = @by, paused_reason = @reason, updated_at = @now,
+                paused_state = CASE WHEN state = 'in_flight' THEN NULL ELSE state END,
+                state = CASE WHEN state = 'in_flight' THEN state ELSE 'paused' END
+            WHERE data_type = @dataType AND entity_id = @entityId AND paused_at IS NULL
+            """, Transaction)
+            .With("@now", now).With("@by", by).With("@reason", Truncate(reason, MaxErrorLength))
+            .With("@dataType", DataType).With("@entityId", EntityId);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Resumes the item: it gets back the state it had (or that an attempt running at the pause ended with).</summary>
+    public async Task ResumeAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var command = Connection.Command(
+            """
+            UPDATE work_items
+            SET state = CASE WHEN state = 'paused' THEN COALESCE(paused_state, 'deferred') ELSE state END,
+                paused_at = NULL, paused_by = NULL, paused_reason = NULL, paused_state = NULL, updated_at = @now
+            WHERE data_type = @dataType AND entity_id = @entityId AND paused_at IS NOT NULL
+            """, Transaction)
+            .With("@now", now).With("@dataType", DataType).With("@entityId", EntityId);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     /// <summary>Deletes the row (its failure rows stay as history).</summary>
     public async Task<bool> DeleteAsync(CancellationToken cancellationToken)
     {
@@ -271,8 +321,8 @@ internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, 
         DbTransaction? transaction, string state, string? reason, int? attempt, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var command = Connection.Command(
-            """
-            UPDATE work_items SET state = @state, last_error = @reason, attempt = COALESCE(@attempt, attempt), updated_at = @now
+            $"""
+            UPDATE work_items SET {SqlDialect.WriteState}, last_error = @reason, attempt = COALESCE(@attempt, attempt), updated_at = @now
             WHERE data_type = @dataType AND entity_id = @entityId AND fence = @fence
             """, transaction)
             .With("@state", state).With("@reason", Truncate(reason, MaxErrorLength)).With("@attempt", attempt ?? (object?)DBNull.Value)

@@ -26,6 +26,11 @@ public enum LifecycleEvent
     Gone,
     BatchRemoved,
     Recovered,
+    Pause,
+    Resume,
+    PauseDataType,
+    ResumeDataType,
+    PausedBeforeStart,
 }
 
 /// <summary>One row of the lifecycle table: from which states an event applies, the state it leaves, and what it does to the trigger.</summary>
@@ -65,6 +70,11 @@ public static class Transitions
         new(LifecycleEvent.Gone, "(no row), or tier exclude", null, "removed; an excluded item left in_flight by a stopped node becomes deferred (here or by trigger repair)", "re-read under the lock"),
         new(LifecycleEvent.BatchRemoved, "not in_flight", "(row deleted if the batch created it)", "removed", "batch cancel, deadline or archive"),
         new(LifecycleEvent.Recovered, "in_flight on a dead node", WorkItemStates.InFlight, "Quartz's recovery trigger fires it once more", "fence = next fence; the dead node's writes are fenced out"),
+        new(LifecycleEvent.Pause, "not paused", WorkItemStates.Paused, "paused (Quartz PAUSED); every trigger placed for it later is paused too", "in_flight stays in_flight until its attempt ends, whose end writes paused; its state is kept in paused_state"),
+        new(LifecycleEvent.Resume, WorkItemStates.Paused, "paused_state", "resumed, unless its data type is paused: what fell due fires once, in due order", "run-now is refused (409) while paused"),
+        new(LifecycleEvent.PauseDataType, Any, null, "Quartz pauses the data type's trigger group (qrtz_paused_trigger_grps); triggers stored in it later are paused", "no start of any of its items while paused"),
+        new(LifecycleEvent.ResumeDataType, Any, null, "Quartz resumes the group; items paused by themselves are paused again", "what fell due fires once, in due order"),
+        new(LifecycleEvent.PausedBeforeStart, "paused, or its data type (a firing handed out before the pause)", null, "one-off at the firing's own due time, paused (a pending run-now or arm is kept)", "the start statement refuses paused items"),
     ];
 
     /// <summary>The table as docs/lifecycle.md shows it (a test keeps the two equal).</summary>

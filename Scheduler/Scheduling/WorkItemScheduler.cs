@@ -91,6 +91,61 @@ public sealed class WorkItemScheduler(
             && await scheduler.UnscheduleJob(key, cancellationToken);
     }
 
+    /// <summary>Pauses the items' triggers (Quartz state <c>PAUSED</c>, with <paramref name="details"/> recorded on each): they do not fire until resumed.</summary>
+    public async Task PauseAsync(string dataType, IReadOnlyCollection<string> entityIds, PauseDetails? details, CancellationToken cancellationToken)
+    {
+        if (entityIds.Count == 0)
+            return;
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        await scheduler.PauseTriggersWith(entityIds.Select(e => WorkItemKeys.Trigger(dataType, e)).ToList(), details, cancellationToken);
+    }
+
+    /// <summary>
+    /// Resumes the item's trigger, unless its data type is paused (then it stays paused with the group).
+    /// Quartz's misfire threshold is far longer than any pause, so a trigger that fell due meanwhile keeps
+    /// its fire time and runs once, in due order.
+    /// </summary>
+    public async Task ResumeAsync(string dataType, string entityId, CancellationToken cancellationToken)
+    {
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        if (!await IsPausedAsync(dataType, cancellationToken))
+            await scheduler.ResumeTrigger(WorkItemKeys.Trigger(dataType, entityId), cancellationToken);
+    }
+
+    /// <summary>Whether the data type is paused: its trigger group is in Quartz's <c>qrtz_paused_trigger_grps</c>.</summary>
+    public async Task<bool> IsPausedAsync(string dataType, CancellationToken cancellationToken)
+    {
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        return await scheduler.IsTriggerGroupPaused(dataType, cancellationToken);
+    }
+
+    /// <summary>The paused data types (trigger groups) with Quartz's record of each pause (null when made without one).</summary>
+    public async Task<IReadOnlyDictionary<string, PauseInfo?>> PausedGroupsAsync(CancellationToken cancellationToken)
+    {
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        var paused = new Dictionary<string, PauseInfo?>(StringComparer.Ordinal);
+        foreach (var group in await scheduler.GetPausedTriggerGroups(cancellationToken))
+            paused[group] = await scheduler.GetTriggerGroupPause(group, cancellationToken);
+        return paused;
+    }
+
+    /// <summary>
+    /// Pauses the data type's trigger group: Quartz marks every trigger in it <c>PAUSED</c> (one statement) and
+    /// records the group, so triggers stored in it later are paused too, on every node.
+    /// </summary>
+    public async Task PauseGroupAsync(string dataType, PauseDetails details, CancellationToken cancellationToken)
+    {
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        await scheduler.PauseTriggerGroupsWith(GroupMatcher<TriggerKey>.GroupEquals(dataType), details, cancellationToken);
+    }
+
+    /// <summary>Resumes the data type's trigger group (Quartz resumes each trigger in it); see <see cref="ResumeAsync"/> on fire times.</summary>
+    public async Task ResumeGroupAsync(string dataType, CancellationToken cancellationToken)
+    {
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        await scheduler.ResumeTriggerGroups(GroupMatcher<TriggerKey>.GroupEquals(dataType), cancellationToken);
+    }
+
     /// <summary>Removes the item's trigger, if it has one.</summary>
     public async Task RemoveAsync(string dataType, string entityId, CancellationToken cancellationToken)
     {

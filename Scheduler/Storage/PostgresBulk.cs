@@ -64,6 +64,7 @@ internal static class PostgresBulk
         WHERE work_items.data_type = u.d AND work_items.entity_id = u.e
           AND (work_items.updates_start IS NULL OR work_items.updates_start < u.ns)
           AND (work_items.tier IS NULL OR work_items.tier <> 'exclude')
+          AND {SqlDialect.NotPaused}
           AND (work_items.state <> 'in_flight' OR work_items.node_id IS NULL OR work_items.node_id = @node
                OR {SqlDialect.OwnerNotAlive})
         RETURNING work_items.data_type, work_items.entity_id, work_items.tier, work_items.payload, work_items.fence
@@ -74,9 +75,9 @@ internal static class PostgresBulk
     /// each only while the row still carries the attempt's fence; returns the rows written.
     /// </summary>
     public const string CompleteAttempts =
-        """
+        $"""
         UPDATE work_items
-        SET state = 'completed', updates_end = u.t, last_error = NULL, updated_at = u.t
+        SET {SqlDialect.WriteCompleted}, updates_end = u.t, last_error = NULL, updated_at = u.t
         FROM unnest(@d::text[], @e::text[], @t::timestamptz[], @f::bigint[]) AS u(d, e, t, f)
         WHERE work_items.data_type = u.d AND work_items.entity_id = u.e AND work_items.fence = u.f
         RETURNING work_items.data_type, work_items.entity_id

@@ -37,10 +37,35 @@ public class SqlDialect
         data_type = @dataType AND entity_id = @entityId
         AND (updates_start IS NULL OR updates_start < @since)
         AND (tier IS NULL OR tier <> 'exclude')
+        AND {NotPaused}
         AND (state <> 'in_flight' OR node_id IS NULL
              OR (node_id = @node AND @runningHere = 0)
              OR {OwnerNotAlive})
         """;
+
+    /// <summary>
+    /// The <c>work_items</c> row is not paused, nor its data type (a Quartz paused trigger group, @sched):
+    /// no attempt starts while either is, whatever fired it (a firing handed out just before the pause).
+    /// </summary>
+    public const string NotPaused =
+        """
+        work_items.paused_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM qrtz_paused_trigger_grps pg
+                        WHERE pg.sched_name = @sched AND pg.trigger_group = work_items.data_type)
+        """;
+
+    /// <summary>
+    /// Writes state @state about an item: a paused item stays <c>paused</c> and keeps @state in
+    /// <c>paused_state</c>, which it gets back on resume. Used as <c>SET {WriteState}, …</c>.
+    /// </summary>
+    public const string WriteState =
+        "state = CASE WHEN work_items.paused_at IS NULL THEN @state ELSE 'paused' END, "
+        + "paused_state = CASE WHEN work_items.paused_at IS NULL THEN work_items.paused_state ELSE @state END";
+
+    /// <summary><see cref="WriteState"/> for state <c>completed</c>.</summary>
+    public const string WriteCompleted =
+        "state = CASE WHEN work_items.paused_at IS NULL THEN 'completed' ELSE 'paused' END, "
+        + "paused_state = CASE WHEN work_items.paused_at IS NULL THEN work_items.paused_state ELSE 'completed' END";
 
     /// <summary>
     /// True when the <c>work_items</c> row has its trigger (@sched): a row in <c>qrtz_triggers</c>, or a

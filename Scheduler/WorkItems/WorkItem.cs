@@ -14,7 +14,11 @@ public sealed record WorkItem(
     DateTimeOffset? NextRunAt,
     string? LastError,
     string? BatchId,
-    JsonElement? Payload);
+    JsonElement? Payload,
+    PauseNote? Paused = null);
+
+/// <summary>Who paused an item or a data type, when, and why (null fields: not said).</summary>
+public sealed record PauseNote(DateTimeOffset At, string? By, string? Reason);
 
 /// <summary>
 /// One item to register: the tier is already resolved, the payload is JSON text. <paramref name="RunAt"/>:
@@ -71,9 +75,12 @@ public sealed record AttemptEnd(string DataType, string EntityId, DateTimeOffset
 /// <param name="Fence">The started attempt's fencing token (see <c>work_items.fence</c>).</param>
 public sealed record AttemptStart(
     bool IsStarted, bool IsGone, string? BusyNode, string? Tier, string? Payload, bool IsStale = false, DateTimeOffset? LastStart = null,
-    long Fence = 0, bool IsExcluded = false)
+    long Fence = 0, bool IsExcluded = false, bool IsPaused = false)
 {
     public static readonly AttemptStart Gone = new(false, true, null, null, null);
+
+    /// <summary>Not started: the item or its data type is paused.</summary>
+    public static readonly AttemptStart Paused = new(false, false, null, null, null, IsPaused: true);
 
     /// <summary>Not started: the item is in tier <c>exclude</c>, which never runs.</summary>
     public static readonly AttemptStart Excluded = new(false, false, null, Tiers.Exclude, null, IsExcluded: true);

@@ -11,8 +11,11 @@ public static class WorkItemStates
     public const string DeadLettered = "dead_lettered";
     public const string Expired = "expired";
 
+    /// <summary>Paused by an operator: never starts until resumed (its state before the pause is kept in <c>paused_state</c>).</summary>
+    public const string Paused = "paused";
+
     public static readonly IReadOnlyList<string> All =
-        [NeverRun, InFlight, Completed, Retrying, Deferred, DeadLettered, Expired];
+        [NeverRun, InFlight, Completed, Retrying, Deferred, DeadLettered, Expired, Paused];
 }
 
 /// <summary>Reserved tier names.</summary>

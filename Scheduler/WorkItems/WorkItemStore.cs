@@ -364,20 +364,26 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             if (await reader.ReadAsync(cancellationToken))
                 return AttemptStart.Started(reader.Get<string>("tier"), reader.Get<string>("payload"), reader.GetInt64(reader.GetOrdinal("fence")));
         }
-        return await OwnerAsync(connection, transaction, dataType, entityId, cancellationToken);
+        return await OwnerAsync(connection, transaction, dataType, entityId, _schedulerName, cancellationToken);
     }
 
-    /// <summary>Why an item did not start: gone, busy on the node that has it in flight, or started since the request's guard (stale).</summary>
+    /// <summary>Why an item did not start: gone, excluded, paused (or its data type), busy on the node that has it in flight, or started since the request's guard (stale).</summary>
     private static async Task<AttemptStart> OwnerAsync(
-        DbConnection connection, DbTransaction? transaction, string dataType, string entityId, CancellationToken cancellationToken)
+        DbConnection connection, DbTransaction? transaction, string dataType, string entityId, string schedulerName, CancellationToken cancellationToken)
     {
-        await using var owner = connection.Command("SELECT node_id, state, updates_start, tier FROM work_items WHERE data_type = @dataType AND entity_id = @entityId", transaction)
-            .With("@dataType", dataType).With("@entityId", entityId);
+        await using var owner = connection.Command(
+            $"""
+            SELECT node_id, state, updates_start, tier, CASE WHEN {SqlDialect.NotPaused} THEN 0 ELSE 1 END AS paused
+            FROM work_items WHERE data_type = @dataType AND entity_id = @entityId
+            """, transaction)
+            .With("@dataType", dataType).With("@entityId", entityId).With("@sched", schedulerName);
         await using var reader = await owner.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
             return AttemptStart.Gone;
         if (reader.Get<string>("tier") == Tiers.Exclude)
             return AttemptStart.Excluded;
+        if (Convert.ToInt32(reader.GetValue(4), System.Globalization.CultureInfo.InvariantCulture) == 1)
+            return AttemptStart.Paused;
         return reader.GetString(1) == WorkItemStates.InFlight
             ? AttemptStart.BusyOn(reader.Get<string>("node_id") ?? "?")
             : AttemptStart.StaleSince(reader.GetTime("updates_start"));
@@ -412,7 +418,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         }
         var result = new List<AttemptStart>(requests.Count);
         foreach (var r in requests)
-            result.Add(started.TryGetValue((r.DataType, r.EntityId), out var start) ? start : await OwnerAsync(connection, null, r.DataType, r.EntityId, cancellationToken));
+            result.Add(started.TryGetValue((r.DataType, r.EntityId), out var start) ? start : await OwnerAsync(connection, null, r.DataType, r.EntityId, _schedulerName, cancellationToken));
         return result;
     }
 
@@ -466,8 +472,8 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     private static async Task<bool> CompleteAsync(DbConnection connection, DbTransaction? transaction, AttemptEnd end, CancellationToken cancellationToken)
     {
         await using var command = connection.Command(
-            """
-            UPDATE work_items SET state = 'completed', updates_end = @now, last_error = NULL, updated_at = @now
+            $"""
+            UPDATE work_items SET {SqlDialect.WriteCompleted}, updates_end = @now, last_error = NULL, updated_at = @now
             WHERE data_type = @dataType AND entity_id = @entityId AND fence = @fence
             """, transaction).With("@now", end.EndedAt).With("@dataType", end.DataType).With("@entityId", end.EntityId).With("@fence", end.Fence);
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
@@ -557,7 +563,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     private const string SelectItems =
         """
         SELECT w.data_type, w.entity_id, w.tier, w.state, w.updates_start, w.updates_end, w.attempt,
-               w.last_error, w.batch_id, w.payload, t.next_fire_time, t.start_time
+               w.last_error, w.batch_id, w.payload, t.next_fire_time, t.start_time, w.paused_at, w.paused_by, w.paused_reason
         FROM work_items w
         LEFT JOIN qrtz_triggers t
           ON t.sched_name = @sched AND t.trigger_group = w.data_type AND t.trigger_name = w.entity_id
@@ -581,6 +587,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             nextRun,
             r.Get<string>("last_error"),
             r.Get<string>("batch_id"),
-            StoredJson.Parse(payload));
+            StoredJson.Parse(payload),
+            r.GetTime("paused_at") is { } pausedAt ? new PauseNote(pausedAt, r.Get<string>("paused_by"), r.Get<string>("paused_reason")) : null);
     }
 }

@@ -5,9 +5,8 @@
 -- work_items.paused_*:      a paused item (state 'paused'): when, by whom, why, and the state it had
 --                           (paused_state), which it gets back on resume. An attempt running when the
 --                           item was paused finishes; its outcome is kept in paused_state.
--- data_type_pauses:         who paused a data type, when and why. Whether it is paused is Quartz's
---                           qrtz_paused_trigger_grps (the data type is the trigger group); this table
---                           only explains it.
+-- A paused data type needs nothing here: it is Quartz's paused trigger group (qrtz_paused_trigger_grps,
+-- which records pause_reason, paused_by and paused_at itself).
 -- ck_work_items_state:      allows 'paused'.
 --
 -- Safe to run again.
@@ -23,11 +22,3 @@ ALTER TABLE work_items DROP CONSTRAINT IF EXISTS ck_work_items_state;
 
 ALTER TABLE work_items ADD CONSTRAINT ck_work_items_state CHECK (state IN
   ('never_run', 'in_flight', 'completed', 'retrying', 'deferred', 'dead_lettered', 'expired', 'paused'));
-
-CREATE TABLE IF NOT EXISTS data_type_pauses (
-  data_type  varchar(200) NOT NULL,
-  paused_at  timestamptz  NOT NULL,
-  paused_by  varchar(200) NOT NULL,
-  reason     text         NULL,
-  CONSTRAINT pk_data_type_pauses PRIMARY KEY (data_type)
-);

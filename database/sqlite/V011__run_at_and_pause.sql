@@ -53,11 +53,3 @@ CREATE INDEX IF NOT EXISTS ix_work_items_data_type_updates_end ON work_items (da
 CREATE INDEX IF NOT EXISTS ix_work_items_data_type_state_tier ON work_items (data_type, state, tier);
 
 CREATE INDEX IF NOT EXISTS ix_work_items_batch_id_state ON work_items (batch_id, state) WHERE batch_id IS NOT NULL;
-
-CREATE TABLE IF NOT EXISTS data_type_pauses (
-  data_type  varchar(200) NOT NULL,
-  paused_at  text         NOT NULL,
-  paused_by  varchar(200) NOT NULL,
-  reason     text         NULL,
-  CONSTRAINT pk_data_type_pauses PRIMARY KEY (data_type)
-);

@@ -18,15 +18,3 @@ GO
 ALTER TABLE work_items ADD CONSTRAINT ck_work_items_state CHECK (state IN
   (N'never_run', N'in_flight', N'completed', N'retrying', N'deferred', N'dead_lettered', N'expired', N'paused'));
 GO
-
-IF OBJECT_ID(N'data_type_pauses', N'U') IS NULL
-BEGIN
-  CREATE TABLE data_type_pauses (
-    data_type  nvarchar(200)     NOT NULL,
-    paused_at  datetimeoffset(7) NOT NULL,
-    paused_by  nvarchar(200)     NOT NULL,
-    reason     nvarchar(4000)    NULL,
-    CONSTRAINT pk_data_type_pauses PRIMARY KEY (data_type)
-  );
-END
-GO

@@ -1,0 +1,305 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using BatchScheduler.Configuration;
+using BatchScheduler.Executors.Contract;
+using BatchScheduler.Hosting;
+using BatchScheduler.Storage;
+using BatchScheduler.Tests.Infrastructure;
+using BatchScheduler.WorkItems;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BatchScheduler.Tests.Lifecycle;
+
+/// <summary>
+/// Pause and resume of an item and of a data type, on real nodes and stores: nothing starts while paused
+/// (a control data type running alongside shows the paused items' due times went by), an attempt
+/// running at the pause finishes, and on resume what fell due runs once, stalest first.
+/// </summary>
+public sealed class PauseTests
+{
+    private const string Reminders = "reminders";
+    private const string Control = "control";
+
+    /// <summary>Records each item's starts (by the wall clock); items named "hold-*" wait for <see cref="Release"/>.</summary>
+    private sealed class Recorder : IWorkItemExecutor
+    {
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public ConcurrentDictionary<string, int> Starts { get; } = new(StringComparer.Ordinal);
+
+        public ConcurrentQueue<string> Order { get; } = new();
+
+        public TaskCompletionSource Held { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async ValueTask ExecuteAsync(WorkItemContext context, CancellationToken cancellationToken)
+        {
+            Starts.AddOrUpdate($"{context.DataType}/{context.EntityId}", 1, (_, n) => n + 1);
+            Order.Enqueue($"{context.DataType}/{context.EntityId}");
+            if (context.EntityId.StartsWith("hold-", StringComparison.Ordinal))
+            {
+                Held.TrySetResult();
+                await _release.Task.WaitAsync(cancellationToken);
+            }
+        }
+
+        public void Release() => _release.TrySetResult();
+
+        public int Of(string dataType, string entityId) => Starts.TryGetValue($"{dataType}/{entityId}", out var n) ? n : 0;
+    }
+
+    private static Dictionary<string, string?> Settings(string? maxConcurrency = null) => new()
+    {
+        ["Cluster:CheckinInterval"] = "00:00:01",
+        ["Cluster:MaxConcurrency"] = maxConcurrency ?? "8",
+        [$"DataTypes:{Reminders}:Executor"] = "recorder",
+        [$"DataTypes:{Reminders}:Cadence:once"] = "",
+        [$"DataTypes:{Reminders}:Cadence:often"] = "00:00:01",
+        [$"DataTypes:{Reminders}:DefaultTier"] = "once",
+        [$"DataTypes:{Control}:Executor"] = "recorder",
+        [$"DataTypes:{Control}:Cadence:once"] = "",
+    };
+
+    private static Task<TestNode> StartNodeAsync(StorageProvider provider, string connectionString, Recorder recorder, string? maxConcurrency = null) =>
+        TestNode.StartAsync(provider, connectionString, Settings(maxConcurrency), s => s.AddExecutor("recorder", recorder));
+
+    private static async Task<(TestNode Node, IAsyncDisposable Database, string ConnectionString)> StartAsync(string provider, Recorder recorder, string? maxConcurrency = null)
+    {
+        if (provider == "Postgres")
+        {
+            var database = await PostgresTestDatabase.CreateAsync();
+            return (await StartNodeAsync(StorageProvider.Postgres, database.ConnectionString, recorder, maxConcurrency), database, database.ConnectionString);
+        }
+        var file = new SqliteFile(new SqliteTestDatabase());
+        return (await StartNodeAsync(StorageProvider.Sqlite, file.Database.ConnectionString, recorder, maxConcurrency), file, file.Database.ConnectionString);
+    }
+
+    private sealed record SqliteFile(SqliteTestDatabase Database) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync()
+        {
+            Database.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private static async Task<string?> TriggerStateAsync(ConnectionFactory connections, string dataType, string entityId)
+    {
+        await using var connection = await connections.OpenAsync(CancellationToken.None);
+        await using var command = connection.Command("SELECT trigger_state FROM qrtz_triggers WHERE trigger_group = @g AND trigger_name = @n")
+            .With("@g", dataType).With("@n", entityId);
+        return (string?)await command.ExecuteScalarAsync();
+    }
+
+    private static DateTimeOffset SecondsAhead(int seconds) => TimeProvider.System.GetUtcNow().AddSeconds(seconds);
+
+    private static async Task<JsonElement> PostAsync(TestNode node, string path, object? body = null)
+    {
+        using var response = body is null ? await node.Http.PostAsync(path, null) : await node.Http.PostAsJsonAsync(path, body);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"{path}: {(int)response.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    /// <summary>Waits until the control items (due at or after the paused items) have all run: the paused items' due times went by on a firing node.</summary>
+    private static Task ControlRanAsync(TestNode node, Recorder recorder, IEnumerable<string> ids) =>
+        Eventually.TrueAsync(() => Task.FromResult(ids.All(id => recorder.Of(Control, id) == 1)), TimeSpan.FromSeconds(30),
+            "the control items should run");
+
+    [Theory]
+    [InlineData("Sqlite")]
+    [InlineData("Postgres")]
+    public async Task PausedItem_DoesNotStartWhenDue_AndRunsOnceOnResume(string provider)
+    {
+        var recorder = new Recorder();
+        var (node, database, _) = await StartAsync(provider, recorder);
+        await using var _ = database;
+        await using var __ = node;
+        var due = SecondsAhead(2);
+        await node.PutAsync(Reminders, "patient-1", new { runAt = due.ToString("O") });
+        await node.PutAsync(Control, "after", new { runAt = due.AddSeconds(1).ToString("O") });
+
+        var paused = await PostAsync(node, $"/api/work-items/{Reminders}/patient-1/pause", new { reason = "patient in hospital" });
+
+        Assert.Equal(WorkItemStates.Paused, paused.GetProperty("state").GetString());
+        Assert.Equal("patient in hospital", paused.GetProperty("paused").GetProperty("reason").GetString());
+        Assert.Equal("loopback", paused.GetProperty("paused").GetProperty("by").GetString());
+        await ControlRanAsync(node, recorder, ["after"]);
+        Assert.Equal(0, recorder.Of(Reminders, "patient-1"));
+        Assert.Equal(WorkItemStates.Paused, (await node.ItemAsync(Reminders, "patient-1"))!.State);
+
+        var resumed = await PostAsync(node, $"/api/work-items/{Reminders}/patient-1/resume");
+
+        Assert.Equal(WorkItemStates.NeverRun, resumed.GetProperty("state").GetString());
+        Assert.Equal(JsonValueKind.Null, resumed.GetProperty("paused").ValueKind);
+        await node.WaitForStateAsync(Reminders, "patient-1", WorkItemStates.Completed);
+        Assert.Equal(1, recorder.Of(Reminders, "patient-1"));
+    }
+
+    [Theory]
+    [InlineData("Sqlite")]
+    [InlineData("Postgres")]
+    public async Task ItemPausedMidAttempt_AttemptFinishes_OutcomeKeptForResume_RunNowRefused(string provider)
+    {
+        var recorder = new Recorder();
+        var (node, database, _) = await StartAsync(provider, recorder);
+        await using var _ = database;
+        await using var __ = node;
+        await node.PutAsync(Reminders, "hold-1", new { });
+        await recorder.Held.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var paused = await PostAsync(node, $"/api/work-items/{Reminders}/hold-1/pause", new { reason = "checking" });
+        Assert.Equal(WorkItemStates.InFlight, paused.GetProperty("state").GetString());
+        using (var runNow = await node.Http.PostAsync($"/api/work-items/{Reminders}/hold-1/run", null))
+            Assert.Equal(HttpStatusCode.Conflict, runNow.StatusCode);
+        recorder.Release();
+
+        await node.WaitForStateAsync(Reminders, "hold-1", WorkItemStates.Paused);
+        var resumed = await PostAsync(node, $"/api/work-items/{Reminders}/hold-1/resume");
+        Assert.Equal(WorkItemStates.Completed, resumed.GetProperty("state").GetString());
+        Assert.Equal(1, recorder.Of(Reminders, "hold-1"));
+    }
+
+    /// <summary>
+    /// A firing handed out just before a pause (here: the row paused behind Quartz's back, its trigger left
+    /// waiting) is refused by the start statement and comes back paused, then runs on resume.
+    /// </summary>
+    [Theory]
+    [InlineData("Sqlite")]
+    [InlineData("Postgres")]
+    public async Task FiringOfAPausedItem_IsNotStarted_AndRunsOnResume(string provider)
+    {
+        var recorder = new Recorder();
+        var (node, database, _) = await StartAsync(provider, recorder);
+        await using var _ = database;
+        await using var __ = node;
+        var due = SecondsAhead(2);
+        await node.PutAsync(Reminders, "raced", new { runAt = due.ToString("O") });
+        await node.PutAsync(Control, "after", new { runAt = due.AddSeconds(1).ToString("O") });
+        var connections = node.App.Services.GetRequiredService<ConnectionFactory>();
+        await using (var connection = await connections.OpenAsync(CancellationToken.None))
+        await using (var pause = connection.Command(
+            "UPDATE work_items SET paused_at = updated_at, paused_by = 'test', paused_state = state, state = 'paused' WHERE entity_id = 'raced'"))
+        {
+            Assert.Equal(1, await pause.ExecuteNonQueryAsync());
+        }
+
+        await ControlRanAsync(node, recorder, ["after"]);
+        await Eventually.TrueAsync(async () => (await node.ItemAsync(Reminders, "raced"))!.NextRunAt is not null, TimeSpan.FromSeconds(30),
+            "the refused firing should come back as a paused trigger");
+        Assert.Equal(0, recorder.Of(Reminders, "raced"));
+        Assert.Equal("PAUSED", await TriggerStateAsync(connections, Reminders, "raced"));
+
+        await PostAsync(node, $"/api/work-items/{Reminders}/raced/resume");
+
+        await node.WaitForStateAsync(Reminders, "raced", WorkItemStates.Completed);
+        Assert.Equal(1, recorder.Of(Reminders, "raced"));
+    }
+
+    [Fact]
+    public async Task PausedDataType_OneNode_NothingStarts_ResumeRunsStalestFirst()
+    {
+        var recorder = new Recorder();
+        var (node, database, _) = await StartAsync("Sqlite", recorder, maxConcurrency: "1");
+        await using var _ = database;
+        await using var __ = node;
+        var due = SecondsAhead(2);
+        // Registered newest first: due order, not registration order, decides.
+        foreach (var i in new[] { 3, 2, 1 })
+            await node.PutAsync(Reminders, $"r{i}", new { runAt = due.AddMilliseconds(100 * i).ToString("O") });
+        await node.PutAsync(Control, "after", new { runAt = due.AddSeconds(1).ToString("O") });
+
+        var status = await PostAsync(node, $"/api/data-types/{Reminders}/pause", new { reason = "vendor outage" });
+        Assert.True(status.GetProperty("paused").GetBoolean());
+
+        await ControlRanAsync(node, recorder, ["after"]);
+        Assert.Equal(0, recorder.Starts.Keys.Count(k => k.StartsWith(Reminders, StringComparison.Ordinal)));
+        var types = await node.Http.GetFromJsonAsync<JsonElement>("/api/data-types");
+        var reminders = types.EnumerateArray().Single(t => t.GetProperty("dataType").GetString() == Reminders);
+        Assert.Equal(("vendor outage", "loopback"), (reminders.GetProperty("pausedReason").GetString(), reminders.GetProperty("pausedBy").GetString()));
+        Assert.False(types.EnumerateArray().Single(t => t.GetProperty("dataType").GetString() == Control).GetProperty("paused").GetBoolean());
+
+        await PostAsync(node, $"/api/data-types/{Reminders}/resume");
+
+        await node.WaitForStateAsync(Reminders, "r3", WorkItemStates.Completed);
+        Assert.Equal(["reminders/r1", "reminders/r2", "reminders/r3"], recorder.Order.Where(k => k.StartsWith(Reminders, StringComparison.Ordinal)));
+    }
+
+    /// <summary>
+    /// Two nodes on one PostgreSQL: a data type paused through one is paused on both (Quartz's paused trigger
+    /// group), items registered while it is paused (the bulk path writes Quartz's rows itself) do not start
+    /// either, an item paused by itself stays paused when the data type resumes, and the rest run once.
+    /// </summary>
+    [Fact]
+    public async Task PausedDataType_TwoNodes_NothingStartsAnywhere_ItemPauseOutlivesTheDataTypes()
+    {
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        var recorder = new Recorder();
+        await using var first = await StartNodeAsync(StorageProvider.Postgres, database.ConnectionString, recorder);
+        await using var second = await StartNodeAsync(StorageProvider.Postgres, database.ConnectionString, recorder);
+        await first.PutAsync(Reminders, "own-pause", new { });
+        await first.WaitForStateAsync(Reminders, "own-pause", WorkItemStates.Completed);
+        await PostAsync(first, $"/api/work-items/{Reminders}/own-pause/pause", new { reason = "kept" });
+
+        await PostAsync(first, $"/api/data-types/{Reminders}/pause", new { reason = "vendor outage" });
+        var due = SecondsAhead(1);
+        var count = PostgresStatistics.MinimumRows;
+        using (var response = await second.Http.PostAsJsonAsync("/api/work-items", new
+        {
+            dataType = Reminders,
+            items = Enumerable.Range(0, count).Select(i => new { entityId = $"b{i:0000}", runAt = due.ToString("O") }),
+        }))
+        {
+            response.EnsureSuccessStatusCode();
+        }
+        await second.PutAsync(Reminders, "own-pause", new { runAt = due.ToString("O") });
+        await second.PutAsync(Control, "after-1", new { runAt = due.AddSeconds(1).ToString("O") });
+        await first.PutAsync(Control, "after-2", new { runAt = due.AddSeconds(1).ToString("O") });
+
+        await ControlRanAsync(first, recorder, ["after-1", "after-2"]);
+        Assert.Equal(1, recorder.Starts.Keys.Count(k => k.StartsWith(Reminders, StringComparison.Ordinal)));
+        var types = await second.Http.GetFromJsonAsync<JsonElement>("/api/data-types");
+        Assert.True(types.EnumerateArray().Single(t => t.GetProperty("dataType").GetString() == Reminders).GetProperty("paused").GetBoolean());
+
+        await PostAsync(second, $"/api/data-types/{Reminders}/resume");
+
+        await Eventually.TrueAsync(() => Task.FromResult(Enumerable.Range(0, count).All(i => recorder.Of(Reminders, $"b{i:0000}") == 1)),
+            TimeSpan.FromSeconds(60), "every item registered while paused should run once after the resume");
+        Assert.Equal(1, recorder.Of(Reminders, "own-pause"));
+        Assert.Equal(WorkItemStates.Paused, (await first.ItemAsync(Reminders, "own-pause"))!.State);
+        Assert.True(recorder.Starts.Where(s => s.Key.StartsWith(Reminders, StringComparison.Ordinal)).All(s => s.Value == 1));
+    }
+
+    [Fact]
+    public async Task PauseRoutes_BadInput_AnswersNamingTheField()
+    {
+        var recorder = new Recorder();
+        var (node, database, _) = await StartAsync("Sqlite", recorder);
+        await using var _ = database;
+        await using var __ = node;
+        await node.PutAsync(Reminders, "x", new { runAt = SecondsAhead(3600).ToString("O") });
+
+        async Task<(HttpStatusCode, string)> Post(string path, object? body)
+        {
+            using var response = body is null ? await node.Http.PostAsync(path, null) : await node.Http.PostAsJsonAsync(path, body);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        var (status, text) = await Post($"/api/data-types/{Reminders}/pause", new { });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("reason", text, StringComparison.Ordinal);
+        (status, text) = await Post($"/api/work-items/{Reminders}/x/pause", new { reason = new string('r', 251) });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("reason", text, StringComparison.Ordinal);
+        (status, text) = await Post("/api/data-types/nope/pause", new { reason = "r" });
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Contains("nope", text, StringComparison.Ordinal);
+        (status, text) = await Post($"/api/work-items/{Reminders}/missing/pause", new { reason = "r" });
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        (status, text) = await Post($"/api/work-items/{Reminders}/missing/resume", null);
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        (status, text) = await Post("/api/data-types/nope/resume", null);
+        Assert.Equal(HttpStatusCode.NotFound, status);
+    }
+}

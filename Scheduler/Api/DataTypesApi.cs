@@ -1,0 +1,166 @@
+using System.Security.Claims;
+using BatchScheduler.Configuration;
+using BatchScheduler.Lifecycle;
+using BatchScheduler.Scheduling;
+using BatchScheduler.WorkItems;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Quartz;
+
+namespace BatchScheduler.Api;
+
+/// <summary>Body of the pause routes: why (required, up to <see cref="PauseRequest.MaxReasonLength"/> characters).</summary>
+public sealed record PauseRequest(string? Reason)
+{
+    /// <summary>What Quartz keeps of a pause's reason (<c>qrtz_paused_trigger_grps.pause_reason</c>).</summary>
+    public const int MaxReasonLength = PauseDetails.MaxReasonLength;
+}
+
+/// <summary>A configured data type as <c>GET /api/data-types</c> shows it.</summary>
+/// <param name="Cadence">Each tier's cadence as configured (null: the tier runs its items once).</param>
+public sealed record DataTypeStatus(
+    string DataType, string Executor, string? DefaultTier, IReadOnlyDictionary<string, string?> Cadence,
+    bool Paused, string? PausedReason, string? PausedBy, DateTimeOffset? PausedAt);
+
+/// <summary>The <c>/api/data-types</c> routes, and pause/resume of single items.</summary>
+internal static class DataTypesApi
+{
+    public static RouteGroupBuilder MapDataTypesApi(this RouteGroupBuilder api)
+    {
+        var types = api.MapGroup("/data-types").WithTags("Data types");
+        types.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Viewer)
+            .WithSummary("List the configured data types")
+            .WithDescription("Each data type with its executor, tiers and cadences, and whether it is paused (by whom, when, why).");
+        types.MapPost("/{dataType}/pause", PauseAsync).RequireAuthorization(ApiPolicies.Admin)
+            .WithSummary("Pause a data type")
+            .WithDescription("No item of it starts until it is resumed, on any node; attempts running now finish. "
+                + "Its Quartz trigger group is paused (qrtz_paused_trigger_grps, with the reason and who asked). "
+                + $"Body: {{\"reason\": \"...\"}} (required, at most {PauseRequest.MaxReasonLength} characters). Pausing a paused data type changes nothing.")
+            .DescribesJsonBody<PauseRequest>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        types.MapPost("/{dataType}/resume", ResumeAsync).RequireAuthorization(ApiPolicies.Admin)
+            .WithSummary("Resume a data type")
+            .WithDescription("What fell due while it was paused runs once, stalest first. Items paused by themselves stay paused.")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
+        var items = api.MapGroup("/work-items").WithTags("Work items");
+        items.MapPost("/{dataType}/{entityId}/pause", PauseItemAsync).RequireAuthorization(ApiPolicies.Admin)
+            .WithSummary("Pause a work item")
+            .WithDescription("The item is in state paused and does not start until resumed; an attempt running now finishes (its outcome is kept for the resume). "
+                + $"Body: {{\"reason\": \"...\"}} (required, at most {PauseRequest.MaxReasonLength} characters). Pausing a paused item changes nothing.")
+            .DescribesJsonBody<PauseRequest>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        items.MapPost("/{dataType}/{entityId}/resume", ResumeItemAsync).RequireAuthorization(ApiPolicies.Admin)
+            .WithSummary("Resume a work item")
+            .WithDescription("The item gets back the state it had; if it fell due while paused it runs once (unless its data type is paused).")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        return api;
+    }
+
+    private static async Task<Ok<List<DataTypeStatus>>> ListAsync(DataTypeCatalog catalog, WorkItemScheduler triggers, CancellationToken cancellationToken)
+    {
+        var paused = await triggers.PausedGroupsAsync(cancellationToken);
+        return TypedResults.Ok(catalog.All.OrderBy(d => d.Name, StringComparer.Ordinal).Select(d => StatusOf(d, paused)).ToList());
+    }
+
+    private static async Task<Results<Ok<DataTypeStatus>, ProblemHttpResult>> PauseAsync(
+        string dataType, HttpRequest request, ClaimsPrincipal user, DataTypeCatalog catalog, ItemLifecycle lifecycle, WorkItemScheduler triggers,
+        IOptions<RequestLimitsOptions> limits, CancellationToken cancellationToken)
+    {
+        if (TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength) is { } typeError)
+            return ApiProblems.BadRequest(typeError);
+        if (!catalog.TryGet(dataType, out var definition))
+            return ApiProblems.NotFound(catalog.Unknown(dataType));
+        var (reason, problem) = await ReadReasonAsync(request, limits.Value, cancellationToken);
+        if (problem is not null)
+            return problem;
+        await lifecycle.PauseDataTypeAsync(definition, Who(user), reason, cancellationToken);
+        return TypedResults.Ok(StatusOf(definition, await triggers.PausedGroupsAsync(cancellationToken)));
+    }
+
+    private static async Task<Results<Ok<DataTypeStatus>, ProblemHttpResult>> ResumeAsync(
+        string dataType, DataTypeCatalog catalog, ItemLifecycle lifecycle, WorkItemScheduler triggers, CancellationToken cancellationToken)
+    {
+        if (TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength) is { } typeError)
+            return ApiProblems.BadRequest(typeError);
+        if (!catalog.TryGet(dataType, out var definition))
+            return ApiProblems.NotFound(catalog.Unknown(dataType));
+        await lifecycle.ResumeDataTypeAsync(definition, cancellationToken);
+        return TypedResults.Ok(StatusOf(definition, await triggers.PausedGroupsAsync(cancellationToken)));
+    }
+
+    private static async Task<Results<Ok<WorkItem>, ProblemHttpResult>> PauseItemAsync(
+        string dataType, string entityId, HttpRequest request, ClaimsPrincipal user, DataTypeCatalog catalog, ItemLifecycle lifecycle,
+        WorkItemStore store, IOptions<RequestLimitsOptions> limits, CancellationToken cancellationToken)
+    {
+        entityId = RequestValues.EntityId(entityId);
+        if ((TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength)
+            ?? TextRules.RejectText(entityId, "entityId", TextRules.MaxEntityIdLength)) is { } addressError)
+        {
+            return ApiProblems.BadRequest(addressError);
+        }
+        if (!catalog.TryGet(dataType, out var definition))
+            return ApiProblems.NotFound(catalog.Unknown(dataType));
+        var (reason, problem) = await ReadReasonAsync(request, limits.Value, cancellationToken);
+        if (problem is not null)
+            return problem;
+        if (await lifecycle.PauseAsync(definition, entityId, Who(user), reason, cancellationToken) == PauseResult.NotFound)
+            return ApiProblems.NotFound(NoSuchItem(dataType, entityId));
+        return await CurrentAsync(store, dataType, entityId, cancellationToken);
+    }
+
+    private static async Task<Results<Ok<WorkItem>, ProblemHttpResult>> ResumeItemAsync(
+        string dataType, string entityId, DataTypeCatalog catalog, ItemLifecycle lifecycle, WorkItemStore store, CancellationToken cancellationToken)
+    {
+        entityId = RequestValues.EntityId(entityId);
+        if ((TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength)
+            ?? TextRules.RejectText(entityId, "entityId", TextRules.MaxEntityIdLength)) is { } addressError)
+        {
+            return ApiProblems.BadRequest(addressError);
+        }
+        if (!catalog.TryGet(dataType, out var definition))
+            return ApiProblems.NotFound(catalog.Unknown(dataType));
+        if (await lifecycle.ResumeAsync(definition, entityId, cancellationToken) == PauseResult.NotFound)
+            return ApiProblems.NotFound(NoSuchItem(dataType, entityId));
+        return await CurrentAsync(store, dataType, entityId, cancellationToken);
+    }
+
+    private static async Task<Results<Ok<WorkItem>, ProblemHttpResult>> CurrentAsync(WorkItemStore store, string dataType, string entityId, CancellationToken cancellationToken) =>
+        await store.GetAsync(dataType, entityId, cancellationToken) is { } item ? TypedResults.Ok(item) : ApiProblems.NotFound(NoSuchItem(dataType, entityId));
+
+    /// <summary>The pause's reason from the body: required, within the text rule and Quartz's length.</summary>
+    private static async Task<(string? Reason, ProblemHttpResult? Problem)> ReadReasonAsync(HttpRequest request, RequestLimitsOptions limits, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<PauseRequest>(request, new JsonBodyLimits(
+            limits.MaxBodyBytes, $"{RequestLimitsOptions.Section}:{nameof(limits.MaxBodyBytes)}",
+            limits.MaxJsonValues, $"{RequestLimitsOptions.Section}:{nameof(limits.MaxJsonValues)}"), cancellationToken);
+        if (body is null)
+            return (null, problem);
+        if (string.IsNullOrWhiteSpace(body.Reason))
+            return (null, ApiProblems.BadRequest("reason is missing; say why (it is shown with the pause, e.g. \"vendor outage\")."));
+        if (TextRules.RejectText(body.Reason, "reason", PauseRequest.MaxReasonLength) is { } reasonError)
+            return (null, ApiProblems.BadRequest(reasonError));
+        return (body.Reason.Trim(), null);
+    }
+
+    /// <summary>Who asked: the caller's identity (<c>loopback</c> without keys; until keys have names, <c>api-key</c>).</summary>
+    internal static string Who(ClaimsPrincipal user) => user.Identity?.Name is { Length: > 0 } name ? name : "unknown";
+
+    private static DataTypeStatus StatusOf(DataTypeDefinition definition, IReadOnlyDictionary<string, PauseInfo?> paused)
+    {
+        var isPaused = paused.TryGetValue(definition.Name, out var pause);
+        return new DataTypeStatus(
+            definition.Name, definition.Options.Executor, definition.DefaultTier,
+            definition.Options.Cadence.ToDictionary(c => c.Key, c => c.Value?.ToString("c", System.Globalization.CultureInfo.InvariantCulture), StringComparer.Ordinal),
+            isPaused, pause?.Reason, pause?.RequestedBy, pause?.PausedAtUtc);
+    }
+
+    private static string NoSuchItem(string dataType, string entityId) =>
+        $"No work item '{entityId}' of data type '{dataType}'.";
+}
