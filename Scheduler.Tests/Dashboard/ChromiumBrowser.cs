@@ -94,22 +94,53 @@ public sealed class ChromiumBrowser : IAsyncDisposable
 }
 
 /// <summary>One tab on the dashboard, with what went wrong in it: script errors, CSP violations, dialogs.</summary>
-public sealed class DashboardPage(IBrowserContext context, IPage page, ITestOutputHelper output) : IAsyncDisposable
+public sealed class DashboardPage : IAsyncDisposable
 {
-    private readonly List<string> _problems = Watch(page);
+    private readonly IBrowserContext _context;
+    private readonly IPage _page;
+    private readonly ITestOutputHelper _output;
+    private readonly List<string> _problems;
+    private readonly List<string> _prompts = [];
+    private string? _promptAnswer;
 
-    public IPage Page => page;
+    public DashboardPage(IBrowserContext context, IPage page, ITestOutputHelper output)
+    {
+        (_context, _page, _output) = (context, page, output);
+        _problems = Watch(page);
+        // An alert() would mean markup from the API ran as script; a prompt() is a problem too unless the test answers it.
+        page.Dialog += (_, dialog) =>
+        {
+            if (dialog.Type == DialogType.Prompt && _promptAnswer is { } answer)
+            {
+                lock (_prompts)
+                    _prompts.Add(dialog.Message);
+                _ = dialog.AcceptAsync(answer);
+                return;
+            }
+            lock (_problems)
+                _problems.Add($"dialog: {dialog.Message}");
+            _ = dialog.DismissAsync();
+        };
+    }
+
+    public IPage Page => _page;
+
+    /// <summary>Answers every <c>prompt()</c> from now on with <paramref name="answer"/>.</summary>
+    public void AnswerPrompts(string answer) => _promptAnswer = answer;
+
+    /// <summary>What the prompts answered so far asked.</summary>
+    public IReadOnlyList<string> Prompts
+    {
+        get
+        {
+            lock (_prompts)
+                return [.. _prompts];
+        }
+    }
 
     private static List<string> Watch(IPage page)
     {
         var problems = new List<string>();
-        // An alert() would mean markup from the API ran as script.
-        page.Dialog += (_, dialog) =>
-        {
-            lock (problems)
-                problems.Add($"dialog: {dialog.Message}");
-            _ = dialog.DismissAsync();
-        };
         page.PageError += (_, error) =>
         {
             lock (problems)
@@ -131,8 +162,8 @@ public sealed class DashboardPage(IBrowserContext context, IPage page, ITestOutp
     public async Task ScreenshotAsync(string name)
     {
         var path = Path.Combine(ChromiumBrowser.ScreenshotDirectory(), $"{name}.png");
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
-        output.WriteLine($"screenshot: {path}");
+        await _page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        _output.WriteLine($"screenshot: {path}");
     }
 
     /// <summary>No script error, CSP violation or dialog happened in this tab.</summary>
@@ -142,5 +173,5 @@ public sealed class DashboardPage(IBrowserContext context, IPage page, ITestOutp
             Assert.True(_problems.Count == 0, "The dashboard reported problems:\n" + string.Join("\n", _problems));
     }
 
-    public async ValueTask DisposeAsync() => await context.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _context.DisposeAsync();
 }

@@ -130,6 +130,31 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputH
     }
 
     [Fact]
+    public async Task HealthPage_PauseAndResumeADataType_AsksWhy_ShowsTheBadge()
+    {
+        await using var tab = await fixture.Chromium.OpenAsync(fixture.Node.Http.BaseAddress!, output);
+        var page = tab.Page;
+        tab.AnswerPrompts("vendor outage");
+        await page.GotoAsync("/");
+        var feeds = page.Locator("tr[data-data-type=feeds]");
+
+        await feeds.Locator("button[data-action=pause]").ClickAsync();
+
+        await Expect(feeds.Locator("[data-field=paused]")).ToHaveTextAsync("paused");
+        await Expect(feeds.Locator("[data-field=paused]")).ToHaveAttributeAsync("title", new System.Text.RegularExpressions.Regex("by loopback .*: vendor outage$"));
+        Assert.Contains("Why?", Assert.Single(tab.Prompts), StringComparison.Ordinal);
+        var paused = (await GetJsonAsync("/api/data-types")).EnumerateArray().Single(t => t.GetProperty("dataType").GetString() == "feeds");
+        Assert.Equal("vendor outage", paused.GetProperty("pausedReason").GetString());
+        await tab.ScreenshotAsync("01b-health-data-type-paused");
+
+        await feeds.Locator("button[data-action=resume]").ClickAsync();
+
+        await Expect(feeds.Locator("[data-field=paused]")).ToHaveCountAsync(0);
+        Assert.False((await GetJsonAsync("/api/data-types")).EnumerateArray().Single(t => t.GetProperty("dataType").GetString() == "feeds").GetProperty("paused").GetBoolean());
+        tab.AssertNoProblems();
+    }
+
+    [Fact]
     public async Task FailuresPage_MarkDone_MarksTheFailureDone()
     {
         var entityId = DashboardFixture.Broken[0];

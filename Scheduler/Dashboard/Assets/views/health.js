@@ -1,13 +1,14 @@
 // Health: GET /api/health (running now, failures in 24 h, counts by data type and state,
-// completion, tiers, nodes) and the per-minute charts.
+// completion, tiers, nodes), GET /api/data-types (paused or not, with pause/resume for admins)
+// and the per-minute charts.
 import * as api from '../api.js';
 import { MinuteCharts } from '../charts.js';
-import { el, num, percent, replace, route, stackedBar, table, when } from '../dom.js';
+import { el, errorBox, num, percent, replace, route, stackedBar, table, when } from '../dom.js';
 
 export const title = 'Health';
 
 /** The states in the order work moves through them. */
-export const STATES = ['never_run', 'in_flight', 'completed', 'retrying', 'deferred', 'dead_lettered', 'expired'];
+export const STATES = ['never_run', 'in_flight', 'completed', 'retrying', 'deferred', 'dead_lettered', 'expired', 'paused'];
 const CHART_EVERY_MS = 15_000;
 
 function card(metric, label, value, href) {
@@ -15,8 +16,15 @@ function card(metric, label, value, href) {
   return el('div', { class: 'card', dataset: { metric } }, el('span', { class: 'label', text: label }), href ? el('a', { href }, figure) : figure);
 }
 
-function dataTypeRow(entry) {
-  const cells = [el('a', { href: route(['items'], { dataType: entry.dataType }), text: entry.dataType }), num(entry.total)];
+/** Who paused a data type, when and why, as its badge's tooltip says it. */
+function pauseNote(type) {
+  return `Paused${type.pausedBy ? ` by ${type.pausedBy}` : ''}${type.pausedAt ? ` at ${new Date(type.pausedAt).toLocaleString()}` : ''}${type.pausedReason ? `: ${type.pausedReason}` : ''}`;
+}
+
+function dataTypeRow(entry, type, pauseButton) {
+  const name = el('td', { dataset: { field: 'dataType' } }, el('a', { href: route(['items'], { dataType: entry.dataType }), text: entry.dataType }),
+    type?.paused ? el('span', { class: 'state state-paused', title: pauseNote(type), dataset: { field: 'paused' }, text: 'paused' }) : null);
+  const cells = [name, num(entry.total)];
   for (const state of STATES) {
     const count = entry.states[state] ?? 0;
     cells.push(el('td', { class: count ? `count count-${state}` : 'count zero', dataset: { state } },
@@ -27,11 +35,13 @@ function dataTypeRow(entry) {
   cells.push(el('td', { class: 'completion', dataset: { field: 'completion' } }, el('div', {},
     stackedBar(entry.total, [{ value: done, class: 'ok', label: 'completed' }, { value: failed, class: 'bad', label: 'dead-lettered or expired' }]),
     el('span', { text: percent(entry.completionPercent) }))));
+  cells.push(el('td', {}, type ? pauseButton(type) : null));
   return { cells, attrs: { dataset: { dataType: entry.dataType } } };
 }
 
 export function mount(root, ctx) {
   const cards = el('section', { class: 'cards' });
+  const message = el('p', { class: 'flash', role: 'status' });
   const types = el('section');
   const tiers = el('section', { class: 'half' });
   const nodes = el('section', { class: 'half' });
@@ -45,13 +55,40 @@ export function mount(root, ctx) {
     chartsAt = 0;
     ctx.refresh();
   });
+  /** Pauses (asking why) or resumes a data type, then shows what the node answered. */
+  async function togglePause(button, type) {
+    let body;
+    if (!type.paused) {
+      const reason = window.prompt(`Pause ${type.dataType}? No item of it starts until it is resumed; running attempts finish. Why?`);
+      if (reason === null) return;
+      body = { reason };
+    }
+    button.disabled = true;
+    try {
+      const now = await api.post(`/api/data-types/${encodeURIComponent(type.dataType)}/${type.paused ? 'resume' : 'pause'}`, undefined, body);
+      replace(message, now.paused ? `${type.dataType} paused.` : `${type.dataType} resumed: what fell due runs once, stalest first.`);
+    } catch (e) {
+      replace(message, errorBox(e.message));
+    } finally {
+      button.disabled = false;
+    }
+    await ctx.refresh();
+  }
+
+  function pauseButton(type) {
+    const b = el('button', { type: 'button', class: 'admin-action', dataset: { action: type.paused ? 'resume' : 'pause' }, text: type.paused ? 'Resume' : 'Pause…' });
+    b.addEventListener('click', () => togglePause(b, type));
+    return b;
+  }
+
   root.append(
-    el('h1', { text: 'Health' }), cards, types, el('div', { class: 'columns' }, tiers, nodes),
+    el('h1', { text: 'Health' }), cards, message, types, el('div', { class: 'columns' }, tiers, nodes),
     el('section', {}, el('div', { class: 'section-head' }, el('h2', { text: 'Last 24 hours, per minute' }), chartType), chartArea),
   );
 
   async function refresh() {
-    const health = await api.get('/api/health');
+    const [health, dataTypes] = await Promise.all([api.get('/api/health'), api.get('/api/data-types')]);
+    const typeOf = new Map(dataTypes.map((t) => [t.dataType, t]));
     const total = health.dataTypes.reduce((s, d) => s + d.total, 0);
     const deadLettered = health.dataTypes.reduce((s, d) => s + (d.states.dead_lettered ?? 0), 0);
     const alive = health.nodes.filter((n) => n.alive).length;
@@ -62,7 +99,8 @@ export function mount(root, ctx) {
       card('items', 'Work items', num(total), route(['items'])),
       card('nodes', 'Live nodes', `${alive} / ${health.nodes.length}`, route(['nodes'])));
     replace(types, el('h2', { text: 'Data types' }),
-      table(['Data type', 'Total', ...STATES.map((s) => s.replace('_', ' ')), 'Completion'], health.dataTypes.map(dataTypeRow), 'No data types configured.'));
+      table(['Data type', 'Total', ...STATES.map((s) => s.replace('_', ' ')), 'Completion', ''],
+        health.dataTypes.map((entry) => dataTypeRow(entry, typeOf.get(entry.dataType), pauseButton)), 'No data types configured.'));
     replace(tiers, el('h2', { text: 'Items by tier' }),
       table(['Tier', 'Items'], Object.entries(health.tiers).map(([tier, count]) => ({
         cells: [tier === '(none)' ? el('em', { text: 'no tier' }) : el('a', { href: route(['items'], { tier }), text: tier }), num(count)],

@@ -1,4 +1,4 @@
-// One work item (#/items/{dataType}/{entityId}): its row, payload, recent failures, run now / retry.
+// One work item (#/items/{dataType}/{entityId}): its row, payload, recent failures, run now / retry, pause / resume.
 import * as api from '../api.js';
 import { el, errorBox, replace, route, stateBadge, table, when } from '../dom.js';
 
@@ -38,6 +38,31 @@ export function mount(root, ctx) {
     await ctx.refresh();
   }
 
+  async function pauseOrResume(b, paused) {
+    let body;
+    if (!paused) {
+      const reason = window.prompt(`Pause ${dataType}/${entityId}? It does not start until resumed; a running attempt finishes. Why?`);
+      if (reason === null) return;
+      body = { reason };
+    }
+    b.disabled = true;
+    try {
+      await api.post(`${itemPath(dataType, entityId)}/${paused ? 'resume' : 'pause'}`, undefined, body);
+      replace(message, paused ? 'Resumed.' : 'Paused.');
+    } catch (e) {
+      replace(message, errorBox(e.message));
+    } finally {
+      b.disabled = false;
+    }
+    await ctx.refresh();
+  }
+
+  function pauseButton(paused) {
+    const b = el('button', { type: 'button', class: 'admin-action', dataset: { action: paused ? 'resume' : 'pause' }, text: paused ? 'Resume' : 'Pause…' });
+    b.addEventListener('click', () => pauseOrResume(b, paused));
+    return b;
+  }
+
   function button(text, verb) {
     const b = el('button', { type: 'button', class: 'admin-action', text });
     b.addEventListener('click', () => run(b, verb));
@@ -56,10 +81,12 @@ export function mount(root, ctx) {
       field('updatesStart', 'Last start (updates_start)', when(item.updatesStart)),
       field('updatesEnd', 'Last end (updates_end)', when(item.updatesEnd)),
       field('nextRunAt', 'Next run', when(item.nextRunAt)),
+      item.paused ? field('paused', 'Paused', `by ${item.paused.by ?? '?'} at ${new Date(item.paused.at).toLocaleString()}${item.paused.reason ? `: ${item.paused.reason}` : ''}`) : [],
       field('batchId', 'Batch', item.batchId ? el('a', { href: route(['batches', item.batchId]), text: item.batchId }) : null));
     lastError.textContent = item.lastError ?? 'None.';
     payload.textContent = item.payload === null || item.payload === undefined ? 'No payload.' : JSON.stringify(item.payload, null, 2);
-    replace(actions, button('Run now', 'Run now'), RETRYABLE.includes(item.state) ? button('Retry', 'Retry') : null);
+    replace(actions, item.paused ? null : button('Run now', 'Run now'), RETRYABLE.includes(item.state) ? button('Retry', 'Retry') : null,
+      pauseButton(!!item.paused));
     replace(failures, table(['Failed at', 'Attempt', 'Node', 'Exception', 'Message', 'Done'], recent.items.map((f) => [
       when(f.failedAt), String(f.attempt), f.nodeId, el('code', { text: f.exceptionType }),
       el('td', { class: 'message' }, el('details', {}, el('summary', { text: f.message }), el('pre', { text: f.detail ?? '' }))),
