@@ -7,7 +7,7 @@ using BatchScheduler.Hosting;
 
 namespace BatchScheduler.Cli;
 
-/// <summary>The verbs of the Scheduler executable: <c>run</c> (default), <c>migrate</c> and <c>submit</c>.</summary>
+/// <summary>The verbs of the Scheduler executable: <c>run</c> (default), <c>migrate</c>, <c>submit</c>, <c>pause</c> and <c>resume</c>.</summary>
 internal static class SchedulerCommands
 {
     public const string UrlVariable = "BATCHSCHEDULER_URL";
@@ -38,6 +38,8 @@ internal static class SchedulerCommands
         root.Subcommands.Add(run);
         root.Subcommands.Add(migrate);
         root.Subcommands.Add(CreateSubmit());
+        root.Subcommands.Add(CreatePauseOrResume(pause: true));
+        root.Subcommands.Add(CreatePauseOrResume(pause: false));
         root.SetAction((result, ct) => NodeRunner.RunAsync(result.UnmatchedTokens.ToArray(), ct));
         return root;
     }
@@ -126,6 +128,44 @@ internal static class SchedulerCommands
         return submit;
     }
 
+    private static Command CreatePauseOrResume(bool pause)
+    {
+        var dataType = new Argument<string>("DATA_TYPE") { Description = "The data type." };
+        var entityId = new Argument<string?>("ENTITY_ID") { Description = "One item of it (default: the whole data type).", Arity = ArgumentArity.ZeroOrOne };
+        var reason = new Option<string>("--reason") { Description = "Why (required to pause; shown with the pause).", Required = pause };
+        var url = new Option<string>("--url") { Description = $"The node's address (default: ${UrlVariable}, else {NodeHost.DefaultUrl})." };
+        var apiKey = new Option<string>("--api-key") { Description = $"API key sent as X-Api-Key (default: ${ApiKeyVariable})." };
+        var command = pause
+            ? new Command("pause",
+                "Pause a data type (or one item) on a running node: nothing of it starts, on any node, until it is resumed; running attempts finish.\n" +
+                "Exit codes: 0 paused; 2 usage error or refused (a 4xx such as an unknown data type); 3 node unreachable, 5xx or timeout.")
+            : new Command("resume",
+                "Resume a paused data type (or item): what fell due meanwhile runs once, stalest first.\n" +
+                "Exit codes: 0 resumed; 2 usage error or refused (4xx); 3 node unreachable, 5xx or timeout.");
+        command.Arguments.Add(dataType);
+        command.Arguments.Add(entityId);
+        if (pause)
+            command.Options.Add(reason);
+        command.Options.Add(url);
+        command.Options.Add(apiKey);
+        command.Action = new SubmitAction(async (result, ct) =>
+        {
+            var config = result.InvocationConfiguration;
+            var givenUrl = result.GetValue(url);
+            if (ResolveUrl(givenUrl) is not { } node)
+            {
+                var (setting, value) = givenUrl is null ? (UrlVariable, Environment.GetEnvironmentVariable(UrlVariable)) : ("--url", givenUrl);
+                await config.Error.WriteLineAsync($"{setting} '{value}' is not an absolute http(s) address such as {NodeHost.DefaultUrl}.");
+                return SubmitCommand.UsageError;
+            }
+            using var http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) });
+            return await PauseCommand.RunAsync(new PauseCommand.Request(pause, result.GetRequiredValue(dataType), result.GetValue(entityId),
+                pause ? result.GetValue(reason) : null, node, result.GetValue(apiKey) ?? Environment.GetEnvironmentVariable(ApiKeyVariable)),
+                http, config.Output, config.Error, ct);
+        }, $"Scheduler {(pause ? "pause" : "resume")} --help");
+        return command;
+    }
+
     private static Uri? ResolveUrl(string? given)
     {
         var text = given ?? Environment.GetEnvironmentVariable(UrlVariable);
@@ -164,10 +204,10 @@ internal static class SchedulerCommands
     }
 
     /// <summary>
-    /// Runs <c>submit</c> even when parsing failed, so that a usage error exits 2 (the parser's own
+    /// Runs <c>submit</c> (or <c>pause</c>, <c>resume</c>) even when parsing failed, so that a usage error exits 2 (the parser's own
     /// error action exits 1, which for <c>submit --wait</c> means "the batch did not complete").
     /// </summary>
-    private sealed class SubmitAction(Func<ParseResult, CancellationToken, Task<int>> run) : AsynchronousCommandLineAction
+    private sealed class SubmitAction(Func<ParseResult, CancellationToken, Task<int>> run, string help = "Scheduler submit --help") : AsynchronousCommandLineAction
     {
         public override bool ClearsParseErrors => true;
 
@@ -180,7 +220,7 @@ internal static class SchedulerCommands
                 return await run(parseResult, cancellationToken);
             foreach (var message in errors)
                 await parseResult.InvocationConfiguration.Error.WriteLineAsync(message);
-            await parseResult.InvocationConfiguration.Error.WriteLineAsync("See: Scheduler submit --help");
+            await parseResult.InvocationConfiguration.Error.WriteLineAsync($"See: {help}");
             return SubmitCommand.UsageError;
         }
     }
