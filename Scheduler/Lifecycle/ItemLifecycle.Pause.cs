@@ -77,17 +77,14 @@ public sealed partial class ItemLifecycle
     }
 
     /// <summary>
-    /// Resumes the data type: Quartz resumes its trigger group; items paused by themselves stay paused
-    /// (their triggers are paused again at once, and their starts are refused meanwhile). False when it was not paused.
+    /// Resumes the data type: its trigger group is resumed; items paused by themselves stay paused (their
+    /// starts are refused whatever their triggers say). False when it was not paused.
     /// </summary>
     public async Task<bool> ResumeDataTypeAsync(DataTypeDefinition dataType, CancellationToken cancellationToken)
     {
         if (!await _triggers.IsPausedAsync(dataType.Name, cancellationToken))
             return false;
-        await _triggers.ResumeGroupAsync(dataType.Name, cancellationToken);
-        var stillPaused = await _rows.PausedItemsAsync(dataType.Name, cancellationToken);
-        foreach (var chunk in stillPaused.Chunk(1000))
-            await _triggers.PauseAsync(dataType.Name, chunk, null, cancellationToken);
+        await _triggers.ResumeGroupAsync(dataType.Name, () => _rows.PausedItemsAsync(dataType.Name, cancellationToken), cancellationToken);
         MovedLog(_logger, LifecycleEvent.ResumeDataType, dataType.Name, "*", _node.Id, TriggerMove.Resumed);
         return true;
     }

@@ -10,7 +10,7 @@ namespace BatchScheduler.Scheduling;
 
 /// <summary>Moves work items' triggers in Quartz: the only place that schedules or removes them.</summary>
 public sealed class WorkItemScheduler(
-    ISchedulerFactory schedulers, ConnectionFactory connections, IOptions<ClusterOptions> cluster, TimeProvider time)
+    ISchedulerFactory schedulers, ConnectionFactory connections, IOptions<ClusterOptions> cluster, TimeProvider time, ClusterWake wake)
 {
     /// <summary>The durable job all of a data type's triggers fire.</summary>
     public static IJobDetail JobFor(string dataType) =>
@@ -139,11 +139,26 @@ public sealed class WorkItemScheduler(
         await scheduler.PauseTriggerGroupsWith(GroupMatcher<TriggerKey>.GroupEquals(dataType), details, cancellationToken);
     }
 
-    /// <summary>Resumes the data type's trigger group (Quartz resumes each trigger in it); see <see cref="ResumeAsync"/> on fire times.</summary>
-    public async Task ResumeGroupAsync(string dataType, CancellationToken cancellationToken)
+    /// <summary>
+    /// Resumes the data type's trigger group, leaving the triggers of items paused by themselves (<paramref name="pausedItems"/>)
+    /// paused; see <see cref="ResumeAsync"/> on fire times. On PostgreSQL in one statement (<see cref="PausedGroupResume"/>);
+    /// elsewhere Quartz resumes each trigger, and those of paused items are paused again at once.
+    /// </summary>
+    public async Task ResumeGroupAsync(string dataType, Func<Task<IReadOnlyList<string>>> pausedItems, CancellationToken cancellationToken)
     {
         var scheduler = await schedulers.GetScheduler(cancellationToken);
+        if (connections.Provider == StorageProvider.Postgres)
+        {
+            var left = await PausedGroupResume.ResumeAsync(connections, cluster.Value.SchedulerName, dataType, time.GetUtcNow(),
+                Hosting.QuartzServiceCollectionExtensions.MisfireThreshold, cancellationToken);
+            if (left.Count > 0)
+                await scheduler.ResumeTriggers(left.Select(e => WorkItemKeys.Trigger(dataType, e)).ToList(), cancellationToken);
+            await wake.NotifyAsync(cancellationToken);
+            return;
+        }
         await scheduler.ResumeTriggerGroups(GroupMatcher<TriggerKey>.GroupEquals(dataType), cancellationToken);
+        foreach (var chunk in (await pausedItems()).Chunk(1000))
+            await PauseAsync(dataType, chunk, null, cancellationToken);
     }
 
     /// <summary>Removes the item's trigger, if it has one.</summary>
