@@ -241,6 +241,9 @@ public sealed class PauseTests
         await first.PutAsync(Reminders, "own-pause", new { });
         await first.WaitForStateAsync(Reminders, "own-pause", WorkItemStates.Completed);
         await PostAsync(first, $"/api/work-items/{Reminders}/own-pause/pause", new { reason = "kept" });
+        // Not due for an hour: a trigger of it resumed by mistake would show as WAITING rather than fire (and be paused again).
+        await first.PutAsync(Reminders, "own-later", new { runAt = SecondsAhead(3600).ToString("O") });
+        await PostAsync(first, $"/api/work-items/{Reminders}/own-later/pause", new { reason = "kept" });
 
         await PostAsync(first, $"/api/data-types/{Reminders}/pause", new { reason = "vendor outage" });
         var due = SecondsAhead(1);
@@ -270,7 +273,7 @@ public sealed class PauseTests
         Assert.Equal(WorkItemStates.Paused, (await first.ItemAsync(Reminders, "own-pause"))!.State);
         // The group's resume (one statement on PostgreSQL) left the trigger of the item paused by itself paused.
         var connections = first.App.Services.GetRequiredService<ConnectionFactory>();
-        Assert.Equal("PAUSED", await TriggerStateAsync(connections, Reminders, "own-pause"));
+        Assert.Equal("PAUSED", await TriggerStateAsync(connections, Reminders, "own-later"));
         Assert.True(recorder.Starts.Where(s => s.Key.StartsWith(Reminders, StringComparison.Ordinal)).All(s => s.Value == 1));
     }
 
