@@ -13,6 +13,9 @@
 # (and BATCHSCHEDULER_CHROMIUM does not name one), it is installed with apt-get (root only). Their
 # screenshots go to $RESULTS_DIR/screenshots/.
 #
+# curl: the README examples test (Scheduler.Tests/Docs) runs the README's curl commands; it is
+# installed with apt-get (root only) when missing.
+#
 # The last line printed is "N passed, N failed" (totals over the whole run, from the TRX files);
 # the exit code is non-zero when a test failed, when no test ran, or when `dotnet test` failed.
 set -euo pipefail
@@ -30,6 +33,20 @@ else
   export BATCHSCHEDULER_TEST_POSTGRES="$PG_CONNECTION"
 fi
 
+# Installs Debian's package COMMAND (the package has the command's name) when COMMAND is not on PATH
+# (root only): ensure_command COMMAND WHO_NEEDS_IT [WHAT_ELSE_WOULD_DO]
+ensure_command() {
+  local command=$1 needed_by=$2 otherwise=${3:-}
+  command -v "$command" >/dev/null && return
+  [[ "$(id -u)" -eq 0 ]] || die "$command not found; $needed_by need it: run as root so this script can 'apt-get install $command', install it yourself${otherwise:+, or $otherwise}"
+  command -v apt-get >/dev/null || die "$command not found and apt-get is not available; install $command${otherwise:+ or $otherwise}"
+  log "installing $command for $needed_by (apt-get install $command)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y "$command"
+  command -v "$command" >/dev/null || die "apt-get installed $command but no '$command' is on PATH"
+}
+
 # The dashboard's browser tests (Scheduler.Tests/Dashboard) drive Debian's headless chromium.
 ensure_chromium() {
   if [[ -n "${BATCHSCHEDULER_CHROMIUM:-}" ]]; then
@@ -37,20 +54,15 @@ ensure_chromium() {
     log "using chromium from BATCHSCHEDULER_CHROMIUM: $BATCHSCHEDULER_CHROMIUM"
     return
   fi
-  if ! command -v chromium >/dev/null; then
-    [[ "$(id -u)" -eq 0 ]] || die "chromium not found; the dashboard browser tests need it: run as root so this script can 'apt-get install chromium', install it yourself, or set BATCHSCHEDULER_CHROMIUM"
-    command -v apt-get >/dev/null || die "chromium not found and apt-get is not available; install chromium or set BATCHSCHEDULER_CHROMIUM"
-    log "installing chromium for the dashboard browser tests (apt-get install chromium)"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update
-    apt-get install -y chromium
-    command -v chromium >/dev/null || die "apt-get installed chromium but no 'chromium' is on PATH"
-  fi
+  ensure_command chromium "the dashboard browser tests" "set BATCHSCHEDULER_CHROMIUM"
   BATCHSCHEDULER_CHROMIUM=$(command -v chromium)
   export BATCHSCHEDULER_CHROMIUM
   log "using chromium $BATCHSCHEDULER_CHROMIUM"
 }
 ensure_chromium
+
+# The README's request examples (Scheduler.Tests/Docs/ReadmeExamplesTests.cs) run with curl, as a reader would.
+ensure_command curl "the README examples tests"
 
 command -v dotnet >/dev/null || die "dotnet (the .NET 10 SDK) is not on PATH"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
