@@ -64,15 +64,15 @@ internal static class BulkTriggerRows
     /// <summary>The simple- and cron-trigger rows for <see cref="InsertNewRegularTriggers"/> (same @sched, @group, @e, @r, @i, @c, @tz).</summary>
     public const string InsertNewSimpleTriggers =
         """
-        WITH u AS (
-          SELECT * FROM unnest(@e::text[], @r::bigint[], @i::bigint[], @c::text[]) AS u(e, r, i, c)
+        WITH k AS (
+          SELECT * FROM unnest(@e::text[], @r::bigint[], @i::bigint[], @c::text[]) AS k(e, r, i, c)
         ), cron AS (
           INSERT INTO qrtz_cron_triggers (sched_name, trigger_name, trigger_group, cron_expression, time_zone_id)
-          SELECT @sched, u.e, @group, u.c, @tz FROM u WHERE u.c IS NOT NULL
+          SELECT @sched, k.e, @group, k.c, @tz FROM k WHERE k.c IS NOT NULL
         )
         INSERT INTO qrtz_simple_triggers (sched_name, trigger_name, trigger_group, repeat_count, repeat_interval, times_triggered)
-        SELECT @sched, u.e, @group, u.r, u.i, 0
-        FROM u WHERE u.c IS NULL
+        SELECT @sched, k.e, @group, k.r, k.i, 0
+        FROM k WHERE k.c IS NULL
         """;
 
     /// <summary>

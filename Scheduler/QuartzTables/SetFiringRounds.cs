@@ -66,7 +66,7 @@ internal sealed class SetFiringRounds
         SELECT t.trigger_name, t.trigger_group, t.job_name, t.job_group, t.description, t.next_fire_time,
                t.prev_fire_time, t.priority, t.start_time, t.end_time, t.misfire_instr,
                s.repeat_count, s.repeat_interval, s.times_triggered,
-               ((t.trigger_type = 'SIMPLE' AND s.trigger_name IS NOT NULL) OR (t.trigger_type = 'CRON' AND c.trigger_name IS NOT NULL))
+               (((t.trigger_type = 'SIMPLE' AND s.trigger_name IS NOT NULL) OR (t.trigger_type = 'CRON' AND c.trigger_name IS NOT NULL))
                 AND t.job_group = @jobGroup AND t.job_data IS NULL AND t.overlap_policy IS NULL
                 AND t.continues_trigger_name IS NULL AND t.execution_group IS NULL AND t.preferred_node IS NULL
                 AND t.fixed_delay IS NULL AND t.misfire_threshold IS NULL AND t.misfire_orig_fire_time IS NULL
