@@ -30,7 +30,7 @@ internal sealed class JobRegistrationService(
                 await scheduler.AddCalendar(name, quiet, AddCalendarOptions.Replacing, cancellationToken);
                 await QuietHoursTriggerRows.SetCalendarAsync(connections, cluster.Value.SchedulerName, dataType.Name, name, cancellationToken);
             }
-            else if (await scheduler.GetCalendar(name, cancellationToken) is not null)
+            else if ((await scheduler.GetCalendarNames(cancellationToken)).Contains(name))
             {
                 await QuietHoursTriggerRows.SetCalendarAsync(connections, cluster.Value.SchedulerName, dataType.Name, null, cancellationToken);
                 await scheduler.DeleteCalendar(name, cancellationToken);
