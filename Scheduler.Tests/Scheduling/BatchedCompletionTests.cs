@@ -129,7 +129,7 @@ public sealed class BatchedCompletionTests
         // A job lookup that throws stands for a row the set-based round does not understand.
         await using var fixture = await Fixture.StartAsync(
             (connections, scheduler) => new SetFiringRounds(connections, scheduler, "test-node", TimeSpan.FromDays(365), TimeProvider.System,
-                _ => throw new InvalidOperationException("a row this code does not understand")),
+                _ => throw new InvalidOperationException("a row this code does not understand"), _ => ValueTask.FromResult<ICalendar?>(null)),
             "due-now");
         fixture.Inner.AcquireNextTriggersAndFireDue(default!, default).ReturnsForAnyArgs(new TriggerAcquisitionResult());
         var request = new TriggerAcquisitionRequest { NoLaterThan = TimeProvider.System.GetUtcNow(), MaxCount = 8 };

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Claims;
 using BatchScheduler.Configuration;
 using BatchScheduler.Lifecycle;
@@ -17,10 +18,15 @@ public sealed record PauseRequest(string? Reason)
 }
 
 /// <summary>A configured data type as <c>GET /api/data-types</c> shows it.</summary>
-/// <param name="Cadence">Each tier's cadence as configured (null: the tier runs its items once).</param>
+/// <param name="Cadence">Each tier's cadence as configured: a duration or <c>cron:&lt;expression&gt;</c> (null: the tier runs its items once).</param>
+/// <param name="TimeZone">The IANA time zone cron cadences and quiet hours are read in.</param>
+/// <param name="QuietHours">The quiet-hours windows, in <paramref name="TimeZone"/> (empty: none).</param>
 public sealed record DataTypeStatus(
-    string DataType, string Executor, string? DefaultTier, IReadOnlyDictionary<string, string?> Cadence,
-    bool Paused, string? PausedReason, string? PausedBy, DateTimeOffset? PausedAt);
+    string DataType, string Executor, string? DefaultTier, IReadOnlyDictionary<string, string?> Cadence, string TimeZone,
+    IReadOnlyList<QuietHoursWindow> QuietHours, bool Paused, string? PausedReason, string? PausedBy, DateTimeOffset? PausedAt);
+
+/// <summary>One quiet-hours window: <c>from</c>/<c>to</c> as <c>HH:mm</c> local times (crossing midnight when <c>to</c> is not after <c>from</c>), on the days it starts.</summary>
+public sealed record QuietHoursWindow(string From, string To, IReadOnlyList<string> Days);
 
 /// <summary>The <c>/api/data-types</c> routes, and pause/resume of single items.</summary>
 internal static class DataTypesApi
@@ -156,8 +162,10 @@ internal static class DataTypesApi
     {
         var isPaused = paused.TryGetValue(definition.Name, out var pause);
         return new DataTypeStatus(
-            definition.Name, definition.Options.Executor, definition.DefaultTier,
-            definition.Options.Cadence.ToDictionary(c => c.Key, c => c.Value?.ToString("c", System.Globalization.CultureInfo.InvariantCulture), StringComparer.Ordinal),
+            definition.Name, definition.Options.Executor, definition.DefaultTier, definition.CadenceTexts, definition.TimeZone.Id,
+            definition.QuietWindows.Select(w => new QuietHoursWindow(
+                w.From.ToString("HH:mm", CultureInfo.InvariantCulture), w.To.ToString("HH:mm", CultureInfo.InvariantCulture),
+                w.Days.Select(d => d.ToString()[..3]).ToList())).ToList(),
             isPaused, pause?.Reason, pause?.RequestedBy, pause?.PausedAtUtc);
     }
 

@@ -10,8 +10,17 @@ public sealed class DataTypeOptions
     /// <summary>Name of the executor: a built-in (<c>noop</c>, <c>http</c>, <c>demo</c>) or one added with <c>AddExecutor</c>.</summary>
     public string Executor { get; set; } = "";
 
-    /// <summary>Cadence per tier. A tier whose cadence is empty runs its items once.</summary>
-    public Dictionary<string, TimeSpan?> Cadence { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>
+    /// Cadence per tier, as configured: a duration (<c>"00:15:00"</c>) or <c>cron:</c> and a Quartz cron
+    /// expression (<c>"cron:0 0 22 ? * MON-FRI"</c>, in <see cref="TimeZone"/>). A tier whose cadence is empty runs its items once.
+    /// </summary>
+    public Dictionary<string, string?> Cadence { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>IANA time zone of cron cadences and quiet hours (default <c>UTC</c>).</summary>
+    public string TimeZone { get; set; } = "UTC";
+
+    /// <summary>Windows in which none of the data type's items starts (in <see cref="TimeZone"/>).</summary>
+    public List<QuietHoursOptions> QuietHours { get; set; } = [];
 
     /// <summary>Tier for items registered without one; default: the tier with the shortest cadence.</summary>
     public string? DefaultTier { get; set; }
@@ -30,6 +39,19 @@ public sealed class DataTypeOptions
 
     /// <summary>Data types whose item for the same entity must complete first.</summary>
     public List<string> DependsOn { get; set; } = [];
+}
+
+/// <summary>One quiet-hours window (<c>DataTypes:&lt;name&gt;:QuietHours:&lt;n&gt;</c>).</summary>
+public sealed class QuietHoursOptions
+{
+    /// <summary>Local time the window starts, <c>HH:mm</c>.</summary>
+    public string? From { get; set; }
+
+    /// <summary>Local time it ends, <c>HH:mm</c>; not after <see cref="From"/>: the next day.</summary>
+    public string? To { get; set; }
+
+    /// <summary>Days it starts on (<c>Mon</c> … <c>Sun</c>); empty: every day.</summary>
+    public List<string> Days { get; set; } = [];
 }
 
 /// <summary>A vendor's credit budget (section <c>Vendors:&lt;name&gt;</c>).</summary>

@@ -29,6 +29,7 @@ internal sealed class DataTypesOptionsValidator(
             else if (!known.Contains(dt.Executor, StringComparer.Ordinal))
                 errors.Add($"{key}:Executor '{dt.Executor}' is not a registered executor; known executors: {string.Join(", ", known)}.");
             ValidateTiers(key, dt, errors);
+            Time.DataTypeTime.Read(key, dt, errors);
             errors.AddRange(dt.Retry.Validate().Select(e => $"{key}:Retry:{e}"));
             if (dt.Expiry is { } expiry && expiry <= TimeSpan.Zero)
                 errors.Add($"{key}:Expiry must be a positive duration such as \"01:00:00\" (was {expiry}).");
@@ -88,11 +89,11 @@ internal sealed class DataTypesOptionsValidator(
 
     private static void ValidateTiers(string key, DataTypeOptions dt, List<string> errors)
     {
-        foreach (var (tier, cadence) in dt.Cadence)
+        foreach (var (tier, text) in dt.Cadence)
         {
             if (tier == Tiers.Exclude || !SettingNames.IsValidName(tier) || tier.Length > Tiers.MaxLength)
                 errors.Add($"{key}:Cadence:{tier}: tier names use {SettingNames.NameRule} (at most {Tiers.MaxLength} for a tier), and '{Tiers.Exclude}' is reserved for items that never run.");
-            if (cadence is { } c && c < TimeSpan.FromSeconds(1))
+            if (text is not null && TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var c) && c < TimeSpan.FromSeconds(1))
                 errors.Add($"{key}:Cadence:{tier} must be at least 00:00:01, or empty for a tier that runs once (was {c}).");
         }
         if (dt.DefaultTier is { Length: > 0 } defaultTier && !dt.Cadence.ContainsKey(defaultTier))

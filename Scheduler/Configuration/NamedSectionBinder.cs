@@ -22,7 +22,10 @@ internal static class NamedSectionBinder
         }
     }
 
-    /// <summary>A data type's <c>Cadence</c>: every tier's duration must parse; an empty one means "runs once".</summary>
+    /// <summary>
+    /// A data type's <c>Cadence</c>: every tier's duration must parse (a <c>cron:</c> cadence is checked with
+    /// the data type's time zone, by the validator); an empty one means "runs once".
+    /// </summary>
     public static void BindCadence(IConfigurationSection dataType, DataTypeOptions options)
     {
         options.Cadence.Clear();
@@ -33,12 +36,17 @@ internal static class NamedSectionBinder
                 options.Cadence[tier.Key] = null;
                 continue;
             }
+            if (tier.Value.StartsWith(Time.Cadence.CronPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                options.Cadence[tier.Key] = tier.Value;
+                continue;
+            }
             if (!TimeSpan.TryParse(tier.Value, CultureInfo.InvariantCulture, out var cadence))
             {
                 throw new InvalidOperationException(
-                    $"Failed to convert configuration value at '{tier.Path}' to a duration such as \"01:00:00\" (was '{tier.Value}').");
+                    $"Failed to convert configuration value at '{tier.Path}' to a duration such as \"01:00:00\" or a cron cadence such as \"cron:0 0 22 ? * MON-FRI\" (was '{tier.Value}').");
             }
-            options.Cadence[tier.Key] = cadence;
+            options.Cadence[tier.Key] = cadence.ToString("c", CultureInfo.InvariantCulture);
         }
     }
 }

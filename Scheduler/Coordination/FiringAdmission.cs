@@ -14,7 +14,8 @@ internal sealed record Admitted(StartedAttempt Attempt, AttemptStart Row, Credit
 
 /// <summary>
 /// The first half of a firing: whether it may start its item now. A late firing of a recurring item
-/// catches up (runs once, not once per missed interval), an expired one expires, a dependent item waits
+/// catches up (runs once, not once per missed interval or cron tick), an expired one expires, one inside
+/// the data type's quiet hours waits for their end, a dependent item waits
 /// for its upstream items, an item out of vendor credits is deferred; otherwise the start is written
 /// (fenced) and the attempt runs. Every move it decides goes through <see cref="ItemLifecycle"/>.
 /// </summary>
@@ -72,6 +73,14 @@ internal sealed class FiringAdmission(
                 CoordinatorLog.Expired(logger, item, entityId, firing.Attempt, node.Id, reason);
                 metrics.AttemptFinished(item, FiringOutcome.Expired, null, null);
             }
+            return null;
+        }
+
+        // Quiet hours: nothing starts inside them (a late or caught-up firing included). Held back to their
+        // end, the firing keeps its due time, so its expiry window still applies then.
+        if (dataType.QuietHours?.EndOfQuiet(started) is { } quietEnd)
+        {
+            await DeferAsync(context, dataType, entityId, firing, quietEnd - started, $"Quiet hours until {quietEnd:u}");
             return null;
         }
 

@@ -1,3 +1,4 @@
+using BatchScheduler.Time;
 using BatchScheduler.Configuration;
 using BatchScheduler.QuartzTables;
 using BatchScheduler.Scheduling;
@@ -33,7 +34,8 @@ internal static class QuartzServiceCollectionExtensions
             q.UseDefaultThreadPool(Math.Max(1, cluster.MaxConcurrency));
             q.UsePersistentStore(store =>
             {
-                store.UseSystemTextJsonSerializer();
+                // Quiet hours are a calendar of BatchScheduler's own (Time.QuietHoursCalendar), stored as readable JSON.
+                store.UseSystemTextJsonSerializer(json => json.AddCalendarSerializer(new QuietHoursCalendarSerializer()));
                 // Lateness is the data types' Expiry, not Quartz's misfire handling. With Quartz's 60 s
                 // threshold, a trigger overdue longer was moved to "now" by the misfire handler, behind
                 // younger overdue ones, so a backlog stopped draining stalest first. Overdue triggers
@@ -71,7 +73,7 @@ internal static class QuartzServiceCollectionExtensions
                 provider.GetRequiredService<ConnectionFactory>(), cluster.SchedulerName, provider.GetRequiredService<ILogger<BatchedCompletionJobStore>>(),
                 cluster.SetBasedFiring
                     ? (Func<IJobStore, SetFiringRounds>)(store => new SetFiringRounds(provider.GetRequiredService<ConnectionFactory>(), cluster.SchedulerName, node.Id,
-                        MisfireThreshold, provider.GetRequiredService<TimeProvider>(), key => store.GetJob(key)))
+                        MisfireThreshold, provider.GetRequiredService<TimeProvider>(), key => store.GetJob(key), name => store.GetCalendar(name)))
                     : null));
         // Outermost: every firing and completion passes the gate a graceful shutdown closes.
         services.AddSingleton<FiringGate>();

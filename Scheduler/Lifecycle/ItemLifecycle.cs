@@ -75,9 +75,9 @@ public sealed partial class ItemLifecycle
             case Next.Cadence(var replaceRegular):
                 // A pending regular trigger was put there since this attempt started (a re-tier, a repair): it
                 // stands, unless it is the one being moved (a late firing's catch-up).
-                if ((current.IsPendingRegular && !replaceRegular) || dataType.CadenceOf(tier) is not { } cadence)
+                if ((current.IsPendingRegular && !replaceRegular) || dataType.CadenceOf(tier)?.NextAfter(now, dataType.QuietHours) is not { } due)
                     return TriggerMove.Kept;
-                await _triggers.ArmAsync(dataType, [(entityId, tier, now + cadence, false)], cancellationToken);
+                await _triggers.ArmAsync(dataType, [(entityId, tier, due, false)], cancellationToken);
                 return TriggerMove.Armed;
             case Next.OneOff(var at, var data):
                 await _triggers.ScheduleOneOffAsync(dataType.Name, entityId, at, data, cancellationToken);
@@ -96,7 +96,7 @@ public sealed partial class ItemLifecycle
     /// <summary>Where an item's trigger goes next.</summary>
     private abstract record Next
     {
-        /// <summary>Back to its tier's cadence, one cadence from now (a one-shot item: nothing).</summary>
+        /// <summary>Back to its tier's cadence: one interval from now, or a cron cadence's next tick, so a cron item keeps its phase (a one-shot item: nothing).</summary>
         /// <param name="ReplaceRegular">Also move a pending regular trigger (else one put there since stands).</param>
         public sealed record Cadence(bool ReplaceRegular = false) : Next;
 

@@ -19,7 +19,9 @@ internal static class BulkTriggerRows
     /// key; Quartz's own <c>StartNow()</c> gives distinct times the same way), repeating every @i ms for ever when @r is -1 or
     /// once when it is 0, misfire instruction FireNow (1) for one-shot and
     /// RescheduleNowWithExistingRepeatCount (2) for repeating, the default overlap policy (NULL),
-    /// retry policy none. An item with a runAt ahead (@a, ticks; null: none) is due at it (plus the same
+    /// retry policy none; or, for an item of a cron tier (@c, the expression; null: simple), a cron trigger in
+    /// zone @tz with misfire instruction FireAndProceed (1), due at its first tick (@a, computed by the caller);
+    /// every trigger carries the data type's quiet-hours calendar @cal (null: none). An item with a runAt ahead (@a, ticks; null: none) is due at it (plus the same
     /// position ticks), with no early placement. Every other item written is new, so never run: its first firing is placed
     /// <c>WorkItemTriggers.NeverRunLead</c> early in due order (@ahead is @next minus that lead), and
     /// a repeating trigger starts one interval after its due time, as <c>WorkItemScheduler.ArmAsync</c>
@@ -35,9 +37,14 @@ internal static class BulkTriggerRows
           ON CONFLICT DO NOTHING
           RETURNING trigger_name
         )
+        , cron AS (
+          INSERT INTO qrtz_cron_triggers (sched_name, trigger_name, trigger_group, cron_expression, time_zone_id)
+          SELECT @sched, rows.trigger_name, @group, rows.cron_expression, @tz
+          FROM inserted JOIN rows USING (trigger_name) WHERE rows.cron_expression IS NOT NULL
+        )
         INSERT INTO qrtz_simple_triggers (sched_name, trigger_name, trigger_group, repeat_count, repeat_interval, times_triggered)
         SELECT @sched, rows.trigger_name, @group, rows.repeat_count, rows.repeat_interval, 0
-        FROM inserted JOIN rows USING (trigger_name)
+        FROM inserted JOIN rows USING (trigger_name) WHERE rows.cron_expression IS NULL
         RETURNING trigger_name
         """;
 
@@ -54,12 +61,18 @@ internal static class BulkTriggerRows
         {Insert}
         """;
 
-    /// <summary>The simple-trigger rows for <see cref="InsertNewRegularTriggers"/> (same @sched, @group, @e, @r, @i).</summary>
+    /// <summary>The simple- and cron-trigger rows for <see cref="InsertNewRegularTriggers"/> (same @sched, @group, @e, @r, @i, @c, @tz).</summary>
     public const string InsertNewSimpleTriggers =
         """
+        WITH k AS (
+          SELECT * FROM unnest(@e::text[], @r::bigint[], @i::bigint[], @c::text[]) AS k(e, r, i, c)
+        ), cron AS (
+          INSERT INTO qrtz_cron_triggers (sched_name, trigger_name, trigger_group, cron_expression, time_zone_id)
+          SELECT @sched, k.e, @group, k.c, @tz FROM k WHERE k.c IS NOT NULL
+        )
         INSERT INTO qrtz_simple_triggers (sched_name, trigger_name, trigger_group, repeat_count, repeat_interval, times_triggered)
-        SELECT @sched, u.e, @group, u.r, u.i, 0
-        FROM unnest(@e::text[], @r::bigint[], @i::bigint[]) AS u(e, r, i)
+        SELECT @sched, k.e, @group, k.r, k.i, 0
+        FROM k WHERE k.c IS NULL
         """;
 
     /// <summary>
@@ -75,7 +88,7 @@ internal static class BulkTriggerRows
     public const string InsertNewItemsWithTriggers =
         $"""
         WITH u AS (
-          SELECT * FROM unnest(@e::text[], @t::text[], @p::text[], @b::text[], @r::bigint[], @i::bigint[], @n::bigint[], @a::bigint[]) AS u(e, t, p, b, r, i, n, a)
+          SELECT * FROM unnest(@e::text[], @t::text[], @p::text[], @b::text[], @r::bigint[], @i::bigint[], @n::bigint[], @a::bigint[], @c::text[]) AS u(e, t, p, b, r, i, n, a, c)
         ), items AS (
           INSERT INTO work_items (data_type, entity_id, tier, payload, batch_id, state, attempt, created_at, updated_at)
           SELECT @dataType, u.e, u.t, u.p, u.b, 'never_run', 0, @now, @now FROM u
@@ -87,7 +100,11 @@ internal static class BulkTriggerRows
         ), simple AS (
           INSERT INTO qrtz_simple_triggers (sched_name, trigger_name, trigger_group, repeat_count, repeat_interval, times_triggered)
           SELECT @sched, rows.trigger_name, @group, rows.repeat_count, rows.repeat_interval, 0
-          FROM rows WHERE EXISTS (SELECT 1 FROM triggers)
+          FROM rows WHERE rows.cron_expression IS NULL AND EXISTS (SELECT 1 FROM triggers)
+        ), cron AS (
+          INSERT INTO qrtz_cron_triggers (sched_name, trigger_name, trigger_group, cron_expression, time_zone_id)
+          SELECT @sched, rows.trigger_name, @group, rows.cron_expression, @tz
+          FROM rows WHERE rows.cron_expression IS NOT NULL AND EXISTS (SELECT 1 FROM triggers)
         )
         SELECT COUNT(*) FROM triggers
         """;
@@ -96,24 +113,25 @@ internal static class BulkTriggerRows
     // writes a trigger started at it, and is not placed early: an early fire time would run it at once.
     internal const string Columns =
         """
-        u.e AS trigger_name, u.r AS repeat_count, u.i AS repeat_interval, COALESCE(u.a + u.n - 1, @ahead + u.n - 1) AS next_fire_time,
+        u.e AS trigger_name, u.r AS repeat_count, u.i AS repeat_interval, u.c AS cron_expression, COALESCE(u.a + u.n - 1, @ahead + u.n - 1) AS next_fire_time,
                  COALESCE(u.a + u.n - 1, @next + u.n - 1 + CASE WHEN u.r = 0 THEN 0 ELSE u.i * 10000 END) AS start_time
         """;
 
     private const string Rows =
         $"""
         SELECT {Columns}
-          FROM unnest(@e::text[], @r::bigint[], @i::bigint[], @n::bigint[], @a::bigint[]) AS u(e, r, i, n, a)
+          FROM unnest(@e::text[], @r::bigint[], @i::bigint[], @n::bigint[], @a::bigint[], @c::text[]) AS u(e, r, i, n, a, c)
         """;
 
     internal const string Insert =
         """
         INSERT INTO qrtz_triggers (sched_name, trigger_name, trigger_group, job_name, job_group, next_fire_time, priority,
                                      trigger_state, trigger_type, start_time, misfire_instr, preferred_node_auto,
-                                     retry_policy, retry_attempt, overlap_policy)
+                                     retry_policy, retry_attempt, overlap_policy, calendar_name)
           SELECT @sched, rows.trigger_name, @group, @jobName, @jobGroup, rows.next_fire_time, 5,
-                 'WAITING', 'SIMPLE', rows.start_time, CASE WHEN rows.repeat_count = 0 THEN 1 ELSE 2 END, false,
-                 'none', 0, NULL
+                 'WAITING', CASE WHEN rows.cron_expression IS NULL THEN 'SIMPLE' ELSE 'CRON' END, rows.start_time,
+                 CASE WHEN rows.cron_expression IS NOT NULL THEN 1 WHEN rows.repeat_count = 0 THEN 1 ELSE 2 END, false,
+                 'none', 0, NULL, @cal
           FROM rows
           WHERE EXISTS (SELECT 1 FROM qrtz_job_details j
                         WHERE j.sched_name = @sched AND j.job_name = @jobName AND j.job_group = @jobGroup

@@ -40,8 +40,9 @@ namespace BatchScheduler.QuartzTables;
 /// The claim is Quartz 4.7's lock-free claim done for a set: the due rows are locked with
 /// <c>FOR UPDATE SKIP LOCKED</c> and re-checked by PostgreSQL as they are locked, so a row another node
 /// is claiming or has fired is passed over, and Quartz's compare-and-swap claim of a row fired here
-/// finds it changed. Only plain firings are taken: a simple trigger of a work-item job, with no job
-/// data, calendar, overlap policy, retry attempt, continuation, execution group, preferred node,
+/// finds it changed. Only plain firings are taken: a simple or cron trigger of a work-item job (its
+/// quiet-hours calendar, if it names one, applied as Quartz's own firing applies it), with no job
+/// data, overlap policy, retry attempt, continuation, execution group, preferred node,
 /// fixed delay or misfire of its own, not misfired. Everything else (one-offs, which carry job data,
 /// recovery firings, misfires) is left to Quartz's own round, which runs after this one when such
 /// triggers are due too.
@@ -65,14 +66,17 @@ internal sealed class SetFiringRounds
         SELECT t.trigger_name, t.trigger_group, t.job_name, t.job_group, t.description, t.next_fire_time,
                t.prev_fire_time, t.priority, t.start_time, t.end_time, t.misfire_instr,
                s.repeat_count, s.repeat_interval, s.times_triggered,
-               (t.trigger_type = 'SIMPLE' AND s.trigger_name IS NOT NULL AND t.job_group = @jobGroup
-                AND t.calendar_name IS NULL AND t.job_data IS NULL AND t.overlap_policy IS NULL
+               (((t.trigger_type = 'SIMPLE' AND s.trigger_name IS NOT NULL) OR (t.trigger_type = 'CRON' AND c.trigger_name IS NOT NULL))
+                AND t.job_group = @jobGroup AND t.job_data IS NULL AND t.overlap_policy IS NULL
                 AND t.continues_trigger_name IS NULL AND t.execution_group IS NULL AND t.preferred_node IS NULL
                 AND t.fixed_delay IS NULL AND t.misfire_threshold IS NULL AND t.misfire_orig_fire_time IS NULL
-                AND COALESCE(t.retry_attempt, 0) = 0 AND t.retry_policy = 'none' AND t.next_fire_time >= @misfired) AS plain
+                AND COALESCE(t.retry_attempt, 0) = 0 AND t.retry_policy = 'none' AND t.next_fire_time >= @misfired) AS plain,
+               c.cron_expression, c.time_zone_id, t.calendar_name
         FROM qrtz_triggers t
         LEFT JOIN qrtz_simple_triggers s
           ON s.sched_name = t.sched_name AND s.trigger_name = t.trigger_name AND s.trigger_group = t.trigger_group
+        LEFT JOIN qrtz_cron_triggers c
+          ON c.sched_name = t.sched_name AND c.trigger_name = t.trigger_name AND c.trigger_group = t.trigger_group
         WHERE t.sched_name = @sched AND t.trigger_state = 'WAITING' AND t.next_fire_time <= @now
         ORDER BY t.next_fire_time, t.priority DESC
         LIMIT @n
@@ -92,6 +96,9 @@ internal sealed class SetFiringRounds
         ), spent_simple AS (
           DELETE FROM qrtz_simple_triggers s
           USING u WHERE u.state = 'COMPLETE' AND s.sched_name = @sched AND s.trigger_name = u.n AND s.trigger_group = u.g
+        ), spent_cron AS (
+          DELETE FROM qrtz_cron_triggers c
+          USING u WHERE u.state = 'COMPLETE' AND c.sched_name = @sched AND c.trigger_name = u.n AND c.trigger_group = u.g
         ), t AS (
           UPDATE qrtz_triggers t
           SET next_fire_time = u.next_fire_time, prev_fire_time = u.prev_fire_time, trigger_state = u.state
@@ -114,15 +121,18 @@ internal sealed class SetFiringRounds
     private readonly TimeSpan _misfireThreshold;
     private readonly TimeProvider _time;
     private readonly Func<JobKey, ValueTask<IJobDetail?>> _retrieveJob;
+    private readonly Func<string, ValueTask<ICalendar?>> _retrieveCalendar;
     private readonly ConcurrentDictionary<JobKey, (IJobDetail? Job, DateTimeOffset ReadAt)> _jobs = new();
+    private readonly ConcurrentDictionary<string, (ICalendar? Calendar, DateTimeOffset ReadAt)> _calendars = new(StringComparer.Ordinal);
     private readonly string _entryPrefix;
     private long _entries;
     private long _fired;
     private long _recoveredMoved;
 
     public SetFiringRounds(ConnectionFactory connections, string schedulerName, string instanceId, TimeSpan misfireThreshold,
-        TimeProvider time, Func<JobKey, ValueTask<IJobDetail?>> retrieveJob)
+        TimeProvider time, Func<JobKey, ValueTask<IJobDetail?>> retrieveJob, Func<string, ValueTask<ICalendar?>> retrieveCalendar)
     {
+        _retrieveCalendar = retrieveCalendar;
         _connections = connections;
         _schedulerName = schedulerName;
         _instanceId = instanceId;
@@ -189,11 +199,18 @@ internal sealed class SetFiringRounds
                 othersDue = true; // left locked until the commit, then Quartz's round takes it
                 continue;
             }
+            var calendar = row.CalendarName is { } calendarName ? await CalendarAsync(calendarName) : null;
+            if (row.CalendarName is not null && calendar is null)
+            {
+                othersDue = true; // a calendar it names that is not stored: Quartz's own round decides
+                continue;
+            }
             var trigger = row.ToTrigger(_time);
             trigger.FireInstanceId = _entryPrefix + Interlocked.Increment(ref _entries).ToString(CultureInfo.InvariantCulture);
             var scheduled = trigger.NextFireTimeUtc;
             var previous = trigger.PreviousFireTimeUtc;
-            trigger.Triggered(null);
+            // As Quartz's own firing does: the next fire time steps over times the trigger's calendar excludes.
+            trigger.Triggered(calendar);
             write.Add(trigger, scheduled!.Value, job.RequestsRecovery);
             due.Add(trigger);
             fired.Add(TriggerFiredResult.Fired(new TriggerFiredBundle
@@ -219,6 +236,16 @@ internal sealed class SetFiringRounds
         return new Round(due, fired, othersDue);
     }
 
+    private async ValueTask<ICalendar?> CalendarAsync(string name)
+    {
+        var now = _time.GetUtcNow();
+        if (_calendars.TryGetValue(name, out var cached) && now - cached.ReadAt < JobCacheLifetime)
+            return cached.Calendar;
+        var calendar = await _retrieveCalendar(name);
+        _calendars[name] = (calendar, now);
+        return calendar;
+    }
+
     private async ValueTask<IJobDetail?> JobAsync(JobKey key)
     {
         var now = _time.GetUtcNow();
@@ -235,7 +262,8 @@ internal sealed class SetFiringRounds
     /// <summary>One claimed trigger row, as Quartz's own read of it would build it.</summary>
     private sealed record Row(
         TriggerKey Key, JobKey JobKey, string? Description, long NextFireTime, long? PreviousFireTime, int Priority,
-        long StartTime, long? EndTime, int MisfireInstruction, int RepeatCount, long RepeatIntervalMs, int TimesTriggered)
+        long StartTime, long? EndTime, int MisfireInstruction, int RepeatCount, long RepeatIntervalMs, int TimesTriggered,
+        string? CronExpression, string? TimeZoneId, string? CalendarName)
     {
         public static Row Read(DbDataReader r) => new(
             new TriggerKey(r.GetString(0), r.GetString(1)),
@@ -247,12 +275,39 @@ internal sealed class SetFiringRounds
             r.GetInt64(8),
             r.IsDBNull(9) ? null : r.GetInt64(9),
             r.GetInt32(10),
-            r.GetInt32(11),
-            r.GetInt64(12),
-            r.GetInt32(13));
+            r.IsDBNull(11) ? 0 : r.GetInt32(11),
+            r.IsDBNull(12) ? 0 : r.GetInt64(12),
+            r.IsDBNull(13) ? 0 : r.GetInt32(13),
+            r.IsDBNull(15) ? null : r.GetString(15),
+            r.IsDBNull(16) ? null : r.GetString(16),
+            r.IsDBNull(17) ? null : r.GetString(17));
 
         /// <summary>The trigger Quartz's store builds from these columns (<c>StdAdoDelegate.BuildTrigger</c>).</summary>
-        public SimpleTriggerImpl ToTrigger(TimeProvider time)
+        public TriggerBase ToTrigger(TimeProvider time) => CronExpression is null ? ToSimpleTrigger(time) : ToCronTrigger(time);
+
+        /// <summary>The cron trigger Quartz's store builds from these columns and its cron-trigger row.</summary>
+        private CronTriggerImpl ToCronTrigger(TimeProvider time)
+        {
+            var zone = TimeZoneId is { } id ? TimeZoneInfo.FindSystemTimeZoneById(id) : TimeZoneInfo.Utc;
+            var trigger = (CronTriggerImpl)TriggerBuilder.Create(time)
+                .WithDescription(Description)
+                .WithPriority(Priority)
+                .StartAt(Utc(StartTime))
+                .EndAt(EndTime is { } end ? Utc(end) : null)
+                .WithIdentity(Key)
+                .WithCronSchedule(CronExpression!, c => c.InTimeZone(zone))
+                .WithCalendarName(CalendarName)
+                .ForJob(JobKey)
+                .Build();
+            trigger.MisfireInstructionCode = MisfireInstruction;
+            trigger.NextFireTimeUtc = Utc(NextFireTime);
+            trigger.PreviousFireTimeUtc = PreviousFireTime is { } previous ? Utc(previous) : null;
+            trigger.RetryPolicy = RetryPolicy.None;
+            trigger.RetryAttempt = 0;
+            return trigger;
+        }
+
+        private SimpleTriggerImpl ToSimpleTrigger(TimeProvider time)
         {
             var trigger = (SimpleTriggerImpl)TriggerBuilder.Create(time)
                 .WithDescription(Description)
@@ -261,6 +316,7 @@ internal sealed class SetFiringRounds
                 .EndAt(EndTime is { } end ? Utc(end) : null)
                 .WithIdentity(Key)
                 .WithSimpleSchedule(s => s.WithRepeatCount(RepeatCount).WithInterval(TimeSpan.FromMilliseconds(RepeatIntervalMs)))
+                .WithCalendarName(CalendarName)
                 .ForJob(JobKey)
                 .Build();
             trigger.MisfireInstructionCode = MisfireInstruction;
@@ -291,7 +347,7 @@ internal sealed class SetFiringRounds
         private readonly List<string> _jobGroups = new(capacity);
         private readonly List<bool> _recovery = new(capacity);
 
-        public void Add(SimpleTriggerImpl trigger, DateTimeOffset scheduled, bool requestsRecovery)
+        public void Add(TriggerBase trigger, DateTimeOffset scheduled, bool requestsRecovery)
         {
             _names.Add(trigger.Key.Name);
             _groups.Add(trigger.Key.Group);
@@ -299,7 +355,7 @@ internal sealed class SetFiringRounds
             _previous.Add(trigger.PreviousFireTimeUtc?.UtcTicks);
             // What Quartz stores for a fired trigger of a job that allows concurrent runs.
             _states.Add(trigger.NextFireTimeUtc is null ? "COMPLETE" : "WAITING");
-            _times.Add(trigger.TimesTriggered);
+            _times.Add(trigger is SimpleTriggerImpl simple ? simple.TimesTriggered : 0); // a cron trigger has no count (its row: none to update)
             _entries.Add(trigger.FireInstanceId!);
             _scheduled.Add(scheduled.UtcTicks);
             _priorities.Add(trigger.Priority);

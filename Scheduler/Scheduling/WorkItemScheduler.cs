@@ -10,7 +10,8 @@ namespace BatchScheduler.Scheduling;
 
 /// <summary>Moves work items' triggers in Quartz: the only place that schedules or removes them.</summary>
 public sealed class WorkItemScheduler(
-    ISchedulerFactory schedulers, ConnectionFactory connections, IOptions<ClusterOptions> cluster, TimeProvider time, ClusterWake wake)
+    ISchedulerFactory schedulers, ConnectionFactory connections, IOptions<ClusterOptions> cluster, TimeProvider time, DataTypeCatalog catalog,
+    ClusterWake wake)
 {
     /// <summary>The durable job all of a data type's triggers fire.</summary>
     public static IJobDetail JobFor(string dataType) =>
@@ -25,7 +26,8 @@ public sealed class WorkItemScheduler(
     /// Gives each item its regular trigger starting at its <c>StartAt</c> (null: now), replacing any
     /// trigger it had; items in tier <c>exclude</c> lose their trigger instead. An item due now that
     /// has never completed (<c>NeverCompleted</c>) is placed <see cref="WorkItemTriggers.NeverRunLead"/>
-    /// early in Quartz's due order, ahead of every item that has completed.
+    /// early in Quartz's due order, ahead of every item that has completed. A never-run item of a cron tier
+    /// is due at its first tick instead, and an item due inside quiet hours when they end.
     /// </summary>
     public async Task ArmAsync(
         DataTypeDefinition dataType, IReadOnlyCollection<(string EntityId, string? Tier, DateTimeOffset? StartAt, bool NeverCompleted)> items,
@@ -38,17 +40,31 @@ public sealed class WorkItemScheduler(
             await scheduler.UnscheduleJobs(excluded, cancellationToken);
         // Never-run items are due one tick (100 ns) apart, in order (see QuartzTables.BulkTriggerRows.InsertRegularTriggers).
         var now = time.GetUtcNow();
+        var quiet = dataType.QuietHours;
         var armed = items.Where(i => i.Tier != Tiers.Exclude).Select((item, index) =>
         {
             var cadence = dataType.CadenceOf(item.Tier);
+            // Inside quiet hours an item is due when they end, not placed early in due order.
+            if (item.StartAt is null && quiet?.IsTimeIncluded(now) == false)
+                return (Trigger: WorkItemTriggers.Regular(dataType.Name, item.EntityId, cadence, now, quiet), Ahead: (Start: 0L, Next: 0L));
+            if (cadence is { IsCron: true } && item.StartAt is null)
+            {
+                // A new cron item is due at its first tick: it keeps its phase from the start. One due now (an
+                // attempt cut off, a repair) fires now: Quartz gives it its first tick, moved to now after it is
+                // written; firing there, Quartz's next is that first tick again.
+                var trigger = WorkItemTriggers.Regular(dataType.Name, item.EntityId, cadence, now, quiet);
+                return item.NeverCompleted || cadence.NextAfter(now.AddSeconds(-1), quiet) is not { } first
+                    ? (Trigger: trigger, Ahead: (Start: 0L, Next: 0L))
+                    : (Trigger: trigger, Ahead: (Start: first.UtcTicks, Next: now.UtcTicks));
+            }
             if (item.StartAt is not null || !item.NeverCompleted)
-                return (Trigger: WorkItemTriggers.Regular(dataType.Name, item.EntityId, cadence, item.StartAt), Ahead: (Start: 0L, Next: 0L));
+                return (Trigger: WorkItemTriggers.Regular(dataType.Name, item.EntityId, cadence, item.StartAt, quiet), Ahead: (Start: 0L, Next: 0L));
             var due = now.AddTicks(index);
             // Quartz computes a trigger's first fire time from its start; the early one is written after
             // it (ArmedTriggerRows.MoveAheadAsync). A recurring trigger starts one cadence after its due time, so that
             // Quartz's next firing after the early one is the one a cadence after it fell due.
-            var start = due + (cadence ?? TimeSpan.Zero);
-            return (Trigger: WorkItemTriggers.Regular(dataType.Name, item.EntityId, cadence, start),
+            var start = due + (cadence?.Interval ?? TimeSpan.Zero);
+            return (Trigger: WorkItemTriggers.Regular(dataType.Name, item.EntityId, cadence, start, quiet),
                 Ahead: (Start: start.UtcTicks, Next: (due - WorkItemTriggers.NeverRunLead).UtcTicks));
         }).ToList();
         foreach (var chunk in armed.Chunk(1000))
@@ -74,11 +90,12 @@ public sealed class WorkItemScheduler(
     public async Task ScheduleOneOffAsync(string dataType, string entityId, DateTimeOffset at, FiringData data, CancellationToken cancellationToken)
     {
         var scheduler = await schedulers.GetScheduler(cancellationToken);
-        await scheduler.ScheduleTrigger(WorkItemTriggers.OneOff(dataType, entityId, at, data), TriggerConflict.Replace, cancellationToken);
+        var quiet = catalog.TryGet(dataType, out var definition) ? definition.QuietHours : null;
+        await scheduler.ScheduleTrigger(WorkItemTriggers.OneOff(dataType, entityId, at, data, quiet), TriggerConflict.Replace, cancellationToken);
     }
 
     /// <summary>
-    /// Removes the item's trigger if it is a repeating one (a recurring item's regular trigger), and
+    /// Removes the item's trigger if it is a repeating one (a recurring item's regular trigger, simple or cron), and
     /// leaves a one-off or one-shot trigger alone: that is either the spent trigger of the firing
     /// calling this, which Quartz's completion of it deletes unless something replaced it meanwhile,
     /// or such a replacement (a run-now, say), which must stay. True when a trigger was removed.
@@ -87,7 +104,7 @@ public sealed class WorkItemScheduler(
     {
         var scheduler = await schedulers.GetScheduler(cancellationToken);
         var key = WorkItemKeys.Trigger(dataType, entityId);
-        return await scheduler.GetTrigger(key, cancellationToken) is ISimpleTrigger { RepeatCount: not 0 }
+        return await scheduler.GetTrigger(key, cancellationToken) is ISimpleTrigger { RepeatCount: not 0 } or ICronTrigger
             && await scheduler.UnscheduleJob(key, cancellationToken);
     }
 

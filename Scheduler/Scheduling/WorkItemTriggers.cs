@@ -1,3 +1,4 @@
+using BatchScheduler.Time;
 using Quartz;
 
 namespace BatchScheduler.Scheduling;
@@ -24,33 +25,48 @@ public static class WorkItemTriggers
 
     /// <summary>
     /// The item's regular trigger: repeating at <paramref name="cadence"/> from
-    /// <paramref name="startAt"/> (null: now) for a recurring tier (Quartz re-arms it after each firing, so a
-    /// success costs no reschedule), or a single firing for a one-shot item.
+    /// <paramref name="startAt"/> (null: now; with quiet hours, pass the time) for a recurring tier (Quartz re-arms it after each firing, so a
+    /// success costs no reschedule): a simple trigger for an interval, a cron trigger in the cadence's
+    /// zone for a cron cadence (its first firing is its first tick at or after the start); or a single
+    /// firing for a one-shot item. With quiet hours (<paramref name="calendar"/>) the trigger carries
+    /// their calendar, and a start inside them is moved to their end.
     /// </summary>
-    public static ITrigger Regular(string dataType, string entityId, TimeSpan? cadence, DateTimeOffset? startAt)
+    public static ITrigger Regular(string dataType, string entityId, Cadence? cadence, DateTimeOffset? startAt, QuietHoursCalendar? calendar = null)
     {
-        var builder = startAt is { } at ? Base(dataType, entityId).StartAt(at) : Base(dataType, entityId).StartNow();
-        return cadence is { } every
+        var builder = Base(dataType, entityId, calendar);
+        builder = startAt is { } at ? builder.StartAt(OutsideQuietHours(at, calendar)) : builder.StartNow();
+        if (cadence is { IsCron: true })
+            return builder.WithCronSchedule(cadence.CronExpression!, c => c.InTimeZone(cadence.TimeZone).WithMisfireInstruction(CronTriggerMisfireInstruction.FireAndProceed)).Build();
+        return cadence?.Interval is { } every
             ? builder.WithSimpleSchedule(s => s.WithInterval(every).RepeatForever().WithMisfireInstruction(SimpleTriggerMisfireInstruction.NowWithExistingCount)).Build()
             : builder.WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow)).Build();
     }
 
-    /// <summary>A single firing at <paramref name="at"/> carrying <paramref name="data"/> (retry, deferral, run-now).</summary>
-    public static ITrigger OneOff(string dataType, string entityId, DateTimeOffset at, FiringData data) =>
-        Base(dataType, entityId)
+    /// <summary>
+    /// A single firing at <paramref name="at"/> carrying <paramref name="data"/> (retry, deferral, run-now); with
+    /// quiet hours it carries their calendar and, due inside them, fires when they end (its data keeps the
+    /// cycle's due time, so its expiry window still counts from that).
+    /// </summary>
+    public static ITrigger OneOff(string dataType, string entityId, DateTimeOffset at, FiringData data, QuietHoursCalendar? calendar = null) =>
+        Base(dataType, entityId, calendar)
             // A one-off usually replaces the trigger of a firing that is still running (a retry or
             // deferral scheduled from inside it). BufferOne holds a trigger BLOCKED while its firing
             // runs, so a replacement due sooner waits for that firing's completion rather than
             // racing it; regular triggers, the hot path, go without (see Base).
             .WithOverlapPolicy(OverlapPolicy.BufferOne)
-            .StartAt(at)
+            .StartAt(OutsideQuietHours(at, calendar))
             .UsingJobData(data.ToMap())
             .WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow))
             .Build();
 
-    private static TriggerBuilder<IJob> Base(string dataType, string entityId) =>
+    /// <summary><paramref name="at"/>, or the end of the quiet hours it falls in (Quartz would never fire a single firing due inside them).</summary>
+    public static DateTimeOffset OutsideQuietHours(DateTimeOffset at, QuietHoursCalendar? calendar) =>
+        calendar is null ? at : calendar.GetNextIncludedTimeUtc(at);
+
+    private static TriggerBuilder<IJob> Base(string dataType, string entityId, QuietHoursCalendar? calendar) =>
         TriggerBuilder.Create()
             .WithIdentity(WorkItemKeys.Trigger(dataType, entityId))
+            .WithCalendarName(calendar is null ? null : QuietHoursCalendar.CalendarName(dataType))
             .ForJob(WorkItemKeys.Job(dataType))
             // No overlap policy on regular triggers: BufferOne stores the trigger BLOCKED for each
             // firing and takes the cluster lock on completion, which cut executions/s by 1.7x

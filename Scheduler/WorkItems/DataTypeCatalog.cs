@@ -1,6 +1,7 @@
 using BatchScheduler.Configuration;
 using BatchScheduler.Executors.Contract;
 using BatchScheduler.Retry;
+using BatchScheduler.Time;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -15,15 +16,35 @@ public sealed class DataTypeDefinition(string name, DataTypeOptions options, IWo
 
     public IWorkItemExecutor Executor { get; } = executor;
 
+    /// <summary>The data type's time zone, cadences and quiet hours (settings validated at start).</summary>
+    public DataTypeTime Time { get; } = DataTypeTime.Read($"{DataTypeOptions.Section}:{name}", options, []);
+
+    /// <summary>The zone cron cadences and quiet hours are in (for display: next runs in it and in UTC).</summary>
+    public TimeZoneInfo TimeZone => Time.Zone;
+
+    /// <summary>The quiet hours as stored in Quartz (<c>qrtz_calendars</c>), or null when the data type has none.</summary>
+    public QuietHoursCalendar? QuietHours => Time.QuietHours;
+
+    /// <summary>The name of the calendar on the data type's triggers, or null when it has no quiet hours.</summary>
+    public string? CalendarName => QuietHours is null ? null : QuietHoursCalendar.CalendarName(Name);
+
     /// <summary>The tier items get when registered without one, or null when the data type has no tiers.</summary>
-    public string? DefaultTier { get; } = options.DefaultTier is { Length: > 0 } t
+    public string? DefaultTier => Options.DefaultTier is { Length: > 0 } t
         ? t
-        : options.Cadence.Where(c => c.Value is not null).OrderBy(c => c.Value).Select(c => c.Key).FirstOrDefault()
-          ?? options.Cadence.Keys.FirstOrDefault();
+        : Time.Cadences.Where(c => c.Value is not null).OrderBy(c => c.Value!.Interval ?? TimeSpan.MaxValue).Select(c => c.Key).FirstOrDefault()
+          ?? Options.Cadence.Keys.FirstOrDefault();
 
     /// <summary>The cadence of <paramref name="tier"/>; null for a tier that runs once (or no tier).</summary>
-    public TimeSpan? CadenceOf(string? tier) =>
-        tier is not null && Options.Cadence.TryGetValue(tier, out var cadence) ? cadence : null;
+    public Cadence? CadenceOf(string? tier) => Time.CadenceOf(tier);
+
+    /// <summary>Each tier's cadence as configured (<c>"00:15:00"</c>, <c>"cron:0 0 8 * * ?"</c>; null: runs once), for the API and dashboard.</summary>
+    public IReadOnlyDictionary<string, string?> CadenceTexts => Time.Cadences.ToDictionary(c => c.Key, c => c.Value?.ToString(), StringComparer.Ordinal);
+
+    /// <summary>The quiet-hours windows, for the API and dashboard (empty: none).</summary>
+    public IReadOnlyList<QuietWindow> QuietWindows => QuietHours?.Windows ?? [];
+
+    /// <summary>The quiet hours as text (<c>"22:00-07:00 every day"</c>), or null when the data type has none.</summary>
+    public string? QuietHoursText => QuietHours is null ? null : string.Join("; ", QuietHours.Windows);
 
     /// <summary>Why <paramref name="tier"/> cannot be used, or null when it can.</summary>
     public string? RejectTier(string? tier)

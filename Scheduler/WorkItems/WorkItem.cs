@@ -35,8 +35,11 @@ public sealed record RegistrationOutcome(
     WorkItemRegistration Item, bool Existed, string? PreviousTier, DateTimeOffset? LastEnd, string? PreviousState = null,
     bool HasTrigger = false, bool Armed = false);
 
-/// <summary>The job new items' triggers fire and each tier's cadence (null: a single run), for writing their triggers in bulk.</summary>
-public sealed record NewItemTriggers(string JobName, string JobGroup, Func<string?, TimeSpan?> CadenceOf);
+/// <summary>
+/// The job new items' triggers fire, each tier's cadence (null: a single run) and the data type's quiet
+/// hours (null: none), for writing their triggers in bulk.
+/// </summary>
+public sealed record NewItemTriggers(string JobName, string JobGroup, Func<string?, Time.Cadence?> CadenceOf, Time.QuietHoursCalendar? QuietHours = null);
 
 /// <summary>An item found without the trigger it should have.</summary>
 public sealed record OrphanedItem(string EntityId, string? Tier, string State, DateTimeOffset? LastEnd, string? NodeId, DateTimeOffset? LastStart = null);

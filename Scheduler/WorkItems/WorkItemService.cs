@@ -31,7 +31,7 @@ public sealed class WorkItemService(
     private async Task<int> RegisterAsync(DataTypeDefinition dataType, IReadOnlyList<WorkItemRegistration> items, bool runNow, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var newTriggers = new NewItemTriggers(dataType.Name, WorkItemKeys.JobGroup, dataType.CadenceOf);
+        var newTriggers = new NewItemTriggers(dataType.Name, WorkItemKeys.JobGroup, dataType.CadenceOf, dataType.QuietHours);
         var outcomes = await store.RegisterAsync(dataType.Name, items, now, newTriggers, cancellationToken);
         var toArm = outcomes
             .Where(o => !o.Armed)
@@ -96,7 +96,7 @@ public sealed class WorkItemService(
         };
 
     private static DateTimeOffset? NextStart(DataTypeDefinition dataType, string? tier, DateTimeOffset? lastEnd, DateTimeOffset now) =>
-        lastEnd is { } end && dataType.CadenceOf(tier) is { } cadence && end + cadence > now ? end + cadence : null;
+        lastEnd is { } end && dataType.CadenceOf(tier)?.NextAfter(end, dataType.QuietHours) is { } next && next > now ? next : null;
 
     /// <summary>Fires the item now as attempt 1 of a fresh cycle (also how a dead-lettered item is retried by hand).</summary>
     public async Task<(RunNowResult Result, WorkItem? Item)> RunNowAsync(DataTypeDefinition dataType, string entityId, CancellationToken cancellationToken)

@@ -132,7 +132,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         var sample = Enumerable.Range(0, Math.Min(AllNewSample, items.Count)).Select(k => items[(int)((long)k * items.Count / AllNewSample)]).ToList();
         if ((await ExistingTiersAsync(connection, transaction, dataType, sample, cancellationToken)).Count > 0)
             return null;
-        var cadences = items.Select(i => i.Tier == Tiers.Exclude ? (TimeSpan?)null : triggers.CadenceOf(i.Tier)).ToList();
+        var cadences = items.Select(i => i.Tier == Tiers.Exclude ? null : triggers.CadenceOf(i.Tier)).ToList();
         await using var insert = connection.Command(BulkTriggerRows.InsertNewItemsWithTriggers, transaction)
             .With("@dataType", dataType).With("@now", now)
             .With("@e", items.Select(i => i.EntityId).ToArray())
@@ -140,9 +140,10 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             .With("@p", items.Select(i => i.Payload).ToArray())
             .With("@b", items.Select(i => i.BatchId).ToArray())
             .With("@r", items.Zip(cadences, (i, c) => i.Tier == Tiers.Exclude ? (long?)null : c is null ? 0L : -1L).ToArray())
-            .With("@i", cadences.Select(c => c is { } every ? (long)every.TotalMilliseconds : 0L).ToArray())
+            .With("@i", cadences.Select(c => c?.Interval is { } every ? (long)every.TotalMilliseconds : 0L).ToArray())
             .With("@n", items.Select(i => dueOrder[i.EntityId]).ToArray())
-            .With("@a", RunAtTicks(items, now))
+            .With("@a", DueTicks(items, cadences, now, triggers.QuietHours))
+            .With("@c", cadences.Select(c => c?.CronExpression).ToArray()).With("@tz", TimeZoneIdOf(cadences)).With("@cal", CalendarNameOf(dataType, triggers))
             .With("@sched", _schedulerName).With("@group", dataType).With("@jobName", triggers.JobName).With("@jobGroup", triggers.JobGroup)
             .With("@next", now.UtcTicks).With("@ahead", (now - WorkItemTriggers.NeverRunLead).UtcTicks);
         var written = 0;
@@ -199,12 +200,13 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         var cadences = items.Select(i => triggers.CadenceOf(i.Tier)).ToList();
         var entityIds = items.Select(i => i.EntityId).ToArray();
         var repeatCounts = cadences.Select(c => c is null ? 0L : -1L).ToArray();
-        var intervals = cadences.Select(c => c is { } every ? (long)every.TotalMilliseconds : 0L).ToArray();
+        var intervals = cadences.Select(c => c?.Interval is { } every ? (long)every.TotalMilliseconds : 0L).ToArray();
         DbCommand Statement(string sql) => connection.Command(sql, transaction)
             .With("@sched", _schedulerName).With("@group", dataType).With("@jobName", triggers.JobName).With("@jobGroup", triggers.JobGroup)
             .With("@next", now.UtcTicks).With("@ahead", (now - WorkItemTriggers.NeverRunLead).UtcTicks)
             .With("@e", entityIds).With("@r", repeatCounts).With("@i", intervals).With("@n", items.Select(i => dueOrder[i.EntityId]).ToArray())
-            .With("@a", RunAtTicks(items, now));
+            .With("@a", DueTicks(items, cadences, now, triggers.QuietHours))
+            .With("@c", cadences.Select(c => c?.CronExpression).ToArray()).With("@tz", TimeZoneIdOf(cadences)).With("@cal", CalendarNameOf(dataType, triggers));
 
         var plain = 0;
         var wrote = await WithoutConflictAsync(transaction, async () =>
@@ -227,9 +229,27 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         return written;
     }
 
-    /// <summary>Each item's runAt in .NET ticks when it lies ahead of <paramref name="now"/>, else null (due now).</summary>
-    private static long?[] RunAtTicks(IReadOnlyList<WorkItemRegistration> items, DateTimeOffset now) =>
-        items.Select(i => i.RunAt is { } at && at > now ? at.UtcTicks : (long?)null).ToArray();
+    /// <summary>
+    /// When each item is due, in .NET ticks, where that is not simply now: its runAt when it lies ahead of
+    /// <paramref name="now"/>; for a cron tier, its first tick at or after that (a cron item keeps its phase);
+    /// inside quiet hours, their end. Null: due now (and placed early in due order as never run).
+    /// </summary>
+    private static long?[] DueTicks(IReadOnlyList<WorkItemRegistration> items, IReadOnlyList<Time.Cadence?> cadences, DateTimeOffset now, Time.QuietHoursCalendar? quiet) =>
+        items.Select((i, k) =>
+        {
+            var at = i.RunAt is { } runAt && runAt > now ? runAt : (DateTimeOffset?)null;
+            if (cadences[k] is { IsCron: true } cron)
+                return cron.NextAfter((at ?? now).AddSeconds(-1), quiet)?.UtcTicks ?? (at ?? now).UtcTicks;
+            if (quiet is not null && !quiet.IsTimeIncluded(at ?? now))
+                return quiet.GetNextIncludedTimeUtc(at ?? now).UtcTicks;
+            return at?.UtcTicks;
+        }).ToArray();
+
+    private static string? TimeZoneIdOf(IReadOnlyList<Time.Cadence?> cadences) =>
+        cadences.FirstOrDefault(c => c is { IsCron: true })?.TimeZone.Id;
+
+    private static string? CalendarNameOf(string dataType, NewItemTriggers triggers) =>
+        triggers.QuietHours is null ? null : Time.QuietHoursCalendar.CalendarName(dataType);
 
     private async Task<Dictionary<string, RegistrationOutcome>> ExistingTiersAsync(
         DbConnection connection, DbTransaction transaction, string dataType, IReadOnlyList<WorkItemRegistration> items, CancellationToken cancellationToken)

@@ -26,6 +26,7 @@ public static class BatchSchedulerScenarios
         "due" => await DueToStartAsync(options),
         "failover" => await FailoverAsync(options),
         "credits" => await CreditsAsync(options),
+        "cron" => await CronTickAsync(options),
         _ => throw new ArgumentException($"unknown scenario '{scenario}'"),
     };
 
@@ -331,6 +332,60 @@ public static class BatchSchedulerScenarios
     }
 
     /// <summary>Registers <paramref name="items"/> items through an API node's bulk POST, one request after another (after an untimed 100 when <paramref name="warmUp"/>); returns the seconds.</summary>
+    /// <summary>
+    /// One cron tick for many items: --items items of one data type whose cadence is a cron expression in
+    /// Europe/Berlin, registered through an API node before the tick, all due on it; a worker node
+    /// (started before the tick) runs them. Start-to-finish = last updates_end - tick; due-to-start =
+    /// updates_start - tick. BENCH_Cluster__SetBasedFiring=false measures Quartz's own firing path instead.
+    /// </summary>
+    private static async Task<IReadOnlyList<BenchResult>> CronTickAsync(BenchOptions options)
+    {
+        await using var db = await BenchDatabase.CreateAsync(options.AdminConnectionString, "bs_cron");
+        var berlin = TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin");
+        // The tick: far enough ahead for the registration (about 40,000 items/s) and the worker's start.
+        var tick = TimeProvider.System.GetUtcNow().AddSeconds(20 + options.Items / 10_000.0 * 2);
+        tick = new DateTimeOffset(tick.Year, tick.Month, tick.Day, tick.Hour, tick.Minute, tick.Second, TimeSpan.Zero);
+        var local = TimeZoneInfo.ConvertTime(tick, berlin);
+        var settings = new Dictionary<string, string?>
+        {
+            [$"DataTypes:{DataType}:Cadence:daily"] = $"cron:{local.Second} {local.Minute} {local.Hour} * * ?",
+            [$"DataTypes:{DataType}:TimeZone"] = "Europe/Berlin",
+        };
+        await using (var api = new StoppingNode(await StartNodeAsync(db, "api", "bench-api", settings)))
+        {
+            using var http = new HttpClient { BaseAddress = Address(api.App), Timeout = TimeSpan.FromMinutes(10) };
+            for (var start = 0; start < options.Items; start += ChunkSize)
+                await PostAsync(http, "c", start, Math.Min(ChunkSize, options.Items - start));
+        }
+        if (TimeProvider.System.GetUtcNow() > tick - TimeSpan.FromSeconds(3))
+            throw new InvalidOperationException("registration ran past the tick; the figures would not be one tick's");
+        await using var worker = new StoppingNode(await StartNodeAsync(db, "worker", "bench-worker", settings));
+        var cluster = worker.App.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BatchScheduler.Configuration.ClusterOptions>>().Value;
+        await WaitForAsync(db, "SELECT COUNT(*) FROM work_items WHERE state = 'completed'", options.Items, TimeSpan.FromMinutes(20));
+        await using var connection = new NpgsqlConnection(db.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d),
+                   EXTRACT(EPOCH FROM max(updates_end) - @tick), EXTRACT(EPOCH FROM min(updates_start) - @tick)
+            FROM (SELECT EXTRACT(EPOCH FROM updates_start - @tick) AS d, updates_start, updates_end FROM work_items) x
+            """, connection);
+        command.Parameters.AddWithValue("tick", tick);
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        var (p50, p99, finish, first) = (reader.GetDouble(0), reader.GetDouble(1), Convert.ToDouble(reader.GetValue(2)), Convert.ToDouble(reader.GetValue(3)));
+        var notes = $"{options.Items:N0} never-run items of one data type with cadence 'cron:{local.Second} {local.Minute} {local.Hour} * * ?' in Europe/Berlin, " +
+            $"registered through an API node before the tick, one worker node (MaxConcurrency {cluster.MaxConcurrency}, set-based firing {(cluster.SetBasedFiring ? "on" : "off")}); " +
+            $"first start {first:0.00} s after the tick, due-to-start p50 {p50:0.00} s";
+        var variant = $"{options.Items:N0} items on one cron tick, set-based firing {(cluster.SetBasedFiring ? "on" : "off")}";
+        return
+        [
+            new BenchResult(System, variant, "cron tick start-to-finish", finish, "s", notes),
+            new BenchResult(System, variant, "cron tick due-to-start p99", p99, "s", notes),
+            new BenchResult(System, variant, "cron tick executions/s", options.Items / finish, "executions/s", notes),
+        ];
+    }
+
     private static async Task<double> RegisterThroughApiAsync(BenchDatabase db, int items, int posters = 1, bool warmUp = true)
     {
         await using var api = new StoppingNode(await StartNodeAsync(db, "api", "bench-api"));
