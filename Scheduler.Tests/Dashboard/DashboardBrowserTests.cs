@@ -49,11 +49,18 @@ public sealed class DashboardFixture : IAsyncLifetime
             ["DataTypes:feeds:Executor"] = "noop",
             ["DataTypes:broken:Executor"] = "html-failure",
             ["DataTypes:broken:Retry:MaxRetryAttempts"] = "0",
+            // Not due before the next 08:00 in Berlin: it never runs during the tests.
+            ["DataTypes:reminders:Executor"] = "noop",
+            ["DataTypes:reminders:Cadence:daily"] = "cron:0 0 8 * * ?",
+            ["DataTypes:reminders:TimeZone"] = "Europe/Berlin",
+            ["DataTypes:reminders:QuietHours:0:From"] = "22:00",
+            ["DataTypes:reminders:QuietHours:0:To"] = "07:00",
         }, services => services.AddExecutor("html-failure", Failing));
 
         foreach (var id in Prices)
             await Node.PutAsync("prices", id, new { });
         await Node.PutAsync("feeds", "AAPL-feed", new { });
+        await Node.PutAsync("reminders", "patient-1", new { });
         foreach (var id in Broken)
             await Node.PutAsync("broken", id, new { payload = new { note = PayloadMarkup } });
         foreach (var id in Prices)
@@ -103,10 +110,15 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputH
 
         var health = await GetJsonAsync("/api/health");
         await Expect(page.Locator("[data-metric=failures24h] strong")).ToHaveTextAsync(health.GetProperty("failures24h").GetInt64().ToString());
-        await Expect(page.Locator("[data-metric=items] strong")).ToHaveTextAsync("6");
+        await Expect(page.Locator("[data-metric=items] strong")).ToHaveTextAsync("7");
         await Expect(page.Locator("[data-metric=deadLettered] strong")).ToHaveTextAsync("2");
         var prices = page.Locator("tr[data-data-type=prices]");
-        await Expect(prices.Locator("td").Nth(1)).ToHaveTextAsync("3");
+        await Expect(prices.Locator("td").Nth(2)).ToHaveTextAsync("3");
+        await Expect(prices.Locator("td[data-field=schedule]")).ToContainTextAsync("UTC");
+        var reminders = page.Locator("tr[data-data-type=reminders] td[data-field=schedule]");
+        await Expect(reminders).ToContainTextAsync("daily: cron:0 0 8 * * ?");
+        await Expect(reminders.Locator("[data-field=timeZone]")).ToHaveTextAsync("Europe/Berlin");
+        await Expect(reminders.Locator("[data-field=quietHours]")).ToContainTextAsync("quiet 22:00–07:00");
         await Expect(prices.Locator("td[data-state=completed]")).ToHaveTextAsync("3");
         await Expect(prices.Locator("td[data-field=completion]")).ToContainTextAsync("100.0 %");
         await Expect(page.Locator("tr[data-data-type=broken] td[data-state=dead_lettered]")).ToHaveTextAsync("2");
@@ -155,6 +167,23 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputH
     }
 
     [Fact]
+    public async Task ItemPage_NextRun_IsShownInTheDataTypesZoneAndUtc()
+    {
+        await using var tab = await fixture.Chromium.OpenAsync(fixture.Node.Http.BaseAddress!, output);
+        var page = tab.Page;
+        var item = await GetJsonAsync("/api/work-items/reminders/patient-1");
+        var next = item.GetProperty("nextRunAt").GetDateTimeOffset();
+        var berlin = TimeZoneInfo.ConvertTime(next, TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin"));
+
+        await page.GotoAsync("/#/items/reminders/patient-1");
+
+        Assert.Equal((8, 0), (berlin.Hour, berlin.Minute));
+        await Expect(page.Locator("[data-field=nextRunAt]")).ToHaveTextAsync(
+            $"{berlin:yyyy-MM-dd HH:mm:ss} Europe/Berlin · {next.UtcDateTime:HH:mm:ss} UTC");
+        tab.AssertNoProblems();
+    }
+
+    [Fact]
     public async Task FailuresPage_MarkDone_MarksTheFailureDone()
     {
         var entityId = DashboardFixture.Broken[0];
@@ -186,7 +215,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputH
         var rows = page.Locator("tbody tr[data-entity-id]");
 
         await page.GotoAsync("/#/items");
-        await Expect(rows).ToHaveCountAsync(6);
+        await Expect(rows).ToHaveCountAsync(7);
         await page.Locator("select[name=dataType]").SelectOptionAsync("prices");
         await Expect(rows).ToHaveCountAsync(3);
         await page.Locator("input[name=q]").FillAsync("A");

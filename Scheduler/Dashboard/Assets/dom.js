@@ -55,6 +55,25 @@ export function relative(iso) {
   return seconds <= 0 ? `${text} ago` : `in ${text}`;
 }
 
+/** 2026-11-23 08:00:01 in the IANA zone given, or – for none. */
+export function timeIn(iso, zone) {
+  if (!iso) return '–';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-CA', {
+    timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+  }).formatToParts(d).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
+}
+
+/** A time in a data type's zone and in UTC ("2026-11-23 08:00:00 Europe/Berlin · 07:00:00 UTC"), the relative one as its tooltip. */
+export function whenZoned(iso, zone) {
+  if (!iso) return el('time', { text: '–' });
+  const utc = timeIn(iso, 'UTC');
+  const text = !zone || zone === 'UTC' ? `${utc} UTC` : `${timeIn(iso, zone)} ${zone} · ${utc.slice(11)} UTC`;
+  return el('time', { datetime: iso, title: relative(iso), text });
+}
+
 /** A <time> element: absolute local time, the relative one as its tooltip. */
 export function when(iso) {
   return el('time', { datetime: iso ?? undefined, title: iso ? relative(iso) : undefined, text: time(iso) });

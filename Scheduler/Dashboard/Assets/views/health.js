@@ -21,10 +21,21 @@ function pauseNote(type) {
   return `Paused${type.pausedBy ? ` by ${type.pausedBy}` : ''}${type.pausedAt ? ` at ${new Date(type.pausedAt).toLocaleString()}` : ''}${type.pausedReason ? `: ${type.pausedReason}` : ''}`;
 }
 
+/** Each tier's cadence (a duration or cron:…), the zone cron and quiet hours are read in, and the quiet hours. */
+function schedule(type) {
+  if (!type) return el('td', { dataset: { field: 'schedule' } });
+  const tiers = Object.entries(type.cadence ?? {}).map(([tier, cadence]) => `${tier}: ${cadence ?? 'once'}`);
+  const quiet = (type.quietHours ?? []).map((w) => `${w.from}–${w.to}${w.days.length === 7 ? '' : ` ${w.days.join(',')}`}`);
+  return el('td', { class: 'schedule', dataset: { field: 'schedule' } },
+    el('span', { text: tiers.length ? tiers.join(' · ') : 'once' }),
+    el('span', { class: 'small', dataset: { field: 'timeZone' }, text: ` ${type.timeZone}` }),
+    quiet.length ? el('span', { class: 'small', dataset: { field: 'quietHours' }, text: ` · quiet ${quiet.join(', ')}` }) : null);
+}
+
 function dataTypeRow(entry, type, pauseButton) {
   const name = el('td', { dataset: { field: 'dataType' } }, el('a', { href: route(['items'], { dataType: entry.dataType }), text: entry.dataType }),
     type?.paused ? el('span', { class: 'state state-paused', title: pauseNote(type), dataset: { field: 'paused' }, text: 'paused' }) : null);
-  const cells = [name, num(entry.total)];
+  const cells = [name, schedule(type), num(entry.total)];
   for (const state of STATES) {
     const count = entry.states[state] ?? 0;
     cells.push(el('td', { class: count ? `count count-${state}` : 'count zero', dataset: { state } },
@@ -99,7 +110,7 @@ export function mount(root, ctx) {
       card('items', 'Work items', num(total), route(['items'])),
       card('nodes', 'Live nodes', `${alive} / ${health.nodes.length}`, route(['nodes'])));
     replace(types, el('h2', { text: 'Data types' }),
-      table(['Data type', 'Total', ...STATES.map((s) => s.replace('_', ' ')), 'Completion', ''],
+      table(['Data type', 'Schedule', 'Total', ...STATES.map((s) => s.replace('_', ' ')), 'Completion', ''],
         health.dataTypes.map((entry) => dataTypeRow(entry, typeOf.get(entry.dataType), pauseButton)), 'No data types configured.'));
     replace(tiers, el('h2', { text: 'Items by tier' }),
       table(['Tier', 'Items'], Object.entries(health.tiers).map(([tier, count]) => ({

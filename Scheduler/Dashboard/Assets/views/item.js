@@ -1,6 +1,6 @@
 // One work item (#/items/{dataType}/{entityId}): its row, payload, recent failures, run now / retry, pause / resume.
 import * as api from '../api.js';
-import { el, errorBox, replace, route, stateBadge, table, when } from '../dom.js';
+import { el, errorBox, replace, route, stateBadge, table, when, whenZoned } from '../dom.js';
 
 export const title = 'Work item';
 const RETRYABLE = ['dead_lettered', 'expired', 'retrying'];
@@ -70,17 +70,19 @@ export function mount(root, ctx) {
   }
 
   async function refresh() {
-    const [item, recent] = await Promise.all([
+    const [item, recent, types] = await Promise.all([
       api.get(itemPath(dataType, entityId)),
       api.get('/api/failures', { dataType, entityId, pageSize: 20 }),
+      api.get('/api/data-types'),
     ]);
+    const zone = types.find((t) => t.dataType === dataType)?.timeZone ?? 'UTC';
     replace(details,
       field('state', 'State', stateBadge(item.state)),
       field('tier', 'Tier', item.tier),
       field('attempt', 'Attempt', String(item.attempt)),
       field('updatesStart', 'Last start (updates_start)', when(item.updatesStart)),
       field('updatesEnd', 'Last end (updates_end)', when(item.updatesEnd)),
-      field('nextRunAt', 'Next run', when(item.nextRunAt)),
+      field('nextRunAt', 'Next run', whenZoned(item.nextRunAt, zone)),
       item.paused ? field('paused', 'Paused', `by ${item.paused.by ?? '?'} at ${new Date(item.paused.at).toLocaleString()}${item.paused.reason ? `: ${item.paused.reason}` : ''}`) : [],
       field('batchId', 'Batch', item.batchId ? el('a', { href: route(['batches', item.batchId]), text: item.batchId }) : null));
     lastError.textContent = item.lastError ?? 'None.';
