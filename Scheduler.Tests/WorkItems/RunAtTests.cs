@@ -12,8 +12,10 @@ namespace BatchScheduler.Tests.WorkItems;
 
 /// <summary>
 /// <c>runAt</c> on registration (<see cref="WorkItemService.RegisterAsync(DataTypeDefinition, IReadOnlyList{WorkItemRegistration}, CancellationToken)"/>):
-/// the item's first run starts no earlier, <c>nextRunAt</c> shows it, a past one is due now, and a
-/// large registration on PostgreSQL (Quartz rows written in bulk) keeps it. Real clock, real nodes.
+/// the item's first run starts no earlier, <c>nextRunAt</c> shows it, a past one is due now, a
+/// large registration on PostgreSQL (Quartz rows written in bulk) keeps it, and the stored runAt
+/// (<c>work_items.run_at</c>) outlives the item's trigger: a re-tier and trigger repair re-arm at it.
+/// Real clock, real nodes.
 /// </summary>
 public sealed class RunAtTests
 {
@@ -185,5 +187,78 @@ public sealed class RunAtTests
             Assert.Equal((WorkItemStates.NeverRun, 0), (waiting.State, executor.CallsFor(waiting.EntityId)));
             AssertAt(later, waiting.NextRunAt, $"{waiting.EntityId}: nextRunAt");
         }
+    }
+
+    /// <summary>The raw <c>next_fire_time</c> of the item's trigger (null: none): what Quartz fires by, with no early placement hidden.</summary>
+    private static async Task<DateTimeOffset?> NextFireTimeAsync(TestNode node, string entityId)
+    {
+        await using var connection = await node.App.Services.GetRequiredService<ConnectionFactory>().OpenAsync(CancellationToken.None);
+        await using var command = connection.Command("SELECT next_fire_time FROM qrtz_triggers WHERE trigger_group = @g AND trigger_name = @n")
+            .With("@g", DataType).With("@n", entityId);
+        return await command.ExecuteScalarAsync() is { } ticks and not DBNull
+            ? new DateTimeOffset(Convert.ToInt64(ticks, System.Globalization.CultureInfo.InvariantCulture), TimeSpan.Zero)
+            : null;
+    }
+
+    /// <summary>Deletes the item's trigger rows behind the node's back, as a lost write would leave it.</summary>
+    private static async Task DeleteTriggerAsync(TestNode node, string entityId)
+    {
+        await using var connection = await node.App.Services.GetRequiredService<ConnectionFactory>().OpenAsync(CancellationToken.None);
+        foreach (var table in new[] { "qrtz_simple_triggers", "qrtz_triggers" })
+        {
+            await using var command = connection.Command($"DELETE FROM {table} WHERE trigger_group = @g AND trigger_name = @n").With("@g", DataType).With("@n", entityId);
+            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+        }
+    }
+
+    private static async Task<int> RepairAsync(TestNode node)
+    {
+        Assert.True(node.App.Services.GetRequiredService<DataTypeCatalog>().TryGet(DataType, out var dataType));
+        return await node.App.Services.GetRequiredService<WorkItemService>().RepairTriggersAsync(dataType, CancellationToken.None);
+    }
+
+    [Theory]
+    [InlineData("Sqlite")]
+    [InlineData("Postgres")]
+    public async Task Repair_ItemThatLostItsTriggerBeforeItsRunAt_IsReArmedAtIt_UnlessItStartedSince(string provider)
+    {
+        var (node, database) = await StartAsync(provider, NodeRoles.Api, new StartTimes());
+        await using var _ = database;
+        await using var __ = node;
+        var runAt = SecondsAhead(3 * 3600);
+        await node.PutAsync(DataType, "waiting", new { runAt = runAt.ToString("O") });
+        // Registered again without a runAt (a payload update): the stored runAt stays.
+        await node.PutAsync(DataType, "waiting", new { payload = new { dose = "10 mg" } });
+        // Given the same runAt, then run by hand before it: its runAt is spent, it is back on its cadence.
+        await node.PutAsync(DataType, "ran", new { tier = "hourly", runAt = runAt.ToString("O") });
+        var started = await node.Store.BeginAttemptAsync(DataType, "ran", 1, "elsewhere", false, TimeProvider.System.GetUtcNow(), CancellationToken.None);
+        Assert.True(await node.Store.CompleteAsync(new AttemptEnd(DataType, "ran", TimeProvider.System.GetUtcNow(), started.Fence), CancellationToken.None));
+        var ended = (await node.ItemAsync(DataType, "ran"))!.UpdatesEnd!.Value; // as stored (PostgreSQL keeps microseconds)
+        await DeleteTriggerAsync(node, "waiting");
+        await DeleteTriggerAsync(node, "ran");
+
+        // The node's own repair loop may get there first; either way the triggers are back where they belong.
+        await RepairAsync(node);
+
+        Assert.Equal(runAt, await NextFireTimeAsync(node, "waiting"));
+        Assert.Equal(runAt, (await node.ItemAsync(DataType, "waiting"))!.NextRunAt);
+        Assert.Equal(ended + TimeSpan.FromHours(1), (await node.ItemAsync(DataType, "ran"))!.NextRunAt);
+    }
+
+    [Theory]
+    [InlineData("Sqlite")]
+    [InlineData("Postgres")]
+    public async Task Put_NewTierWithoutRunAt_KeepsTheNextRunAtTheStoredRunAt(string provider)
+    {
+        var (node, database) = await StartAsync(provider, NodeRoles.Api, new StartTimes());
+        await using var _ = database;
+        await using var __ = node;
+        var runAt = SecondsAhead(3600);
+        await node.PutAsync(DataType, "retiered", new { runAt = runAt.ToString("O") });
+
+        await node.PutAsync(DataType, "retiered", new { tier = "hourly" });
+
+        Assert.Equal(runAt, await NextFireTimeAsync(node, "retiered"));
+        Assert.Equal(runAt, (await node.ItemAsync(DataType, "retiered"))!.NextRunAt);
     }
 }

@@ -19,7 +19,8 @@ internal static class BatchesApi
         batches.MapPost("/", SubmitAsync).RequireAuthorization(ApiPolicies.Admin)
             .WithSummary("Submit a batch file")
             .WithDescription("The file is the body: .jsonl as application/x-ndjson or .csv as text/csv, one record per line with an entityId "
-                + "field or column, an optional tier; the rest is the payload. Records are validated one by one; invalid ones go to the error file.")
+                + "field or column, an optional tier, dataType and runAt (ISO 8601 with an offset: the item runs not before it; it must be before the deadline); "
+                + "the rest is the payload. Records are validated one by one; invalid ones go to the error file.")
             .DescribesFileBody("application/x-ndjson", "text/csv")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);

@@ -12,20 +12,21 @@ public sealed record BatchFileLimits(int MaxRecordBytes = 1_048_576, int MaxEnti
 /// <summary>
 /// One record of the file: either valid (<see cref="Error"/> null, <see cref="EntityId"/> non-null) or invalid
 /// (<see cref="Error"/> says why). <see cref="Line"/> is the 1-based physical line where the record starts.
-/// <see cref="DataType"/> and <see cref="Tier"/> are the record's optional <c>dataType</c> and <c>tier</c> fields
-/// (null when absent). <see cref="Payload"/> is a compact JSON object of every other field, or null when there
-/// are none. On an invalid record, <see cref="EntityId"/> is set when it could be read.
+/// <see cref="DataType"/>, <see cref="Tier"/> and <see cref="RunAt"/> are the record's optional <c>dataType</c>, <c>tier</c>
+/// and <c>runAt</c> fields (null when absent; <c>runAt</c> as written, read by the caller). <see cref="Payload"/> is a compact
+/// JSON object of every other field, or null when there are none. On an invalid record, <see cref="EntityId"/> is set when it
+/// could be read.
 /// </summary>
-public readonly record struct BatchFileEntry(long Line, string? EntityId, string? DataType, string? Tier, string? Payload, string? Error);
+public readonly record struct BatchFileEntry(long Line, string? EntityId, string? DataType, string? Tier, string? Payload, string? Error, string? RunAt = null);
 
 /// <summary>A problem with the whole file rather than one record, such as a CSV header without an entityId column.</summary>
 public sealed class BatchFileException(string message) : Exception(message);
 
 /// <summary>
 /// Reads a batch file of work items one record at a time. It checks each record's shape only: duplicates and
-/// whether the data type or tier exist are the caller's to check. The fields <c>entityId</c>, <c>dataType</c> and
-/// <c>tier</c> are matched ignoring case in both formats, as the HTTP API binds JSON. A JSON null
-/// <c>dataType</c>/<c>tier</c> and an empty CSV cell for them both mean absent.
+/// whether the data type or tier exist are the caller's to check. The fields <c>entityId</c>, <c>dataType</c>, <c>tier</c> and
+/// <c>runAt</c> are matched ignoring case in both formats, as the HTTP API binds JSON. A JSON null
+/// <c>dataType</c>/<c>tier</c>/<c>runAt</c> and an empty CSV cell for them all mean absent.
 /// </summary>
 /// <remarks>
 /// Memory is bounded by <see cref="BatchFileLimits.MaxRecordBytes"/> (M), not by the size of the file or of any

@@ -57,8 +57,9 @@ public sealed record BatchRow(
     public long LastLine { get; init; }
 }
 
-/// <summary>One record to store: valid (Outcome null) or invalid (Outcome <c>invalid</c>, Reason why).</summary>
-public sealed record BatchRecordRow(long Line, string? EntityId, string? DataType, string? Tier, string? Payload, string? Outcome, string? Reason);
+/// <summary>One record to store: valid (Outcome null) or invalid (Outcome <c>invalid</c>, Reason why); RunAt the record's <c>runAt</c> (UTC).</summary>
+public sealed record BatchRecordRow(
+    long Line, string? EntityId, string? DataType, string? Tier, string? Payload, string? Outcome, string? Reason, DateTimeOffset? RunAt = null);
 
 /// <summary>Counts of a batch's records by what became of them; <see cref="Pending"/> have not finished yet.</summary>
 public sealed record BatchCounts(int Total, int Succeeded, int Failed, int Invalid, int Expired, int Cancelled, int Pending)

@@ -10,7 +10,7 @@ namespace BatchScheduler.Batches;
 /// <summary>The field rules and messages both formats share.</summary>
 internal static class BatchRecord
 {
-    public const string EntityId = "entityId", DataType = "dataType", Tier = "tier";
+    public const string EntityId = "entityId", DataType = "dataType", Tier = "tier", RunAt = "runAt";
 
     // Payloads are stored and handed to executors, never put into HTML, so non-ASCII text stays readable.
     private static readonly JsonWriterOptions PayloadJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -20,6 +20,7 @@ internal static class BatchRecord
         name.Equals(EntityId, StringComparison.OrdinalIgnoreCase) ? EntityId
         : name.Equals(DataType, StringComparison.OrdinalIgnoreCase) ? DataType
         : name.Equals(Tier, StringComparison.OrdinalIgnoreCase) ? Tier
+        : name.Equals(RunAt, StringComparison.OrdinalIgnoreCase) ? RunAt
         : null;
 
     public static string? RejectEntityId(string entityId, BatchFileLimits limits) =>
@@ -29,7 +30,7 @@ internal static class BatchRecord
 
     /// <summary>
     /// Why a JSON record breaks the text rule (docs/security.md, "Text"), naming the field
-    /// (<c>entityId</c>, <c>tier</c>, <c>dataType</c> or <c>payload.x</c>), or null. Checked before any
+    /// (<c>entityId</c>, <c>tier</c>, <c>dataType</c>, <c>runAt</c> or <c>payload.x</c>), or null. Checked before any
     /// field is read, so that no bad text reaches a string, the payload or the database.
     /// </summary>
     public static string? RejectText(JsonElement record)

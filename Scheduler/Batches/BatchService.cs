@@ -46,7 +46,7 @@ public sealed class BatchService(
             await foreach (var entry in BatchFileReader.ReadAsync(counting, format, limits, cancellationToken))
             {
                 total++;
-                var row = Check(dataType, entry, firstLines);
+                var row = Check(dataType, entry, firstLines, deadline);
                 if (row.Outcome is not null)
                     invalid++;
                 buffer.Add(row);
@@ -91,7 +91,7 @@ public sealed class BatchService(
     }
 
     /// <summary>A record as stored: valid, or invalid with the reason (line numbers come from the reader).</summary>
-    private BatchRecordRow Check(DataTypeDefinition batchType, BatchFileEntry entry, Dictionary<(string, string), long> firstLines)
+    private BatchRecordRow Check(DataTypeDefinition batchType, BatchFileEntry entry, Dictionary<(string, string), long> firstLines, DateTimeOffset? deadline)
     {
         // An invalid record's fields and reason are echoed as they came, so they are made storable first.
         BatchRecordRow Invalid(string reason) =>
@@ -115,9 +115,15 @@ public sealed class BatchService(
             return Invalid($"The payload is {payload.Length} characters of JSON; the limit is {WorkItemInput.MaxPayloadChars}.");
         if (entry.Payload is { } json && TextRules.RejectJson(Encoding.UTF8.GetBytes(json), "payload") is { } payloadError)
             return Invalid(payloadError);
+        var (runAt, runAtError) = RunAtText.Read(entry.RunAt, BatchRecord.RunAt, time.GetUtcNow());
+        if (runAtError is not null)
+            return Invalid(runAtError);
+        // The batch withdraws what has not run by its deadline: a record due at or after it could never run.
+        if (runAt >= deadline)
+            return Invalid($"{BatchRecord.RunAt} {entry.RunAt!.Trim()} is not before the batch's deadline {deadline:yyyy-MM-dd'T'HH:mm:ss'Z'}: the item could never run in this batch.");
         if (!firstLines.TryAdd((dataType.Name, entry.EntityId!), entry.Line))
             return Invalid($"Duplicate entity id '{entry.EntityId}': already on line {firstLines[(dataType.Name, entry.EntityId!)]} of this file.");
-        return new BatchRecordRow(entry.Line, entry.EntityId, dataType.Name, tier, entry.Payload, null, null);
+        return new BatchRecordRow(entry.Line, entry.EntityId, dataType.Name, tier, entry.Payload, null, null, runAt);
     }
 
     /// <summary>A value of an invalid record as it can be stored and shown: text by the rule, at most 200 characters.</summary>
@@ -147,7 +153,7 @@ public sealed class BatchService(
     }
 
     /// <summary>
-    /// Registers the batch's valid records as work items, each due now, from where registration
+    /// Registers the batch's valid records as work items, each due now (or at its runAt), from where registration
     /// stopped; each round moves the batch's mark only if no other node moved it meanwhile.
     /// Stops when the batch is no longer in progress (cancelled, expired).
     /// </summary>
@@ -168,7 +174,7 @@ public sealed class BatchService(
                 if (!catalog.TryGet(group.Key, out var dataType))
                     continue; // its configuration went away since validation: the record ends unlinked, failed
                 await items.RegisterBatchItemsAsync(dataType,
-                    group.Select(r => new WorkItemRegistration(r.EntityId!, r.Tier, r.Payload, id)).ToList(), cancellationToken);
+                    group.Select(r => new WorkItemRegistration(r.EntityId!, r.Tier, r.Payload, id, r.RunAt)).ToList(), cancellationToken);
             }
             var last = records[^1].Line;
             if (!await store.AdvanceRegisteredAsync(id, batch.RegisteredLine, last, time.GetUtcNow(), cancellationToken))

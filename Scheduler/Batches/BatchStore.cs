@@ -52,9 +52,10 @@ public sealed class BatchStore(ConnectionFactory connections)
         {
             await using var command = connection.Command(
                 """
-                INSERT INTO batch_records (batch_id, line, entity_id, data_type, tier, payload, outcome, reason)
-                SELECT @id, u.l, u.e, u.d, u.t, u.p, u.o, u.r
-                FROM unnest(@l::bigint[], @e::text[], @d::text[], @t::text[], @p::text[], @o::text[], @r::text[]) AS u(l, e, d, t, p, o, r)
+                INSERT INTO batch_records (batch_id, line, entity_id, data_type, tier, payload, outcome, reason, run_at)
+                SELECT @id, u.l, u.e, u.d, u.t, u.p, u.o, u.r, u.w
+                FROM unnest(@l::bigint[], @e::text[], @d::text[], @t::text[], @p::text[], @o::text[], @r::text[], @w::timestamptz[])
+                     AS u(l, e, d, t, p, o, r, w)
                 """, transaction).With("@id", id)
                 .With("@l", records.Select(r => r.Line).ToArray())
                 .With("@e", records.Select(r => r.EntityId).ToArray())
@@ -62,22 +63,23 @@ public sealed class BatchStore(ConnectionFactory connections)
                 .With("@t", records.Select(r => r.Tier).ToArray())
                 .With("@p", records.Select(r => r.Payload).ToArray())
                 .With("@o", records.Select(r => r.Outcome).ToArray())
-                .With("@r", records.Select(r => r.Reason).ToArray());
+                .With("@r", records.Select(r => r.Reason).ToArray())
+                .With("@w", records.Select(r => r.RunAt).ToArray());
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
         else
         {
             foreach (var chunk in records.Chunk(connections.Dialect.RowsPerStatement / 2))
             {
-                var values = string.Join(", ", chunk.Select((_, i) => $"(@id, @l{i}, @e{i}, @d{i}, @t{i}, @p{i}, @o{i}, @r{i})"));
+                var values = string.Join(", ", chunk.Select((_, i) => $"(@id, @l{i}, @e{i}, @d{i}, @t{i}, @p{i}, @o{i}, @r{i}, @w{i})"));
                 await using var command = connection.Command(
-                    $"INSERT INTO batch_records (batch_id, line, entity_id, data_type, tier, payload, outcome, reason) VALUES {values}", transaction)
+                    $"INSERT INTO batch_records (batch_id, line, entity_id, data_type, tier, payload, outcome, reason, run_at) VALUES {values}", transaction)
                     .With("@id", id);
                 for (var i = 0; i < chunk.Length; i++)
                 {
                     var r = chunk[i];
                     command.With($"@l{i}", r.Line).With($"@e{i}", r.EntityId).With($"@d{i}", r.DataType).With($"@t{i}", r.Tier)
-                        .With($"@p{i}", r.Payload).With($"@o{i}", r.Outcome).With($"@r{i}", r.Reason);
+                        .With($"@p{i}", r.Payload).With($"@o{i}", r.Outcome).With($"@r{i}", r.Reason).WithTime($"@w{i}", r.RunAt);
                 }
                 await command.ExecuteNonQueryAsync(cancellationToken);
             }
@@ -166,7 +168,7 @@ public sealed class BatchStore(ConnectionFactory connections)
         await using var connection = await connections.OpenAsync(cancellationToken);
         await using var command = connection.Command(
             $"""
-            SELECT line, entity_id, data_type, tier, payload FROM batch_records
+            SELECT line, entity_id, data_type, tier, payload, run_at FROM batch_records
             WHERE batch_id = @id AND line > @after AND outcome IS NULL
             ORDER BY line {connections.Dialect.Page("@offset", "@limit")}
             """).With("@id", id).With("@after", afterLine).With("@offset", 0).With("@limit", limit);
@@ -175,7 +177,7 @@ public sealed class BatchStore(ConnectionFactory connections)
         while (await reader.ReadAsync(cancellationToken))
         {
             rows.Add(new BatchRecordRow(reader.GetInt64("line"), reader.Get<string>("entity_id"), reader.Get<string>("data_type"),
-                reader.Get<string>("tier"), reader.Get<string>("payload"), null, null));
+                reader.Get<string>("tier"), reader.Get<string>("payload"), null, null, reader.GetTime("run_at")));
         }
         return rows;
     }

@@ -80,10 +80,11 @@ internal sealed class CsvRecords(BatchFileLimits limits)
             errors.Add(idError);
         if (errors.Count > 0)
             return BatchRecord.Invalid(start, entityId, string.Join("; ", errors));
-        return new BatchFileEntry(start, entityId, Optional(csv, columns.DataType), Optional(csv, columns.Tier), Payload(csv, columns), null);
+        return new BatchFileEntry(start, entityId, Optional(csv, columns.DataType), Optional(csv, columns.Tier), Payload(csv, columns), null,
+            Optional(csv, columns.RunAt));
     }
 
-    // CSV cannot leave a cell out, so an empty dataType or tier means absent.
+    // CSV cannot leave a cell out, so an empty dataType, tier or runAt means absent.
     private static string? Optional(CsvReader csv, int column) =>
         column >= 0 && csv.GetString(column) is { Length: > 0 } value ? value : null;
 
@@ -92,7 +93,7 @@ internal sealed class CsvRecords(BatchFileLimits limits)
         {
             var (record, header) = state;
             for (var i = 0; i < header.Names.Length; i++)
-                if (i != header.EntityId && i != header.DataType && i != header.Tier)
+                if (!header.IsReserved(i))
                     writer.WriteString(header.Names[i], record.GetString(i));
         });
 

@@ -61,6 +61,7 @@ internal static class JsonlRecords
             errors.Add(idError);
         var dataType = ReadOptional(found, BatchRecord.DataType, errors);
         var tier = ReadOptional(found, BatchRecord.Tier, errors);
+        var runAt = ReadOptional(found, BatchRecord.RunAt, errors);
         if (errors.Count > 0)
             return BatchRecord.Invalid(number, entityId, string.Join("; ", errors));
         var payload = others == 0 ? null : BatchRecord.Payload(root, static (writer, record) =>
@@ -69,7 +70,7 @@ internal static class JsonlRecords
                 if (BatchRecord.Reserved(property.Name) is null)
                     property.WriteTo(writer);
         });
-        return new BatchFileEntry(number, entityId, dataType, tier, payload, null);
+        return new BatchFileEntry(number, entityId, dataType, tier, payload, null, runAt);
     }
 
     private static string? ReadEntityId(JsonElement value, List<string> errors)
@@ -89,7 +90,7 @@ internal static class JsonlRecords
         }
     }
 
-    // A null dataType or tier means absent, as when a serializer writes the nulls of optional fields.
+    // A null dataType, tier or runAt means absent, as when a serializer writes the nulls of optional fields.
     private static string? ReadOptional(Dictionary<string, JsonElement> found, string field, List<string> errors)
     {
         if (!found.TryGetValue(field, out var value) || value.ValueKind == JsonValueKind.Null)

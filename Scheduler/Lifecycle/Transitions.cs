@@ -50,12 +50,12 @@ public static class Transitions
     public static readonly IReadOnlyList<Transition> All =
     [
         new(LifecycleEvent.Register, "(new)", WorkItemStates.NeverRun, "regular trigger, due now, ahead of completed items (with a runAt ahead: due at it, not ahead)", "none"),
-        new(LifecycleEvent.Retier, Any, null, "regular trigger at last end + new cadence (now if past)", "a pending one-off (retry, run-now, arm) is kept; its end re-arms with the new tier"),
+        new(LifecycleEvent.Retier, Any, null, "regular trigger at last end + new cadence (now if past; at an owed runAt ahead)", "a pending one-off (retry, run-now, arm) is kept; its end re-arms with the new tier"),
         new(LifecycleEvent.Exclude, Any, null, "removed, whatever it was; a running attempt's end arms nothing", "the start refuses tier exclude"),
         new(LifecycleEvent.Delete, Any, "(row deleted)", "removed", "a running attempt's writes find no row"),
         new(LifecycleEvent.RunNow, "any but tier exclude", null, "one-off run-now, due now", "refused (409) in tier exclude"),
         new(LifecycleEvent.UpstreamCompleted, "not in_flight, dead_lettered or excluded", null, "one-off upstream arm, due now", "only when every upstream item is ready"),
-        new(LifecycleEvent.Repair, "no trigger nor firing; or in_flight, owner gone, no firing; no recovery trigger stands for it", null, "regular trigger (an interrupted attempt's: due now)", "re-read under the lock"),
+        new(LifecycleEvent.Repair, "no trigger nor firing; or in_flight, owner gone, no firing; no recovery trigger stands for it", null, "regular trigger (an interrupted attempt's: due now; an owed runAt ahead: at it)", "re-read under the lock"),
         new(LifecycleEvent.Start, "not in flight on a live node, not excluded", WorkItemStates.InFlight, "none (Quartz fired it)", "fence = next fence"),
         new(LifecycleEvent.Busy, "in flight on a live node", null, "one-off in 5 s if the firing was its trigger's last", "stands back for a pending trigger; a run-now or arm only for another such request"),
         new(LifecycleEvent.Superseded, "fence moved on", null, "none", "no write lands; the attempt is cancelled"),

@@ -77,7 +77,7 @@ internal static class BulkTriggerRows
 
     /// <summary>
     /// New items and their regular triggers in one statement, for a registration whose items are all new
-    /// (none of a sample of them was stored): the <c>work_items</c> rows of @e, @t, @p, @b as
+    /// (none of a sample of them was stored): the <c>work_items</c> rows of @e, @t, @p, @b, @w (runAt) as
     /// <c>Storage.PostgresBulk.InsertWorkItems</c> writes them and, for each item with a repeat count in @r (null for tier
     /// <c>exclude</c>: no trigger), the trigger and simple-trigger rows as <see cref="InsertNewRegularTriggers"/>
     /// and <see cref="InsertNewSimpleTriggers"/> write them, or none when the job is not stored. Returns the
@@ -88,10 +88,10 @@ internal static class BulkTriggerRows
     public const string InsertNewItemsWithTriggers =
         $"""
         WITH u AS (
-          SELECT * FROM unnest(@e::text[], @t::text[], @p::text[], @b::text[], @r::bigint[], @i::bigint[], @n::bigint[], @a::bigint[], @c::text[]) AS u(e, t, p, b, r, i, n, a, c)
+          SELECT * FROM unnest(@e::text[], @t::text[], @p::text[], @b::text[], @r::bigint[], @i::bigint[], @n::bigint[], @a::bigint[], @c::text[], @w::timestamptz[]) AS u(e, t, p, b, r, i, n, a, c, w)
         ), items AS (
-          INSERT INTO work_items (data_type, entity_id, tier, payload, batch_id, state, attempt, created_at, updated_at)
-          SELECT @dataType, u.e, u.t, u.p, u.b, 'never_run', 0, @now, @now FROM u
+          INSERT INTO work_items (data_type, entity_id, tier, payload, batch_id, run_at, state, attempt, created_at, updated_at)
+          SELECT @dataType, u.e, u.t, u.p, u.b, u.w, 'never_run', 0, @now, @now FROM u
         ), rows AS (
           SELECT {Columns} FROM u WHERE u.r IS NOT NULL
         ), triggers AS (

@@ -16,8 +16,9 @@ internal static class PostgresBulk
     /// and 66 ms for stored ones.
     /// </summary>
     public const string ExistingItems =
-        """
-        SELECT w.entity_id, w.tier, w.updates_end, w.state, COALESCE(t.trigger_name, f.trigger_name) AS trigger_name
+        $"""
+        SELECT w.entity_id, w.tier, w.updates_end, w.state, COALESCE(t.trigger_name, f.trigger_name) AS trigger_name,
+               {SqlDialect.OwedRunAt} AS owed_run_at
         FROM unnest(@ids::text[]) AS u(e)
         CROSS JOIN LATERAL (SELECT * FROM work_items WHERE work_items.data_type = @dataType AND work_items.entity_id = u.e LIMIT 1) AS w
         LEFT JOIN LATERAL (SELECT t.trigger_name FROM qrtz_triggers t
@@ -27,27 +28,28 @@ internal static class PostgresBulk
         """;
 
     /// <summary>
-    /// Insert of new rows, parallel arrays @e, @t, @p, @b for @dataType at @now, as <see cref="UpsertWorkItems"/>
+    /// Insert of new rows, parallel arrays @e, @t, @p, @b, @w (runAt) for @dataType at @now, as <see cref="UpsertWorkItems"/>
     /// inserts them, for items not stored when the transaction read them: a plain insert costs less than
     /// an upsert. Run under a savepoint; on a unique violation (another registration stored one first)
     /// the caller rolls back to it and upserts.
     /// </summary>
     public const string InsertWorkItems =
         """
-        INSERT INTO work_items (data_type, entity_id, tier, payload, batch_id, state, attempt, created_at, updated_at)
-        SELECT @dataType, u.e, u.t, u.p, u.b, 'never_run', 0, @now, @now
-        FROM unnest(@e::text[], @t::text[], @p::text[], @b::text[]) AS u(e, t, p, b)
+        INSERT INTO work_items (data_type, entity_id, tier, payload, batch_id, run_at, state, attempt, created_at, updated_at)
+        SELECT @dataType, u.e, u.t, u.p, u.b, u.w, 'never_run', 0, @now, @now
+        FROM unnest(@e::text[], @t::text[], @p::text[], @b::text[], @w::timestamptz[]) AS u(e, t, p, b, w)
         """;
 
-    /// <summary>Upsert of parallel arrays @e, @t, @p, @b for @dataType at @now (same rules as <see cref="SqlDialect.UpsertWorkItems"/>).</summary>
+    /// <summary>Upsert of parallel arrays @e, @t, @p, @b, @w (runAt) for @dataType at @now (same rules as <see cref="SqlDialect.UpsertWorkItems"/>).</summary>
     public const string UpsertWorkItems =
-        """
-        INSERT INTO work_items (data_type, entity_id, tier, payload, batch_id, state, attempt, created_at, updated_at)
-        SELECT @dataType, u.e, u.t, u.p, u.b, 'never_run', 0, @now, @now
-        FROM unnest(@e::text[], @t::text[], @p::text[], @b::text[]) AS u(e, t, p, b)
+        $"""
+        INSERT INTO work_items (data_type, entity_id, tier, payload, batch_id, run_at, state, attempt, created_at, updated_at)
+        SELECT @dataType, u.e, u.t, u.p, u.b, u.w, 'never_run', 0, @now, @now
+        FROM unnest(@e::text[], @t::text[], @p::text[], @b::text[], @w::timestamptz[]) AS u(e, t, p, b, w)
         ON CONFLICT (data_type, entity_id) DO UPDATE
         SET tier = excluded.tier, payload = excluded.payload,
-            batch_id = COALESCE(excluded.batch_id, work_items.batch_id), updated_at = excluded.updated_at
+            batch_id = COALESCE(excluded.batch_id, work_items.batch_id), updated_at = excluded.updated_at,
+            {SqlDialect.RunAtSetExcluded}
         """;
 
     /// <summary>

@@ -15,15 +15,32 @@ public class SqlDialect
     /// <summary>Rows per multi-row statement, kept under each provider's parameter limit.</summary>
     public virtual int RowsPerStatement => 500;
 
-    /// <summary>Upsert of <paramref name="rows"/> registrations (@d{i}, @e{i}, @t{i}, @p{i}, @b{i}; @now shared).</summary>
+    /// <summary>
+    /// Upsert of <paramref name="rows"/> registrations (@d{i}, @e{i}, @t{i}, @p{i}, @b{i}, @w{i} runAt; @now shared).
+    /// A runAt given is stored with the item's fence at the time (<see cref="RunAtSetExcluded"/>); none given keeps the stored one.
+    /// </summary>
     public virtual string UpsertWorkItems(int rows) =>
         $"""
-        INSERT INTO work_items (data_type, entity_id, tier, payload, batch_id, state, attempt, created_at, updated_at)
-        VALUES {string.Join(", ", Enumerable.Range(0, rows).Select(i => $"(@d{i}, @e{i}, @t{i}, @p{i}, @b{i}, 'never_run', 0, @now, @now)"))}
+        INSERT INTO work_items (data_type, entity_id, tier, payload, batch_id, run_at, state, attempt, created_at, updated_at)
+        VALUES {string.Join(", ", Enumerable.Range(0, rows).Select(i => $"(@d{i}, @e{i}, @t{i}, @p{i}, @b{i}, @w{i}, 'never_run', 0, @now, @now)"))}
         ON CONFLICT (data_type, entity_id) DO UPDATE
         SET tier = excluded.tier, payload = excluded.payload,
-            batch_id = COALESCE(excluded.batch_id, work_items.batch_id), updated_at = excluded.updated_at
+            batch_id = COALESCE(excluded.batch_id, work_items.batch_id), updated_at = excluded.updated_at,
+            {RunAtSetExcluded}
         """;
+
+    /// <summary>
+    /// The upsert's <c>run_at</c> update: a runAt given replaces the stored one and records the item's fence with it
+    /// (<c>run_at_fence</c>); none given keeps both. A new row's <c>run_at_fence</c> is 0, its fence's default.
+    /// </summary>
+    public const string RunAtSetExcluded =
+        "run_at = COALESCE(excluded.run_at, work_items.run_at), run_at_fence = CASE WHEN excluded.run_at IS NULL THEN work_items.run_at_fence ELSE work_items.fence END";
+
+    /// <summary>
+    /// A <c>work_items</c> row's runAt while it is owed (the item has not started since it was given: its fence is the
+    /// one recorded with it), else null. Whether it still lies ahead is the caller's to check against its clock.
+    /// </summary>
+    public const string OwedRunAt = "CASE WHEN run_at_fence = fence THEN run_at END";
 
     /// <summary>
     /// Who may start an item: anyone unless it is in flight; if it is in flight, only the owner
@@ -133,13 +150,13 @@ internal sealed class SqlServerDialect : SqlDialect
     public override string UpsertWorkItems(int rows) =>
         $"""
         MERGE work_items WITH (HOLDLOCK) AS t
-        USING (VALUES {string.Join(", ", Enumerable.Range(0, rows).Select(i => $"(@d{i}, @e{i}, @t{i}, @p{i}, @b{i})"))})
-              AS s (data_type, entity_id, tier, payload, batch_id)
+        USING (VALUES {string.Join(", ", Enumerable.Range(0, rows).Select(i => $"(@d{i}, @e{i}, @t{i}, @p{i}, @b{i}, @w{i})"))})
+              AS s (data_type, entity_id, tier, payload, batch_id, run_at)
         ON t.data_type = s.data_type AND t.entity_id = s.entity_id
         WHEN MATCHED THEN UPDATE SET tier = s.tier, payload = s.payload,
-             batch_id = COALESCE(s.batch_id, t.batch_id), updated_at = @now
-        WHEN NOT MATCHED THEN INSERT (data_type, entity_id, tier, payload, batch_id, state, attempt, created_at, updated_at)
-             VALUES (s.data_type, s.entity_id, s.tier, s.payload, s.batch_id, 'never_run', 0, @now, @now);
+             batch_id = COALESCE(s.batch_id, t.batch_id), updated_at = @now, run_at = COALESCE(s.run_at, t.run_at), run_at_fence = CASE WHEN s.run_at IS NULL THEN t.run_at_fence ELSE t.fence END
+        WHEN NOT MATCHED THEN INSERT (data_type, entity_id, tier, payload, batch_id, run_at, state, attempt, created_at, updated_at)
+             VALUES (s.data_type, s.entity_id, s.tier, s.payload, s.batch_id, s.run_at, 'never_run', 0, @now, @now);
         """;
 
     public override string BeginAttempt =>

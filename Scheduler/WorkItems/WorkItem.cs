@@ -29,11 +29,12 @@ public sealed record WorkItemRegistration(string EntityId, string? Tier, string?
 /// <summary>
 /// What registering an item found: whether it existed, its tier and state before, when it last
 /// completed and whether it has a trigger; <see cref="Armed"/> when the registration already wrote
-/// the new item's regular trigger (or, in tier <c>exclude</c>, it needs none).
+/// the new item's regular trigger (or, in tier <c>exclude</c>, it needs none). <see cref="OwedRunAt"/>: the runAt a
+/// registration gave it before and that it has not started since (past or ahead), else null.
 /// </summary>
 public sealed record RegistrationOutcome(
     WorkItemRegistration Item, bool Existed, string? PreviousTier, DateTimeOffset? LastEnd, string? PreviousState = null,
-    bool HasTrigger = false, bool Armed = false);
+    bool HasTrigger = false, bool Armed = false, DateTimeOffset? OwedRunAt = null);
 
 /// <summary>
 /// The job new items' triggers fire, each tier's cadence (null: a single run) and the data type's quiet
@@ -41,8 +42,9 @@ public sealed record RegistrationOutcome(
 /// </summary>
 public sealed record NewItemTriggers(string JobName, string JobGroup, Func<string?, Time.Cadence?> CadenceOf, Time.QuietHoursCalendar? QuietHours = null);
 
-/// <summary>An item found without the trigger it should have.</summary>
-public sealed record OrphanedItem(string EntityId, string? Tier, string State, DateTimeOffset? LastEnd, string? NodeId, DateTimeOffset? LastStart = null);
+/// <summary>An item found without the trigger it should have; <paramref name="OwedRunAt"/>: its runAt when it has not started since it was given.</summary>
+public sealed record OrphanedItem(
+    string EntityId, string? Tier, string State, DateTimeOffset? LastEnd, string? NodeId, DateTimeOffset? LastStart = null, DateTimeOffset? OwedRunAt = null);
 
 /// <summary>Filter and page for listing items.</summary>
 public sealed record WorkItemQuery(string? DataType, string? State, string? Tier, int Page, int PageSize);

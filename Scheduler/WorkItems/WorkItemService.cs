@@ -15,15 +15,18 @@ public sealed class WorkItemService(
     /// changed (due one new cadence after it last completed, or now when that has passed).
     /// Re-registering an unchanged item updates its payload and leaves its schedule alone. An item
     /// given a <c>RunAt</c> is due then instead (past: now), never placed early in the due order,
-    /// whether new or not; a pending one-off (a retry, a run-now) is kept, as for a re-tier.
+    /// whether new or not; a pending one-off (a retry, a run-now) is kept, as for a re-tier. The
+    /// runAt is stored with the item (<c>work_items.run_at</c>); one registered without a runAt keeps
+    /// the stored one, and while the item has not started since it was given and it lies ahead, a
+    /// re-tier or a lost trigger re-arms the item at it rather than by its cadence.
     /// </summary>
     public Task<int> RegisterAsync(DataTypeDefinition dataType, IReadOnlyList<WorkItemRegistration> items, CancellationToken cancellationToken) =>
         RegisterAsync(dataType, items, runNow: false, cancellationToken);
 
     /// <summary>
     /// Registers a batch's items (their <c>BatchId</c> set): as <see cref="RegisterAsync(DataTypeDefinition, IReadOnlyList{WorkItemRegistration}, CancellationToken)"/>,
-    /// except that every item not in tier <c>exclude</c> is due now, including items that existed
-    /// before (the batch asks for a run of each record).
+    /// except that every item not in tier <c>exclude</c> is due now (or at its record's runAt when that lies
+    /// ahead), including items that existed before (the batch asks for a run of each record).
     /// </summary>
     public Task<int> RegisterBatchItemsAsync(DataTypeDefinition dataType, IReadOnlyList<WorkItemRegistration> items, CancellationToken cancellationToken) =>
         RegisterAsync(dataType, items, runNow: true, cancellationToken);
@@ -41,7 +44,7 @@ public sealed class WorkItemService(
             .Where(o => runNow || !o.Existed || o.PreviousTier != o.Item.Tier || o.Item.RunAt is not null
                         || (!o.HasTrigger && o.PreviousState != WorkItemStates.InFlight && ShouldHaveTrigger(dataType, o.Item.Tier, o.PreviousState!)))
             .Select(o => new ArmRequest(o.Item.EntityId, o.Item.Tier,
-                o.Item.RunAt is { } at ? (at > now ? at : null) : runNow ? null : NextStart(dataType, o.Item.Tier, o.LastEnd, now),
+                o.Item.RunAt is { } at ? Ahead(at, now) : runNow ? null : Ahead(o.OwedRunAt, now) ?? NextStart(dataType, o.Item.Tier, o.LastEnd, now),
                 o.LastEnd is null)).ToList();
         if (toArm.Count > 0)
             await lifecycle.ArmAsync(dataType, toArm, runNow ? ArmMode.RunNow : ArmMode.Register, cancellationToken);
@@ -55,6 +58,7 @@ public sealed class WorkItemService(
     /// dead-lettered (e.g. the node stopped between writing an item's row and its trigger), and
     /// items left in flight by a dead node or by this one when it no longer runs them (e.g. the
     /// final write of a run was lost to a database outage; executors are idempotent, so it runs again).
+    /// An item that has not started since it was given a runAt still ahead is re-armed at it.
     /// </summary>
     public async Task<int> RepairTriggersAsync(DataTypeDefinition dataType, CancellationToken cancellationToken)
     {
@@ -74,7 +78,7 @@ public sealed class WorkItemService(
             orphans.RemoveAll(o => IsOwnInFlight(o) && !(again.TryGetValue(o.EntityId, out var start) && start == o.LastStart));
         }
         var toArm = orphans
-            .Select(o => new ArmRequest(o.EntityId, o.Tier, NextStart(dataType, o.Tier, o.LastEnd, now), o.LastEnd is null)).ToList();
+            .Select(o => new ArmRequest(o.EntityId, o.Tier, Ahead(o.OwedRunAt, now) ?? NextStart(dataType, o.Tier, o.LastEnd, now), o.LastEnd is null)).ToList();
         // Re-checked under the items' locks: one armed or fired since the read above is left alone.
         var armed = await lifecycle.ArmAsync(dataType, toArm, ArmMode.Repair, cancellationToken);
         // Attempts cut off with nothing to resume them: run now rather than at the next cadence.
@@ -94,6 +98,9 @@ public sealed class WorkItemService(
             WorkItemStates.Completed or WorkItemStates.Expired => dataType.CadenceOf(tier) is not null,
             _ => false,
         };
+
+    /// <summary><paramref name="at"/> when it lies ahead of <paramref name="now"/>; else null (due now).</summary>
+    private static DateTimeOffset? Ahead(DateTimeOffset? at, DateTimeOffset now) => at > now ? at : null;
 
     private static DateTimeOffset? NextStart(DataTypeDefinition dataType, string? tier, DateTimeOffset? lastEnd, DateTimeOffset now) =>
         lastEnd is { } end && dataType.CadenceOf(tier)?.NextAfter(end, dataType.QuietHours) is { } next && next > now ? next : null;

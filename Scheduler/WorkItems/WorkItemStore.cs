@@ -105,7 +105,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
                 for (var i = 0; i < chunk.Length; i++)
                 {
                     command.With($"@d{i}", dataType).With($"@e{i}", chunk[i].EntityId).With($"@t{i}", chunk[i].Tier)
-                        .With($"@p{i}", chunk[i].Payload).With($"@b{i}", chunk[i].BatchId);
+                        .With($"@p{i}", chunk[i].Payload).With($"@b{i}", chunk[i].BatchId).WithTime($"@w{i}", chunk[i].RunAt?.ToUniversalTime());
                 }
                 await command.ExecuteNonQueryAsync(cancellationToken);
             }
@@ -139,6 +139,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             .With("@t", items.Select(i => i.Tier).ToArray())
             .With("@p", items.Select(i => i.Payload).ToArray())
             .With("@b", items.Select(i => i.BatchId).ToArray())
+            .With("@w", RunAts(items))
             .With("@r", items.Zip(cadences, (i, c) => i.Tier == Tiers.Exclude ? (long?)null : c is null ? 0L : -1L).ToArray())
             .With("@i", cadences.Select(c => c?.Interval is { } every ? (long)every.TotalMilliseconds : 0L).ToArray())
             .With("@n", items.Select(i => dueOrder[i.EntityId]).ToArray())
@@ -186,7 +187,8 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             .With("@e", items.Select(i => i.EntityId).ToArray())
             .With("@t", items.Select(i => i.Tier).ToArray())
             .With("@p", items.Select(i => i.Payload).ToArray())
-            .With("@b", items.Select(i => i.BatchId).ToArray());
+            .With("@b", items.Select(i => i.BatchId).ToArray())
+            .With("@w", RunAts(items));
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -251,6 +253,9 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
     private static string? CalendarNameOf(string dataType, NewItemTriggers triggers) =>
         triggers.QuietHours is null ? null : Time.QuietHoursCalendar.CalendarName(dataType);
 
+    /// <summary>Each item's runAt as given (null: none), stored in <c>work_items.run_at</c>.</summary>
+    private static DateTimeOffset?[] RunAts(IReadOnlyList<WorkItemRegistration> items) => items.Select(i => i.RunAt?.ToUniversalTime()).ToArray();
+
     private async Task<Dictionary<string, RegistrationOutcome>> ExistingTiersAsync(
         DbConnection connection, DbTransaction transaction, string dataType, IReadOnlyList<WorkItemRegistration> items, CancellationToken cancellationToken)
     {
@@ -270,7 +275,8 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
             await using var command = connection.Command(
                 $"""
                 SELECT work_items.entity_id, work_items.tier, work_items.updates_end, work_items.state,
-                       CASE WHEN {SqlDialect.TriggerOrFiring} THEN work_items.entity_id END AS trigger_name
+                       CASE WHEN {SqlDialect.TriggerOrFiring} THEN work_items.entity_id END AS trigger_name,
+                       {SqlDialect.OwedRunAt} AS owed_run_at
                 FROM work_items
                 WHERE work_items.data_type = @dataType AND work_items.entity_id IN ({names})
                 """, transaction)
@@ -286,7 +292,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
 
     private static RegistrationOutcome ReadOutcome(DbDataReader reader) =>
         new(null!, true, reader.Get<string>("tier"), reader.GetTime("updates_end"),
-            reader.GetString(reader.GetOrdinal("state")), !reader.IsDBNull(reader.GetOrdinal("trigger_name")));
+            reader.GetString(reader.GetOrdinal("state")), !reader.IsDBNull(reader.GetOrdinal("trigger_name")), OwedRunAt: reader.GetTime("owed_run_at"));
 
     /// <summary>Which of <paramref name="entityIds"/> exist for <paramref name="dataType"/>.</summary>
     public async Task<HashSet<string>> ExistingEntityIdsAsync(string dataType, IReadOnlyList<string> entityIds, CancellationToken cancellationToken)
@@ -309,7 +315,8 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         await using var connection = await connections.OpenAsync(cancellationToken);
         await using var command = connection.Command(
             $"""
-            SELECT work_items.entity_id, work_items.tier, work_items.state, work_items.updates_end, work_items.node_id, work_items.updates_start
+            SELECT work_items.entity_id, work_items.tier, work_items.state, work_items.updates_end, work_items.node_id, work_items.updates_start,
+                   {SqlDialect.OwedRunAt} AS owed_run_at
             FROM work_items
             WHERE work_items.data_type = @dataType AND {SqlDialect.NoTriggerNorFiring}
               AND work_items.state <> 'dead_lettered' AND (work_items.tier IS NULL OR work_items.tier <> 'exclude')
@@ -321,7 +328,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         {
             result.Add(new OrphanedItem(reader.GetString(0), reader.Get<string>("tier"),
                 reader.GetString(reader.GetOrdinal("state")), reader.GetTime("updates_end"), reader.Get<string>("node_id"),
-                reader.GetTime("updates_start")));
+                reader.GetTime("updates_start"), reader.GetTime("owed_run_at")));
         }
         return result;
     }
