@@ -37,7 +37,7 @@ public sealed class StatusApiTests(StatusApiFixture fixture) : IClassFixture<Sta
 {
     /// <summary>The states DESIGN.md promises, spelled out rather than taken from the code under test.</summary>
     private static readonly string[] DesignStates =
-        ["never_run", "in_flight", "completed", "retrying", "deferred", "dead_lettered", "expired"];
+        ["never_run", "in_flight", "completed", "retrying", "deferred", "dead_lettered", "expired", "paused"];
 
     private HttpClient Http => fixture.Node.Http;
 
