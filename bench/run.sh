@@ -69,6 +69,8 @@ DRAIN_RATE=$(grep '"system":"batchscheduler","variant":"1 node(s)","metric":"dra
 run batchscheduler due --rate "$(awk -v r="${DRAIN_RATE:-200}" 'BEGIN { printf "%d", r / 2 }')" --items 0
 run batchscheduler failover --items 20
 run batchscheduler credits --items "$DRAIN"
+# Issue 21: every item of one cron data type due on the same tick (100,000; --quick: 10,000).
+run batchscheduler cron --items "$(( QUICK ? 10000 : 100000 ))"
 
 # PostgreSQL's own single-row durable update limit on this machine, for scale.
 log "pgbench: single-row UPDATE + COMMIT for ${PGBENCH_SECONDS}s on 1 and 8 connections"
