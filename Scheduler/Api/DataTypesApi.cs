@@ -79,13 +79,12 @@ internal static class DataTypesApi
         string dataType, HttpRequest request, ClaimsPrincipal user, DataTypeCatalog catalog, ItemLifecycle lifecycle, WorkItemScheduler triggers,
         IOptions<RequestLimitsOptions> limits, CancellationToken cancellationToken)
     {
-        if (TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength) is { } typeError)
-            return ApiProblems.BadRequest(typeError);
-        if (!catalog.TryGet(dataType, out var definition))
-            return ApiProblems.NotFound(catalog.Unknown(dataType));
-        var (reason, problem) = await ReadReasonAsync(request, limits.Value, cancellationToken);
-        if (problem is not null)
-            return problem;
+        var (definition, problem) = Find(dataType, catalog);
+        if (definition is null)
+            return problem!;
+        var (reason, bodyProblem) = await ReadReasonAsync(request, limits.Value, cancellationToken);
+        if (bodyProblem is not null)
+            return bodyProblem;
         await lifecycle.PauseDataTypeAsync(definition, Who(user), reason, cancellationToken);
         return TypedResults.Ok(StatusOf(definition, await triggers.PausedGroupsAsync(cancellationToken)));
     }
@@ -93,10 +92,9 @@ internal static class DataTypesApi
     private static async Task<Results<Ok<DataTypeStatus>, ProblemHttpResult>> ResumeAsync(
         string dataType, DataTypeCatalog catalog, ItemLifecycle lifecycle, WorkItemScheduler triggers, CancellationToken cancellationToken)
     {
-        if (TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength) is { } typeError)
-            return ApiProblems.BadRequest(typeError);
-        if (!catalog.TryGet(dataType, out var definition))
-            return ApiProblems.NotFound(catalog.Unknown(dataType));
+        var (definition, problem) = Find(dataType, catalog);
+        if (definition is null)
+            return problem!;
         await lifecycle.ResumeDataTypeAsync(definition, cancellationToken);
         return TypedResults.Ok(StatusOf(definition, await triggers.PausedGroupsAsync(cancellationToken)));
     }
@@ -106,16 +104,12 @@ internal static class DataTypesApi
         WorkItemStore store, IOptions<RequestLimitsOptions> limits, CancellationToken cancellationToken)
     {
         entityId = RequestValues.EntityId(entityId);
-        if ((TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength)
-            ?? TextRules.RejectText(entityId, "entityId", TextRules.MaxEntityIdLength)) is { } addressError)
-        {
-            return ApiProblems.BadRequest(addressError);
-        }
-        if (!catalog.TryGet(dataType, out var definition))
-            return ApiProblems.NotFound(catalog.Unknown(dataType));
-        var (reason, problem) = await ReadReasonAsync(request, limits.Value, cancellationToken);
-        if (problem is not null)
-            return problem;
+        var (definition, problem) = Find(dataType, catalog, entityId);
+        if (definition is null)
+            return problem!;
+        var (reason, bodyProblem) = await ReadReasonAsync(request, limits.Value, cancellationToken);
+        if (bodyProblem is not null)
+            return bodyProblem;
         if (await lifecycle.PauseAsync(definition, entityId, Who(user), reason, cancellationToken) == PauseResult.NotFound)
             return ApiProblems.NotFound(NoSuchItem(dataType, entityId));
         return await CurrentAsync(store, dataType, entityId, cancellationToken);
@@ -125,16 +119,23 @@ internal static class DataTypesApi
         string dataType, string entityId, DataTypeCatalog catalog, ItemLifecycle lifecycle, WorkItemStore store, CancellationToken cancellationToken)
     {
         entityId = RequestValues.EntityId(entityId);
-        if ((TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength)
-            ?? TextRules.RejectText(entityId, "entityId", TextRules.MaxEntityIdLength)) is { } addressError)
-        {
-            return ApiProblems.BadRequest(addressError);
-        }
-        if (!catalog.TryGet(dataType, out var definition))
-            return ApiProblems.NotFound(catalog.Unknown(dataType));
+        var (definition, problem) = Find(dataType, catalog, entityId);
+        if (definition is null)
+            return problem!;
         if (await lifecycle.ResumeAsync(definition, entityId, cancellationToken) == PauseResult.NotFound)
             return ApiProblems.NotFound(NoSuchItem(dataType, entityId));
         return await CurrentAsync(store, dataType, entityId, cancellationToken);
+    }
+
+    /// <summary>The route's data type (400 when its text, or the entity id's, is not one; 404 when it is not configured).</summary>
+    private static (DataTypeDefinition? Definition, ProblemHttpResult? Problem) Find(string dataType, DataTypeCatalog catalog, string? entityId = null)
+    {
+        if ((TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength)
+            ?? (entityId is null ? null : TextRules.RejectText(entityId, "entityId", TextRules.MaxEntityIdLength))) is { } addressError)
+        {
+            return (null, ApiProblems.BadRequest(addressError));
+        }
+        return catalog.TryGet(dataType, out var definition) ? (definition, null) : (null, ApiProblems.NotFound(catalog.Unknown(dataType)));
     }
 
     private static async Task<Results<Ok<WorkItem>, ProblemHttpResult>> CurrentAsync(WorkItemStore store, string dataType, string entityId, CancellationToken cancellationToken) =>

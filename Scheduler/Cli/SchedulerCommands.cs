@@ -81,13 +81,8 @@ internal static class SchedulerCommands
         submit.Action = new SubmitAction(async (result, ct) =>
         {
             var config = result.InvocationConfiguration;
-            var givenUrl = result.GetValue(url);
-            if (ResolveUrl(givenUrl) is not { } node)
-            {
-                var (setting, value) = givenUrl is null ? (UrlVariable, Environment.GetEnvironmentVariable(UrlVariable)) : ("--url", givenUrl);
-                await config.Error.WriteLineAsync($"{setting} '{value}' is not an absolute http(s) address such as {NodeHost.DefaultUrl}.");
+            if (await NodeUrlAsync(result.GetValue(url), config.Error) is not { } node)
                 return SubmitCommand.UsageError;
-            }
             var options = new SubmitOptions
             {
                 FilePath = result.GetRequiredValue(file).FullName,
@@ -151,19 +146,24 @@ internal static class SchedulerCommands
         command.Action = new SubmitAction(async (result, ct) =>
         {
             var config = result.InvocationConfiguration;
-            var givenUrl = result.GetValue(url);
-            if (ResolveUrl(givenUrl) is not { } node)
-            {
-                var (setting, value) = givenUrl is null ? (UrlVariable, Environment.GetEnvironmentVariable(UrlVariable)) : ("--url", givenUrl);
-                await config.Error.WriteLineAsync($"{setting} '{value}' is not an absolute http(s) address such as {NodeHost.DefaultUrl}.");
+            if (await NodeUrlAsync(result.GetValue(url), config.Error) is not { } node)
                 return SubmitCommand.UsageError;
-            }
             using var http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) });
             return await PauseCommand.RunAsync(new PauseCommand.Request(pause, result.GetRequiredValue(dataType), result.GetValue(entityId),
                 pause ? result.GetValue(reason) : null, node, result.GetValue(apiKey) ?? Environment.GetEnvironmentVariable(ApiKeyVariable)),
                 http, config.Output, config.Error, ct);
         }, $"Scheduler {(pause ? "pause" : "resume")} --help");
         return command;
+    }
+
+    /// <summary>The node's address from <c>--url</c>, else <c>$BATCHSCHEDULER_URL</c>, else the default; null (said on <paramref name="error"/>) when it is not an http(s) address.</summary>
+    private static async Task<Uri?> NodeUrlAsync(string? givenUrl, TextWriter error)
+    {
+        if (ResolveUrl(givenUrl) is { } node)
+            return node;
+        var (setting, value) = givenUrl is null ? (UrlVariable, Environment.GetEnvironmentVariable(UrlVariable)) : ("--url", givenUrl);
+        await error.WriteLineAsync($"{setting} '{value}' is not an absolute http(s) address such as {NodeHost.DefaultUrl}.");
+        return null;
     }
 
     private static Uri? ResolveUrl(string? given)

@@ -122,8 +122,8 @@ internal sealed class SetFiringRounds
     private readonly TimeProvider _time;
     private readonly Func<JobKey, ValueTask<IJobDetail?>> _retrieveJob;
     private readonly Func<string, ValueTask<ICalendar?>> _retrieveCalendar;
-    private readonly ConcurrentDictionary<JobKey, (IJobDetail? Job, DateTimeOffset ReadAt)> _jobs = new();
-    private readonly ConcurrentDictionary<string, (ICalendar? Calendar, DateTimeOffset ReadAt)> _calendars = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<JobKey, (IJobDetail? Value, DateTimeOffset ReadAt)> _jobs = new();
+    private readonly ConcurrentDictionary<string, (ICalendar? Value, DateTimeOffset ReadAt)> _calendars = new(StringComparer.Ordinal);
     private readonly string _entryPrefix;
     private long _entries;
     private long _fired;
@@ -236,24 +236,21 @@ internal sealed class SetFiringRounds
         return new Round(due, fired, othersDue);
     }
 
-    private async ValueTask<ICalendar?> CalendarAsync(string name)
-    {
-        var now = _time.GetUtcNow();
-        if (_calendars.TryGetValue(name, out var cached) && now - cached.ReadAt < JobCacheLifetime)
-            return cached.Calendar;
-        var calendar = await _retrieveCalendar(name);
-        _calendars[name] = (calendar, now);
-        return calendar;
-    }
+    private ValueTask<ICalendar?> CalendarAsync(string name) => CachedAsync(_calendars, name, _retrieveCalendar);
 
-    private async ValueTask<IJobDetail?> JobAsync(JobKey key)
+    private ValueTask<IJobDetail?> JobAsync(JobKey key) => CachedAsync(_jobs, key, _retrieveJob);
+
+    /// <summary>What <paramref name="read"/> gives for <paramref name="key"/>, read again from Quartz after <see cref="JobCacheLifetime"/>.</summary>
+    private async ValueTask<T?> CachedAsync<TKey, T>(ConcurrentDictionary<TKey, (T? Value, DateTimeOffset ReadAt)> cache, TKey key, Func<TKey, ValueTask<T?>> read)
+        where TKey : notnull
+        where T : class
     {
         var now = _time.GetUtcNow();
-        if (_jobs.TryGetValue(key, out var cached) && now - cached.ReadAt < JobCacheLifetime)
-            return cached.Job;
-        var job = await _retrieveJob(key);
-        _jobs[key] = (job, now);
-        return job;
+        if (cache.TryGetValue(key, out var cached) && now - cached.ReadAt < JobCacheLifetime)
+            return cached.Value;
+        var value = await read(key);
+        cache[key] = (value, now);
+        return value;
     }
 
     /// <summary>What one round fired (index-aligned, as Quartz's result wants) and whether others are due.</summary>
