@@ -56,6 +56,7 @@ public sealed class PauseTests
         [$"DataTypes:{Reminders}:Executor"] = "recorder",
         [$"DataTypes:{Reminders}:Cadence:once"] = "",
         [$"DataTypes:{Reminders}:Cadence:often"] = "00:00:01",
+        [$"DataTypes:{Reminders}:Cadence:often-hourly"] = "01:00:00",
         [$"DataTypes:{Reminders}:DefaultTier"] = "once",
         [$"DataTypes:{Control}:Executor"] = "recorder",
         [$"DataTypes:{Control}:Cadence:once"] = "",
@@ -88,6 +89,15 @@ public sealed class PauseTests
     {
         await using var connection = await connections.OpenAsync(CancellationToken.None);
         await using var command = connection.Command("SELECT trigger_state FROM qrtz_triggers WHERE trigger_group = @g AND trigger_name = @n")
+            .With("@g", dataType).With("@n", entityId);
+        return (string?)await command.ExecuteScalarAsync();
+    }
+
+    /// <summary>The state of the item's trigger when it is a one-off (it carries job data), else null.</summary>
+    private static async Task<string?> OneOffStateAsync(ConnectionFactory connections, string dataType, string entityId)
+    {
+        await using var connection = await connections.OpenAsync(CancellationToken.None);
+        await using var command = connection.Command("SELECT trigger_state FROM qrtz_triggers WHERE trigger_group = @g AND trigger_name = @n AND job_data IS NOT NULL")
             .With("@g", dataType).With("@n", entityId);
         return (string?)await command.ExecuteScalarAsync();
     }
@@ -275,6 +285,64 @@ public sealed class PauseTests
         var connections = first.App.Services.GetRequiredService<ConnectionFactory>();
         Assert.Equal("PAUSED", await TriggerStateAsync(connections, Reminders, "own-later"));
         Assert.True(recorder.Starts.Where(s => s.Key.StartsWith(Reminders, StringComparison.Ordinal)).All(s => s.Value == 1));
+    }
+
+    /// <summary>
+    /// Trigger repair resumes a trigger left PAUSED although neither its item nor its data type is paused (a pause
+    /// whose row write failed, an item and its data type resumed at once), and leaves the paused ones alone.
+    /// </summary>
+    [Theory]
+    [InlineData("Sqlite")]
+    [InlineData("Postgres")]
+    public async Task TriggerRepair_ResumesAStrayPausedTrigger_AndOnlyThat(string provider)
+    {
+        var recorder = new Recorder();
+        var (node, database, _) = await StartAsync(provider, recorder);
+        await using var _ = database;
+        await using var __ = node;
+        var later = SecondsAhead(3600).ToString("O");
+        await node.PutAsync(Reminders, "stray", new { runAt = later });
+        await node.PutAsync(Reminders, "own", new { runAt = later });
+        await node.PutAsync(Control, "grouped", new { runAt = later });
+        await PostAsync(node, $"/api/work-items/{Reminders}/own/pause", new { reason = "kept" });
+        await PostAsync(node, $"/api/data-types/{Control}/pause", new { reason = "kept" });
+        var scheduler = await node.App.Services.GetRequiredService<Quartz.ISchedulerFactory>().GetScheduler();
+        await scheduler.PauseTrigger(BatchScheduler.Scheduling.WorkItemKeys.Trigger(Reminders, "stray")); // behind the lifecycle's back
+        var connections = node.App.Services.GetRequiredService<ConnectionFactory>();
+
+        var repaired = await node.App.Services.GetRequiredService<BatchScheduler.QuartzTables.StuckTriggerRepair>().RepairAsync(CancellationToken.None);
+
+        Assert.Equal(1, repaired);
+        Assert.Equal(("WAITING", "PAUSED", "PAUSED"), (await TriggerStateAsync(connections, Reminders, "stray"),
+            await TriggerStateAsync(connections, Reminders, "own"), await TriggerStateAsync(connections, Control, "grouped")));
+    }
+
+    /// <summary>A never-run item registered while its data type is paused keeps its place (due at once, ahead) and runs promptly on resume, not a cadence later.</summary>
+    [Theory]
+    [InlineData("Sqlite")]
+    [InlineData("Postgres")]
+    public async Task ItemRegisteredWhilePaused_RunsPromptlyOnResume(string provider)
+    {
+        var recorder = new Recorder();
+        var (node, database, _) = await StartAsync(provider, recorder);
+        await using var _ = database;
+        await using var __ = node;
+        await PostAsync(node, $"/api/data-types/{Reminders}/pause", new { reason = "outage" });
+        await node.PutAsync(Reminders, "hourly-1", new { tier = "often-hourly" });
+
+        var connections = node.App.Services.GetRequiredService<ConnectionFactory>();
+        if (provider == "Postgres")
+        {
+            // PostgreSQL's registration writes the trigger itself, WAITING: it fires, the start is refused, and
+            // the firing comes back as a paused one-off (job data set) at its own place in the due order.
+            await Eventually.TrueAsync(async () => await OneOffStateAsync(connections, Reminders, "hourly-1") is "PAUSED" or "PAUSED_BLOCKED",
+                TimeSpan.FromSeconds(30), "the refused firing should come back paused");
+        }
+
+        await PostAsync(node, $"/api/data-types/{Reminders}/resume");
+
+        await node.WaitForStateAsync(Reminders, "hourly-1", WorkItemStates.Completed);
+        Assert.Equal(1, recorder.Of(Reminders, "hourly-1"));
     }
 
     [Fact]

@@ -43,8 +43,10 @@ public sealed partial class ItemLifecycle
                 return PauseResult.NotFound;
             if (item.Paused)
                 return PauseResult.Unchanged;
-            await _triggers.PauseAsync(dataType.Name, [entityId], Details(by, reason), cancellationToken);
+            // The row first: should the trigger's pause fail, the start statement still refuses the item, and a
+            // firing of it comes back paused; a trigger paused for an unpaused row would wait for trigger repair.
             await row.PauseAsync(by, reason, now, cancellationToken);
+            await _triggers.PauseAsync(dataType.Name, [entityId], Details(by, reason), cancellationToken);
             MovedLog(_logger, LifecycleEvent.Pause, dataType.Name, entityId, _node.Id, TriggerMove.Paused);
             return PauseResult.Done;
         }, cancellationToken);
@@ -92,19 +94,22 @@ public sealed partial class ItemLifecycle
     /// <summary>
     /// A firing whose start was refused because the item or its data type is paused (it was handed out just
     /// before the pause): it comes back as a one-off at its own due time, paused, so that it runs once on
-    /// resume, in due order. A pending run-now or arm is kept instead (it runs on resume).
+    /// resume, in due order. A pending one-off (run-now, arm, retry, deferral) is kept instead (it runs on resume), and an
+    /// item in flight on another live node is left to that attempt's end.
     /// </summary>
     public Task PausedBeforeStartAsync(DataTypeDefinition dataType, string entityId, FiringData firing, DateTimeOffset dueAt, CancellationToken cancellationToken) =>
         UnderLockAsync(dataType.Name, entityId, async (row, _) =>
         {
-            if (row.Row is null)
+            // An attempt running elsewhere places what follows it (paused); a pending one-off (a retry, a deferral,
+            // a run-now) already stands for the item's next run and keeps its attempt count.
+            if (row.Row is not { } item || item.InFlightElsewhere(_node.Id))
                 return false;
             var current = await _triggers.CurrentAsync(dataType.Name, entityId, cancellationToken);
-            if (current.IsPendingRequest)
+            if (current.IsPending && current.OneOffKind is not null)
                 return false;
             var data = firing.Kind is FiringKind.Manual or FiringKind.Upstream ? firing : firing with { Kind = FiringKind.Deferred };
             await _triggers.ScheduleOneOffAsync(dataType.Name, entityId, dueAt, data, cancellationToken);
-            await HoldIfPausedAsync(dataType.Name, entityId, row.Row, cancellationToken);
+            await HoldIfPausedAsync(dataType.Name, entityId, item, cancellationToken);
             MovedLog(_logger, LifecycleEvent.PausedBeforeStart, dataType.Name, entityId, _node.Id, TriggerMove.Scheduled);
             return true;
         }, cancellationToken);

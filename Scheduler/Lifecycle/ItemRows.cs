@@ -109,12 +109,12 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
         await using var connection = await connections.OpenAsync(cancellationToken);
         await using var command = connection.Command(
             $"""
-            UPDATE work_items SET state = 'deferred', last_error = @reason, updated_at = @now
+            UPDATE work_items SET {SqlDialect.WriteState}, last_error = @reason, updated_at = @now
             WHERE data_type = @dataType AND tier = 'exclude' AND state = 'in_flight'
               AND NOT EXISTS (SELECT 1 FROM qrtz_fired_triggers f
                               WHERE f.sched_name = @sched AND f.trigger_name = work_items.entity_id AND f.trigger_group = work_items.data_type)
               AND (node_id IS NULL OR (node_id <> @node AND {SqlDialect.OwnerNotAlive}))
-            """).With("@reason", reason).With("@node", nodeId).With("@now", now).With("@dataType", dataType).With("@sched", _schedulerName).With("@nowTicks", now.UtcTicks);
+            """).With("@state", WorkItemStates.Deferred).With("@reason", reason).With("@node", nodeId).With("@now", now).With("@dataType", dataType).With("@sched", _schedulerName).With("@nowTicks", now.UtcTicks);
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

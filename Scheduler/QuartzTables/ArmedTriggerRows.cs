@@ -49,7 +49,7 @@ internal static class ArmedTriggerRows
             """
             UPDATE qrtz_triggers SET next_fire_time = @next
             WHERE sched_name = @sched AND trigger_group = @group AND trigger_name = @name
-              AND trigger_state = 'WAITING' AND next_fire_time = @start
+              AND trigger_state IN ('WAITING', 'PAUSED') AND next_fire_time = @start
             """, transaction)
             .With("@sched", schedulerName).With("@group", dataType).With("@name", "").With("@start", 0L).With("@next", 0L);
         foreach (var (name, start, next) in triggers)
