@@ -345,6 +345,45 @@ public sealed class PauseTests
         Assert.Equal(1, recorder.Of(Reminders, "hourly-1"));
     }
 
+    /// <summary>
+    /// PostgreSQL: a start statement that took its snapshot before a data type's pause committed, then waited
+    /// for the item's row (a mover held it), must not start the item once it gets the row: the pause has been
+    /// answered by then. Reproduced by holding the row from the test while the pause is made.
+    /// </summary>
+    [Fact]
+    public async Task StartWaitingForTheRowAcrossADataTypePause_DoesNotRunTheItem()
+    {
+        var recorder = new Recorder();
+        var (node, database, connectionString) = await StartAsync("Postgres", recorder);
+        await using var _ = database;
+        await using var __ = node;
+        var due = SecondsAhead(2);
+        await node.PutAsync(Reminders, "raced", new { runAt = due.ToString("O") });
+        await using var holder = new Npgsql.NpgsqlConnection(connectionString);
+        await holder.OpenAsync();
+        await using var held = await holder.BeginTransactionAsync();
+        await using (var lockRow = new Npgsql.NpgsqlCommand("SELECT 1 FROM work_items WHERE data_type = 'reminders' AND entity_id = 'raced' FOR UPDATE", holder, held))
+            await lockRow.ExecuteNonQueryAsync();
+        await using var watcher = new Npgsql.NpgsqlConnection(connectionString);
+        await watcher.OpenAsync();
+        await Eventually.TrueAsync(async () =>
+        {
+            await using var waiting = new Npgsql.NpgsqlCommand(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE work_items%in_flight%'", watcher);
+            return Convert.ToInt64(await waiting.ExecuteScalarAsync()) > 0;
+        }, TimeSpan.FromSeconds(30), "the item's start should be waiting for its row");
+
+        await PostAsync(node, $"/api/data-types/{Reminders}/pause", new { reason = "outage" });
+        await held.CommitAsync();
+
+        await Eventually.TrueAsync(async () => (await node.ItemAsync(Reminders, "raced"))!.State != WorkItemStates.NeverRun, TimeSpan.FromSeconds(30),
+            "the refused or handed-back start should be recorded");
+        Assert.Equal(0, recorder.Of(Reminders, "raced"));
+        await PostAsync(node, $"/api/data-types/{Reminders}/resume");
+        await node.WaitForStateAsync(Reminders, "raced", WorkItemStates.Completed);
+        Assert.Equal(1, recorder.Of(Reminders, "raced"));
+    }
+
     [Fact]
     public async Task PauseRoutes_BadInput_AnswersNamingTheField()
     {

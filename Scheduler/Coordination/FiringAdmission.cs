@@ -144,6 +144,17 @@ internal sealed class FiringAdmission(
             await SkipBusyAsync(context, item, entityId, firing, row.BusyNode!);
             return null;
         }
+        if (row.PausedAsItStarted)
+        {
+            // Its start waited for the item's row across its data type's pause: handed back unrun, due at once,
+            // paused with its data type (the attempt is not counted).
+            if (reservation is not null)
+                await credits.SettleAsync(reservation, 0, CancellationToken.None);
+            CoordinatorLog.Paused(logger, item, entityId, firing.Attempt, node.Id, ownTime);
+            await lifecycle.DeferredAsync(dataType, new StartedAttempt(item, entityId, firing, row.Fence), LifecycleEvent.HandedBack, TimeSpan.Zero,
+                "Paused as it started: handed back, not run; it runs when its data type is resumed", CancellationToken.None);
+            return null;
+        }
         if (reservation is not null && credits.WindowAt(reservation.Vendor, time.GetUtcNow()).Start.ToUnixTimeMilliseconds() != reservation.WindowStart)
         {
             // The window turned while the start was written: the vendor counts this call in the new one.

@@ -66,7 +66,7 @@ public static class Transitions
         new(LifecycleEvent.ExpiredBeforeStart, "not in flight elsewhere", WorkItemStates.Expired, "back to cadence (one-shot: none)", Request),
         new(LifecycleEvent.DeferredBeforeStart, "not in flight elsewhere", WorkItemStates.Deferred, "one-off at the next credit window or the dependency recheck", Request),
         new(LifecycleEvent.DeferredByExecutor, WorkItemStates.InFlight, WorkItemStates.Deferred, "one-off at Retry-After", $"fence; {Request}"),
-        new(LifecycleEvent.HandedBack, WorkItemStates.InFlight, WorkItemStates.Deferred, "one-off due now (shutdown, or a pause past failover)", $"fence; {Request}"),
+        new(LifecycleEvent.HandedBack, WorkItemStates.InFlight, WorkItemStates.Deferred, "one-off due now (shutdown, a pause past failover, or its data type paused as it started)", $"fence; {Request}"),
         new(LifecycleEvent.Gone, "(no row), or tier exclude", null, "removed; an excluded item left in_flight by a stopped node becomes deferred (here or by trigger repair)", "re-read under the lock"),
         new(LifecycleEvent.BatchRemoved, "not in_flight", "(row deleted if the batch created it)", "removed", "batch cancel, deadline or archive"),
         new(LifecycleEvent.Recovered, "in_flight on a dead node", WorkItemStates.InFlight, "Quartz's recovery trigger fires it once more", "fence = next fence; the dead node's writes are fenced out"),

@@ -73,6 +73,14 @@ internal static class PostgresBulk
         """;
 
     /// <summary>
+    /// The paused data types, read by a statement of its own right after a start (in the same round trip): a
+    /// start whose statement took its snapshot before a data type's pause committed, then waited for the item's
+    /// row, passes <see cref="SqlDialect.NotPaused"/> (PostgreSQL re-checks only the row itself once it has it);
+    /// this later statement sees the pause, and the attempt is handed back unrun.
+    /// </summary>
+    public const string PausedGroups = "SELECT trigger_group FROM qrtz_paused_trigger_grps WHERE sched_name = @sched";
+
+    /// <summary>
     /// Writes <c>updates_end</c> for successful attempts (parallel arrays @d, @e, @t end time, @f fence),
     /// each only while the row still carries the attempt's fence; returns the rows written.
     /// </summary>

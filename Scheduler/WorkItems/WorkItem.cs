@@ -80,7 +80,7 @@ public sealed record AttemptEnd(string DataType, string EntityId, DateTimeOffset
 /// <param name="Fence">The started attempt's fencing token (see <c>work_items.fence</c>).</param>
 public sealed record AttemptStart(
     bool IsStarted, bool IsGone, string? BusyNode, string? Tier, string? Payload, bool IsStale = false, DateTimeOffset? LastStart = null,
-    long Fence = 0, bool IsExcluded = false, bool IsPaused = false)
+    long Fence = 0, bool IsExcluded = false, bool IsPaused = false, bool PausedAsItStarted = false)
 {
     public static readonly AttemptStart Gone = new(false, true, null, null, null);
 

@@ -381,7 +381,8 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         DbConnection connection, DbTransaction? transaction, string dataType, string entityId, int attempt, string nodeId,
         bool runningHere, DateTimeOffset now, DateTimeOffset? notStartedSince, CancellationToken cancellationToken)
     {
-        await using (var command = connection.Command(connections.Dialect.BeginAttempt, transaction)
+        var recheck = connections.Provider == StorageProvider.Postgres;
+        await using (var command = connection.Command(connections.Dialect.BeginAttempt + (recheck ? ";\n" + PostgresBulk.PausedGroups : ""), transaction)
             .With("@now", now).With("@attempt", attempt).With("@node", nodeId)
             .With("@since", notStartedSince ?? AttemptRequest.NoGuard)
             .With("@dataType", dataType).With("@entityId", entityId).With("@sched", _schedulerName)
@@ -389,9 +390,24 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             if (await reader.ReadAsync(cancellationToken))
-                return AttemptStart.Started(reader.Get<string>("tier"), reader.Get<string>("payload"), reader.GetInt64(reader.GetOrdinal("fence")));
+            {
+                var started = AttemptStart.Started(reader.Get<string>("tier"), reader.Get<string>("payload"), reader.GetInt64(reader.GetOrdinal("fence")));
+                return recheck && (await PausedGroupsAsync(reader, cancellationToken)).Contains(dataType) ? started with { PausedAsItStarted = true } : started;
+            }
         }
         return await OwnerAsync(connection, transaction, dataType, entityId, _schedulerName, cancellationToken);
+    }
+
+    /// <summary>The data types paused just after a start, from <see cref="PostgresBulk.PausedGroups"/>, the reader's next result.</summary>
+    private static async Task<HashSet<string>> PausedGroupsAsync(DbDataReader reader, CancellationToken cancellationToken)
+    {
+        var paused = new HashSet<string>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken)) { }
+        if (!await reader.NextResultAsync(cancellationToken))
+            return paused;
+        while (await reader.ReadAsync(cancellationToken))
+            paused.Add(reader.GetString(0));
+        return paused;
     }
 
     /// <summary>Why an item did not start: gone, excluded, paused (or its data type), busy on the node that has it in flight, or started since the request's guard (stale).</summary>
@@ -430,7 +446,8 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
 
         await using var connection = await connections.OpenAsync(cancellationToken);
         var started = new Dictionary<(string, string), AttemptStart>();
-        await using (var command = connection.Command(PostgresBulk.BeginAttempts)
+        var paused = new HashSet<string>(StringComparer.Ordinal);
+        await using (var command = connection.Command(PostgresBulk.BeginAttempts + ";\n" + PostgresBulk.PausedGroups)
             .With("@node", nodeId).With("@sched", _schedulerName).With("@nowTicks", requests.Max(r => r.StartedAt).UtcTicks)
             .With("@d", requests.Select(r => r.DataType).ToArray())
             .With("@e", requests.Select(r => r.EntityId).ToArray())
@@ -442,7 +459,10 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         {
             while (await reader.ReadAsync(cancellationToken))
                 started[(reader.GetString(0), reader.GetString(1))] = AttemptStart.Started(reader.Get<string>("tier"), reader.Get<string>("payload"), reader.GetInt64(4));
+            paused = await PausedGroupsAsync(reader, cancellationToken);
         }
+        foreach (var key in started.Keys.Where(k => paused.Contains(k.Item1)).ToList())
+            started[key] = started[key] with { PausedAsItStarted = true };
         var result = new List<AttemptStart>(requests.Count);
         foreach (var r in requests)
             result.Add(started.TryGetValue((r.DataType, r.EntityId), out var start) ? start : await OwnerAsync(connection, null, r.DataType, r.EntityId, _schedulerName, cancellationToken));
