@@ -195,7 +195,7 @@ public sealed class BatchRunAtReadmeTests
     [Fact]
     public async Task ReadmeExample_CsvWithRunAt_AnswersAsTheReadmeSays()
     {
-        var readme = File.ReadAllText(Path.Combine(RepositoryRoot(), "README.md")).ReplaceLineEndings("\n");
+        var readme = File.ReadAllText(Path.Combine(BatchScheduler.Tests.Infrastructure.RepositoryRoot.Path, "README.md")).ReplaceLineEndings("\n");
         var csv = System.Text.RegularExpressions.Regex.Match(readme, "cat > doses.csv <<'CSV'\n(?<file>.*?\n)CSV\n", System.Text.RegularExpressions.RegexOptions.Singleline).Groups["file"].Value;
         var query = System.Text.RegularExpressions.Regex.Match(readme, "curl -s -X POST \"\\$B(?<path>/api/batches\\?dataType=dose-reminder&deadline=[^\"]+)\" -H 'Content-Type: text/csv' --data-binary @doses.csv").Groups["path"].Value;
         var nextRunAt = System.Text.RegularExpressions.Regex.Match(readme, "patient-7   # \\{.*\"nextRunAt\":\"(?<at>[^\"]+)\"").Groups["at"].Value;
@@ -227,11 +227,4 @@ public sealed class BatchRunAtReadmeTests
         public ValueTask ExecuteAsync(WorkItemContext context, CancellationToken cancellationToken) => ValueTask.CompletedTask;
     }
 
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "BatchScheduler.sln")))
-            directory = directory.Parent;
-        return directory?.FullName ?? throw new InvalidOperationException("BatchScheduler.sln not found above the test's directory.");
-    }
 }
