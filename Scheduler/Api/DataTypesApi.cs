@@ -21,9 +21,27 @@ public sealed record PauseRequest(string? Reason)
 /// <param name="Cadence">Each tier's cadence as configured: a duration or <c>cron:&lt;expression&gt;</c> (null: the tier runs its items once).</param>
 /// <param name="TimeZone">The IANA time zone cron cadences and quiet hours are read in.</param>
 /// <param name="QuietHours">The quiet-hours windows, in <paramref name="TimeZone"/> (empty: none).</param>
+/// <param name="Limits">Its concurrency limits and the live nodes that execute it (issue 22).</param>
 public sealed record DataTypeStatus(
     string DataType, string Executor, string? DefaultTier, IReadOnlyDictionary<string, string?> Cadence, string TimeZone,
-    IReadOnlyList<QuietHoursWindow> QuietHours, bool Paused, string? PausedReason, string? PausedBy, DateTimeOffset? PausedAt);
+    IReadOnlyList<QuietHoursWindow> QuietHours, bool Paused, string? PausedReason, string? PausedBy, DateTimeOffset? PausedAt,
+    [property: System.Text.Json.Serialization.JsonIgnore] DataTypeServing? Limits = null)
+{
+    /// <summary>At most this many of its items run at once across the cluster (null: no limit).</summary>
+    public int? MaxConcurrency => Limits?.MaxConcurrency;
+
+    /// <summary>At most this many of its items run at once on each node (null: no limit).</summary>
+    public int? MaxConcurrencyPerNode => Limits?.MaxConcurrencyPerNode;
+
+    /// <summary>The live nodes that execute it (<c>Cluster:DataTypes</c>), by node id.</summary>
+    public IReadOnlyList<string> Nodes => Limits?.Nodes ?? [];
+
+    /// <summary>True when no live node executes it: its items wait until one that lists it starts.</summary>
+    public bool Unserved => Nodes.Count == 0;
+}
+
+/// <summary>A data type's limits and the live nodes that execute it, as <see cref="DataTypeStatus"/> shows them.</summary>
+public sealed record DataTypeServing(int? MaxConcurrency, int? MaxConcurrencyPerNode, IReadOnlyList<string> Nodes);
 
 /// <summary>One quiet-hours window: <c>from</c>/<c>to</c> as <c>HH:mm</c> local times (crossing midnight when <c>to</c> is not after <c>from</c>), on the days it starts.</summary>
 public sealed record QuietHoursWindow(string From, string To, IReadOnlyList<string> Days);
@@ -36,7 +54,9 @@ internal static class DataTypesApi
         var types = api.MapGroup("/data-types").WithTags("Data types");
         types.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Viewer)
             .WithSummary("List the configured data types")
-            .WithDescription("Each data type with its executor, tiers and cadences, and whether it is paused (by whom, when, why).");
+            .WithDescription("Each data type with its executor, tiers and cadences, and whether it is paused (by whom, when, why); "
+                + "its concurrency limits (maxConcurrency across the cluster, maxConcurrencyPerNode; null: none), the live nodes that execute it (nodes, "
+                + "from Cluster:DataTypes), and unserved: true when no live node executes it, so its items wait until one that does starts.");
         types.MapPost("/{dataType}/pause", PauseAsync).RequireAuthorization(ApiPolicies.Admin)
             .WithSummary("Pause a data type")
             .WithDescription("No item of it starts until it is resumed, on any node; attempts running now finish. "
@@ -69,15 +89,17 @@ internal static class DataTypesApi
         return api;
     }
 
-    private static async Task<Ok<List<DataTypeStatus>>> ListAsync(DataTypeCatalog catalog, WorkItemScheduler triggers, CancellationToken cancellationToken)
+    private static async Task<Ok<List<DataTypeStatus>>> ListAsync(
+        DataTypeCatalog catalog, WorkItemScheduler triggers, Limits.NodeDataTypesQuery serving, CancellationToken cancellationToken)
     {
         var paused = await triggers.PausedGroupsAsync(cancellationToken);
-        return TypedResults.Ok(catalog.All.OrderBy(d => d.Name, StringComparer.Ordinal).Select(d => StatusOf(d, paused)).ToList());
+        var nodes = await serving.LiveNodesAsync(cancellationToken);
+        return TypedResults.Ok(catalog.All.OrderBy(d => d.Name, StringComparer.Ordinal).Select(d => StatusOf(d, paused, nodes)).ToList());
     }
 
     private static async Task<Results<Ok<DataTypeStatus>, ProblemHttpResult>> PauseAsync(
         string dataType, HttpRequest request, ClaimsPrincipal user, DataTypeCatalog catalog, ItemLifecycle lifecycle, WorkItemScheduler triggers,
-        IOptions<RequestLimitsOptions> limits, CancellationToken cancellationToken)
+        IOptions<RequestLimitsOptions> limits, Limits.NodeDataTypesQuery serving, CancellationToken cancellationToken)
     {
         var (definition, problem) = Find(dataType, catalog);
         if (definition is null)
@@ -86,17 +108,18 @@ internal static class DataTypesApi
         if (bodyProblem is not null)
             return bodyProblem;
         await lifecycle.PauseDataTypeAsync(definition, Who(user), reason, cancellationToken);
-        return TypedResults.Ok(StatusOf(definition, await triggers.PausedGroupsAsync(cancellationToken)));
+        return TypedResults.Ok(StatusOf(definition, await triggers.PausedGroupsAsync(cancellationToken), await serving.LiveNodesAsync(cancellationToken)));
     }
 
     private static async Task<Results<Ok<DataTypeStatus>, ProblemHttpResult>> ResumeAsync(
-        string dataType, DataTypeCatalog catalog, ItemLifecycle lifecycle, WorkItemScheduler triggers, CancellationToken cancellationToken)
+        string dataType, DataTypeCatalog catalog, ItemLifecycle lifecycle, WorkItemScheduler triggers, Limits.NodeDataTypesQuery serving,
+        CancellationToken cancellationToken)
     {
         var (definition, problem) = Find(dataType, catalog);
         if (definition is null)
             return problem!;
         await lifecycle.ResumeDataTypeAsync(definition, cancellationToken);
-        return TypedResults.Ok(StatusOf(definition, await triggers.PausedGroupsAsync(cancellationToken)));
+        return TypedResults.Ok(StatusOf(definition, await triggers.PausedGroupsAsync(cancellationToken), await serving.LiveNodesAsync(cancellationToken)));
     }
 
     private static async Task<Results<Ok<WorkItem>, ProblemHttpResult>> PauseItemAsync(
@@ -158,6 +181,12 @@ internal static class DataTypesApi
 
     /// <summary>Who asked: the caller's identity (<c>loopback</c> without keys; until keys have names, <c>api-key</c>).</summary>
     internal static string Who(ClaimsPrincipal user) => user.Identity?.Name is { Length: > 0 } name ? name : "unknown";
+
+    private static DataTypeStatus StatusOf(DataTypeDefinition definition, IReadOnlyDictionary<string, PauseInfo?> paused, IReadOnlyDictionary<string, List<string>> nodes) =>
+        StatusOf(definition, paused) with
+        {
+            Limits = new DataTypeServing(definition.Options.MaxConcurrency, definition.Options.MaxConcurrencyPerNode, nodes.GetValueOrDefault(definition.Name) ?? []),
+        };
 
     private static DataTypeStatus StatusOf(DataTypeDefinition definition, IReadOnlyDictionary<string, PauseInfo?> paused)
     {

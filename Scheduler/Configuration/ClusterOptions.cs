@@ -39,6 +39,12 @@ public sealed class ClusterOptions
 
     /// <summary>Quartz scheduler name: nodes with the same name and database form one cluster.</summary>
     public string SchedulerName { get; set; } = "BatchScheduler";
+
+    /// <summary>
+    /// The data types this node executes (a node pool); empty: all configured data types. Items of the
+    /// others never start here: they wait for a node that lists them (issue 22).
+    /// </summary>
+    public List<string> DataTypes { get; set; } = [];
 }
 
 /// <summary>The values <see cref="ClusterOptions.Role"/> accepts.</summary>

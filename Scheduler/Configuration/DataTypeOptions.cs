@@ -39,6 +39,14 @@ public sealed class DataTypeOptions
 
     /// <summary>Data types whose item for the same entity must complete first.</summary>
     public List<string> DependsOn { get; set; } = [];
+
+    // Issue 22, concurrency limits (DataTypeLimits applies them).
+
+    /// <summary>At most this many of the data type's items run at once across the cluster; unset: no limit. Items over it wait, stalest first.</summary>
+    public int? MaxConcurrency { get; set; }
+
+    /// <summary>At most this many of the data type's items run at once on each node; unset: no limit.</summary>
+    public int? MaxConcurrencyPerNode { get; set; }
 }
 
 /// <summary>One quiet-hours window (<c>DataTypes:&lt;name&gt;:QuietHours:&lt;n&gt;</c>).</summary>

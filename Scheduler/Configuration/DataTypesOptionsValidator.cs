@@ -12,6 +12,7 @@ namespace BatchScheduler.Configuration;
 internal sealed class DataTypesOptionsValidator(
     IEnumerable<ExecutorRegistration> executors,
     IOptions<VendorsOptions> vendors,
+    IOptions<ClusterOptions> cluster,
     IOptionsMonitor<HttpExecutorOptions> httpOptions,
     IOptionsMonitor<DemoExecutorOptions> demoOptions) : IValidateOptions<DataTypesOptions>
 {
@@ -45,6 +46,7 @@ internal sealed class DataTypesOptionsValidator(
                 errors.AddRange(demoOptions.Get(dataType).Validate().Select(e => $"{key}:Demo:{e}"));
         }
         ValidateDependencies(options, errors);
+        ValidateLimits(options, cluster.Value, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
@@ -84,6 +86,31 @@ internal sealed class DataTypesOptionsValidator(
             path.RemoveAt(path.Count - 1);
             done.Add(dataType);
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Issue 22: <c>MaxConcurrency</c> and <c>MaxConcurrencyPerNode</c> are positive, and <c>Cluster:DataTypes</c>
+    /// names configured data types. A limited or pooled data type cannot be called <c>null</c>: Quartz's
+    /// execution limits reserve that name for the triggers without a group (<see cref="Limits.DataTypeLimits"/>).
+    /// </summary>
+    private static void ValidateLimits(DataTypesOptions options, ClusterOptions cluster, List<string> errors)
+    {
+        foreach (var (dataType, dt) in options.Items)
+        {
+            var key = $"{DataTypeOptions.Section}:{dataType}";
+            if (dt.MaxConcurrency is < 1)
+                errors.Add($"{key}:{nameof(DataTypeOptions.MaxConcurrency)} must be a positive number of items running at once across the cluster, or left out for no limit (was {dt.MaxConcurrency}).");
+            if (dt.MaxConcurrencyPerNode is < 1)
+                errors.Add($"{key}:{nameof(DataTypeOptions.MaxConcurrencyPerNode)} must be a positive number of items running at once on each node, or left out for no limit (was {dt.MaxConcurrencyPerNode}).");
+            var limited = dt.MaxConcurrency is not null || dt.MaxConcurrencyPerNode is not null || cluster.DataTypes.Count > 0;
+            if (limited && string.Equals(dataType, "null", StringComparison.OrdinalIgnoreCase))
+                errors.Add($"{key}: a data type named '{dataType}' cannot have a concurrency limit or be left out of {ClusterOptions.Section}:{nameof(ClusterOptions.DataTypes)} (Quartz reserves the name); rename the data type.");
+        }
+        for (var i = 0; i < cluster.DataTypes.Count; i++)
+        {
+            if (!options.Items.ContainsKey(cluster.DataTypes[i]))
+                errors.Add($"{ClusterOptions.Section}:{nameof(ClusterOptions.DataTypes)}:{i} '{cluster.DataTypes[i]}' is not a data type configured under {DataTypeOptions.Section}; configured: {string.Join(", ", options.Items.Keys.Order(StringComparer.Ordinal))}.");
         }
     }
 

@@ -1,9 +1,11 @@
 using BatchScheduler.Time;
 using BatchScheduler.Configuration;
+using BatchScheduler.Limits;
 using BatchScheduler.QuartzTables;
 using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
 using Quartz;
+using Microsoft.Extensions.Options;
 using Quartz.Extensibility;
 
 namespace BatchScheduler.Hosting;
@@ -32,6 +34,8 @@ internal static class QuartzServiceCollectionExtensions
                 s.IdleWaitTime = cluster.IdleWaitTime < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : cluster.IdleWaitTime;
             });
             q.UseDefaultThreadPool(Math.Max(1, cluster.MaxConcurrency));
+            // Concurrency limits per data type and node pools (issue 22): Quartz's own execution limits.
+            q.UseExecutionLimits((provider, limits) => provider.GetRequiredService<DataTypeLimits>().Apply(limits));
             q.UsePersistentStore(store =>
             {
                 // Quiet hours are a calendar of BatchScheduler's own (Time.QuietHoursCalendar), stored as readable JSON.
@@ -63,17 +67,25 @@ internal static class QuartzServiceCollectionExtensions
                     store.UseClustering(c => c.CheckinInterval = cluster.CheckinInterval);
             });
         });
+        services.AddSingleton(provider => new DataTypeLimits(provider.GetRequiredService<IOptions<DataTypesOptions>>().Value,
+            provider.GetRequiredService<IOptions<ClusterOptions>>().Value, clustered: storage.Provider != StorageProvider.Sqlite));
+        services.AddSingleton<NodeDataTypesQuery>();
         // Recovered firings first (RecoveredFirings): set-based rounds move them; without those, this
         // decorator does once Quartz has started. Innermost, so BatchedCompletionJobStore stays outside.
         if (storage.Provider != StorageProvider.Postgres || !cluster.SetBasedFiring)
             services.DecorateJobStore((provider, inner) => new RecoveryFirstJobStore(inner,
                 provider.GetRequiredService<ConnectionFactory>(), cluster.SchedulerName, MisfireThreshold, provider.GetRequiredService<TimeProvider>()));
+        // Inside the set-based rounds: it narrows what Quartz's own round is allowed, and only when a data type has both limits.
+        services.DecorateJobStore((provider, inner) => provider.GetRequiredService<DataTypeLimits>().BothLimits.ToList() is { Count: > 0 } both
+            ? new BothLimitsJobStore(inner, provider.GetRequiredService<ConnectionFactory>(), cluster.SchedulerName, node.Id, both)
+            : inner);
         if (storage.Provider == StorageProvider.Postgres)
             services.DecorateJobStore((provider, inner) => new BatchedCompletionJobStore(inner,
                 provider.GetRequiredService<ConnectionFactory>(), cluster.SchedulerName, provider.GetRequiredService<ILogger<BatchedCompletionJobStore>>(),
                 cluster.SetBasedFiring
                     ? (Func<IJobStore, SetFiringRounds>)(store => new SetFiringRounds(provider.GetRequiredService<ConnectionFactory>(), cluster.SchedulerName, node.Id,
-                        MisfireThreshold, provider.GetRequiredService<TimeProvider>(), key => store.GetJob(key), name => store.GetCalendar(name)))
+                        MisfireThreshold, provider.GetRequiredService<TimeProvider>(), key => store.GetJob(key), name => store.GetCalendar(name),
+                        provider.GetRequiredService<DataTypeLimits>()))
                     : null));
         // Outermost: every firing and completion passes the gate a graceful shutdown closes.
         services.AddSingleton<FiringGate>();
@@ -82,6 +94,7 @@ internal static class QuartzServiceCollectionExtensions
         {
             // Before Quartz starts: an earlier process of this node id must not keep its items "busy".
             services.AddHostedService<PredecessorRelease>();
+            services.AddHostedService<NodeDataTypesPublisher>(); // before Quartz: the cluster sees what this node runs before it runs anything
             if (storage.Provider != StorageProvider.Sqlite)
                 services.AddHostedService<ClusterCheckoutService>(); // stops after Quartz
             services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);

@@ -125,7 +125,9 @@ internal sealed partial class BatchedCompletionJobStore : DelegatingJobStore
     public override async ValueTask<TriggerAcquisitionResult> AcquireNextTriggersAndFireDue(
         TriggerAcquisitionRequest request, CancellationToken cancellationToken = default)
     {
-        if (FiringRounds is null || _setRoundsOff || request.ExecutionLimits is not null || request.ServedExecutionGroups is not null
+        // Execution limits are BatchScheduler's own (Limits.DataTypeLimits): the set-based claim leaves every
+        // data type they limit or forbid to Quartz's round, which applies them.
+        if (FiringRounds is null || _setRoundsOff || request.ServedExecutionGroups is not null
             || request.RefusedExecutionGroups is not null || request.MaxCount < 1)
             return await InnerJobStore.AcquireNextTriggersAndFireDue(request, cancellationToken);
         SetFiringRounds.Round round;
@@ -149,7 +151,7 @@ internal sealed partial class BatchedCompletionJobStore : DelegatingJobStore
         }
         if (round.Due.Count == 0)
             return await InnerJobStore.AcquireNextTriggersAndFireDue(request, cancellationToken);
-        if (!round.OthersDue || round.Due.Count >= request.MaxCount)
+        if ((!round.OthersDue && !FiringRounds.LimitedMayStart(request.ExecutionLimits)) || round.Due.Count >= request.MaxCount)
             return new TriggerAcquisitionResult { Due = round.Due, Fired = round.Fired };
         var rest = await InnerJobStore.AcquireNextTriggersAndFireDue(request with { MaxCount = request.MaxCount - round.Due.Count }, cancellationToken);
         round.Due.AddRange(rest.Due);

@@ -61,7 +61,10 @@ internal sealed class SetFiringRounds
     /// <summary>Job details are read from Quartz again after this long (they change only on deploys).</summary>
     private static readonly TimeSpan JobCacheLifetime = TimeSpan.FromMinutes(1);
 
-    private const string Claim =
+    /// <summary>What the claim adds when data types are limited or not executed here (<see cref="Limits.DataTypeLimits"/>).</summary>
+    private const string NotKept = "\n  AND t.trigger_group <> ALL(@kept)";
+
+    private const string ClaimTemplate =
         """
         SELECT t.trigger_name, t.trigger_group, t.job_name, t.job_group, t.description, t.next_fire_time,
                t.prev_fire_time, t.priority, t.start_time, t.end_time, t.misfire_instr,
@@ -77,7 +80,7 @@ internal sealed class SetFiringRounds
           ON s.sched_name = t.sched_name AND s.trigger_name = t.trigger_name AND s.trigger_group = t.trigger_group
         LEFT JOIN qrtz_cron_triggers c
           ON c.sched_name = t.sched_name AND c.trigger_name = t.trigger_name AND c.trigger_group = t.trigger_group
-        WHERE t.sched_name = @sched AND t.trigger_state = 'WAITING' AND t.next_fire_time <= @now
+        WHERE t.sched_name = @sched AND t.trigger_state = 'WAITING' AND t.next_fire_time <= @now{kept}
         ORDER BY t.next_fire_time, t.priority DESC
         LIMIT @n
         FOR UPDATE OF t SKIP LOCKED
@@ -115,6 +118,9 @@ internal sealed class SetFiringRounds
         FROM u
         """;
 
+    private readonly string _claim;
+    private readonly string[] _kept;
+    private readonly HashSet<string> _limited;
     private readonly ConnectionFactory _connections;
     private readonly string _schedulerName;
     private readonly string _instanceId;
@@ -130,8 +136,13 @@ internal sealed class SetFiringRounds
     private long _recoveredMoved;
 
     public SetFiringRounds(ConnectionFactory connections, string schedulerName, string instanceId, TimeSpan misfireThreshold,
-        TimeProvider time, Func<JobKey, ValueTask<IJobDetail?>> retrieveJob, Func<string, ValueTask<ICalendar?>> retrieveCalendar)
+        TimeProvider time, Func<JobKey, ValueTask<IJobDetail?>> retrieveJob, Func<string, ValueTask<ICalendar?>> retrieveCalendar,
+        Limits.DataTypeLimits? limits = null)
     {
+        // Limited and forbidden data types are kept out in SQL, so a backlog of them never fills the claim's LIMIT.
+        _kept = limits?.KeptFromSetRounds.ToArray() ?? [];
+        _limited = new HashSet<string>(limits?.Limited.Select(l => l.DataType) ?? [], StringComparer.Ordinal);
+        _claim = ClaimTemplate.Replace("{kept}", _kept.Length > 0 ? NotKept : "", StringComparison.Ordinal);
         _retrieveCalendar = retrieveCalendar;
         _connections = connections;
         _schedulerName = schedulerName;
@@ -147,6 +158,13 @@ internal sealed class SetFiringRounds
     /// <summary>Whether these rounds (this process's) fired <paramref name="trigger"/>'s firing.</summary>
     public bool FiredHere(IOperableTrigger trigger) =>
         trigger.FireInstanceId?.StartsWith(_entryPrefix, StringComparison.Ordinal) == true;
+
+    /// <summary>
+    /// Whether a limited data type this node executes may have a slot free in <paramref name="limits"/> (as
+    /// Quartz hands them to the store): then Quartz's round must follow this one, since only it fires those.
+    /// </summary>
+    public bool LimitedMayStart(ExecutionLimits? limits) =>
+        _limited.Count > 0 && limits is not null && limits.Groups.Any(l => l.Group.Name is { } name && _limited.Contains(name) && l.MaxConcurrent != 0);
 
     /// <summary>Firings made by these rounds so far (for tests and logs).</summary>
     public long Fired => Interlocked.Read(ref _fired);
@@ -168,9 +186,11 @@ internal sealed class SetFiringRounds
         var othersDue = false;
         // Recovered firings first (RecoveredFirings): moved to the front in the same round trip, so this
         // claim already sees them there, and Quartz's round that follows fires them.
-        await using (var claim = connection.Command(RecoveredFirings.MoveAheadPostgres + ";\n" + Claim, transaction)
+        await using var claim = connection.Command(RecoveredFirings.MoveAheadPostgres + ";\n" + _claim, transaction)
             .With("@sched", _schedulerName).With("@jobGroup", WorkItemKeys.JobGroup).With("@front", RecoveredFirings.Front(now, _misfireThreshold).UtcTicks)
-            .With("@now", now.UtcTicks).With("@misfired", (now - _misfireThreshold).UtcTicks).With("@n", maxCount))
+            .With("@now", now.UtcTicks).With("@misfired", (now - _misfireThreshold).UtcTicks).With("@n", maxCount);
+        if (_kept.Length > 0)
+            claim.With("@kept", _kept);
         await using (var reader = await claim.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))

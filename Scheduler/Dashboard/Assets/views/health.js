@@ -1,5 +1,6 @@
 // Health: GET /api/health (running now, failures in 24 h, counts by data type and state,
-// completion, tiers, nodes), GET /api/data-types (paused or not, with pause/resume for admins)
+// completion, tiers, nodes), GET /api/data-types (paused or not, with pause/resume for admins;
+// the live nodes that run each, its limits, and a flag when no live node runs it)
 // and the per-minute charts.
 import * as api from '../api.js';
 import { MinuteCharts } from '../charts.js';
@@ -32,10 +33,25 @@ function schedule(type) {
     quiet.length ? el('span', { class: 'small', dataset: { field: 'quietHours' }, text: ` · quiet ${quiet.join(', ')}` }) : null);
 }
 
+/** Issue 22: the live nodes that execute the data type (flagged when none does) and its concurrency limits. */
+function serving(type) {
+  if (!type) return el('td', { dataset: { field: 'serving' } });
+  const limits = [
+    type.maxConcurrency != null ? `at most ${num(type.maxConcurrency)} at once` : null,
+    type.maxConcurrencyPerNode != null ? `${num(type.maxConcurrencyPerNode)} per node` : null,
+  ].filter(Boolean);
+  return el('td', { class: 'serving', dataset: { field: 'serving' } },
+    type.unserved
+      ? el('span', { class: 'state unserved', title: 'No live node executes this data type (Cluster:DataTypes): its items wait until one that does starts.',
+        dataset: { field: 'unserved' }, text: 'no live node runs it' })
+      : el('span', { dataset: { field: 'nodes' }, text: type.nodes.join(', ') }),
+    el('span', { class: 'small', dataset: { field: 'limits' }, text: limits.length ? ` · ${limits.join(', ')}` : ' · no limit' }));
+}
+
 function dataTypeRow(entry, type, pauseButton) {
   const name = el('td', { dataset: { field: 'dataType' } }, el('a', { href: route(['items'], { dataType: entry.dataType }), text: entry.dataType }),
     type?.paused ? el('span', { class: 'state state-paused', title: pauseNote(type), dataset: { field: 'paused' }, text: 'paused' }) : null);
-  const cells = [name, schedule(type), num(entry.total)];
+  const cells = [name, schedule(type), serving(type), num(entry.total)];
   for (const state of STATES) {
     const count = entry.states[state] ?? 0;
     cells.push(el('td', { class: count ? `count count-${state}` : 'count zero', dataset: { state } },
@@ -110,7 +126,7 @@ export function mount(root, ctx) {
       card('items', 'Work items', num(total), route(['items'])),
       card('nodes', 'Live nodes', `${alive} / ${health.nodes.length}`, route(['nodes'])));
     replace(types, el('h2', { text: 'Data types' }),
-      table(['Data type', 'Schedule', 'Total', ...STATES.map((s) => s.replace('_', ' ')), 'Completion', ''],
+      table(['Data type', 'Schedule', 'Runs on', 'Total', ...STATES.map((s) => s.replace('_', ' ')), 'Completion', ''],
         health.dataTypes.map((entry) => dataTypeRow(entry, typeOf.get(entry.dataType), pauseButton)), 'No data types configured.'));
     replace(tiers, el('h2', { text: 'Items by tier' }),
       table(['Tier', 'Items'], Object.entries(health.tiers).map(([tier, count]) => ({
