@@ -170,6 +170,11 @@ public sealed class AppSettingsTests : IDisposable
     [InlineData("RequestLimits:MaxBulkBodyBytes=300000|RequestLimits:MaxBodyBytes=400000", "RequestLimits:MaxBulkBodyBytes", "300000")]
     [InlineData("RequestLimits:MaxBulkItems=0", "RequestLimits:MaxBulkItems", "0")]
     [InlineData("RequestLimits:MaxJsonValues=10", "RequestLimits:MaxJsonValues", "10")]
+    // Issue 22: concurrency limits and node pools.
+    [InlineData("DataTypes:x:MaxConcurrency=0", "DataTypes:x:MaxConcurrency", "0")]
+    [InlineData("DataTypes:x:MaxConcurrencyPerNode=-2", "DataTypes:x:MaxConcurrencyPerNode", "-2")]
+    [InlineData("Cluster:DataTypes:0=nope", "Cluster:DataTypes:0", "nope")]
+    [InlineData("DataTypes:null:Executor=noop|DataTypes:null:MaxConcurrency=2", "DataTypes:null", "rename")]
     public async Task InvalidSetting_OnResolve_ThrowsValidationNamingTheKeyAndValue(string overrides, string key, string value)
     {
         await using var app = BuildWith(overrides);
@@ -186,6 +191,7 @@ public sealed class AppSettingsTests : IDisposable
     [InlineData("DataTypes:x:Expiry=an hour", "DataTypes:x:Expiry")]
     [InlineData("DataTypes:x:Cadence:first=soon", "DataTypes:x:Cadence:first")]
     [InlineData("Vendors:acme:Window=soon", "Vendors:acme:Window")]
+    [InlineData("DataTypes:x:MaxConcurrency=three", "DataTypes:x:MaxConcurrency")]
     public async Task UnparsableValue_InNamedSection_ThrowsNamingTheKey(string overrides, string key)
     {
         await using var app = BuildWith(overrides);

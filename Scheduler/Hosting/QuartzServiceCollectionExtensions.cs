@@ -50,6 +50,10 @@ internal static class QuartzServiceCollectionExtensions
                     o.MisfireThreshold = MisfireThreshold;
                     o.MisfireHandlerFrequency = TimeSpan.FromMinutes(1);
                 });
+                // Before the database is chosen, which then keeps this choice of delegate: Quartz's own, or with
+                // a data type's per-node limit in its cluster count when one has both (Limits.BothLimitsCount).
+                if (storage.Provider != StorageProvider.Sqlite)
+                    store.UseDriverDelegate(provider => BothLimitsCount.DelegateFor(storage.Provider, provider.GetRequiredService<DataTypeLimits>(), node.Id));
                 switch (storage.Provider)
                 {
                     case StorageProvider.Postgres:
@@ -75,10 +79,6 @@ internal static class QuartzServiceCollectionExtensions
         if (storage.Provider != StorageProvider.Postgres || !cluster.SetBasedFiring)
             services.DecorateJobStore((provider, inner) => new RecoveryFirstJobStore(inner,
                 provider.GetRequiredService<ConnectionFactory>(), cluster.SchedulerName, MisfireThreshold, provider.GetRequiredService<TimeProvider>()));
-        // Inside the set-based rounds: it narrows what Quartz's own round is allowed, and only when a data type has both limits.
-        services.DecorateJobStore((provider, inner) => provider.GetRequiredService<DataTypeLimits>().BothLimits.ToList() is { Count: > 0 } both
-            ? new BothLimitsJobStore(inner, provider.GetRequiredService<ConnectionFactory>(), cluster.SchedulerName, node.Id, both)
-            : inner);
         if (storage.Provider == StorageProvider.Postgres)
             services.DecorateJobStore((provider, inner) => new BatchedCompletionJobStore(inner,
                 provider.GetRequiredService<ConnectionFactory>(), cluster.SchedulerName, provider.GetRequiredService<ILogger<BatchedCompletionJobStore>>(),

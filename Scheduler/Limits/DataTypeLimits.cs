@@ -31,7 +31,7 @@ namespace BatchScheduler.Limits;
 /// </para>
 /// <para>
 /// Quartz holds one limit per group, of one scope. A data type with both limits gets the cluster-wide
-/// one in Quartz; on a clustered store <see cref="BothLimitsJobStore"/> narrows it to what this node
+/// one in Quartz; on a clustered store <see cref="BothLimitsCount"/> narrows it, under Quartz's lock, to what this node
 /// may still take each round. On a single node (SQLite) the two are one number: the smaller.
 /// </para>
 /// </remarks>
@@ -73,7 +73,7 @@ internal sealed class DataTypeLimits
 
     /// <summary>
     /// Data types whose per-node limit is below their cluster-wide one on a clustered store: Quartz is
-    /// given the cluster-wide one and <see cref="BothLimitsJobStore"/> narrows it to this node's.
+    /// given the cluster-wide one and <see cref="BothLimitsCount"/> narrows it to this node's.
     /// </summary>
     public IEnumerable<DataTypeLimit> BothLimits => Clustered ? Limited.Where(l => l.PerNode < l.Cluster) : [];
 
