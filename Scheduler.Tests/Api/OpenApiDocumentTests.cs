@@ -166,6 +166,21 @@ public sealed class OpenApiDocumentTests(OpenApiFixture fixture) : IClassFixture
         Assert.Equal(described.Select(r => r.Key).Where(k => !k.StartsWith("ANY ", StringComparison.Ordinal)).Order(StringComparer.Ordinal), documented);
     }
 
+    /// <summary>Issue 22: each data type's limits, the live nodes that run it and the unserved flag are in the document.</summary>
+    [Fact]
+    public async Task Document_DataTypes_ShowLimitsNodesAndUnserved()
+    {
+        var document = await DocumentAsync();
+
+        var list = ResponseSchema(document, "GET /api/data-types", "200");
+        var type = Resolve(document, list.GetProperty("items"));
+        Assert.Subset(PropertyNames(type).ToHashSet(), new HashSet<string> { "maxConcurrency", "maxConcurrencyPerNode", "nodes", "unserved" });
+        Assert.DoesNotContain("limits", PropertyNames(type));
+        Assert.Equal("\"boolean\"", type.GetProperty("properties").GetProperty("unserved").GetProperty("type").GetRawText());
+        Assert.Contains("unserved", Operation(document, "GET /api/data-types")!.Value.GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.Equal(PropertyNames(type), PropertyNames(ResponseSchema(document, "POST /api/data-types/{dataType}/pause", "200")));
+    }
+
     [Fact]
     public async Task Document_Shapes_AreTheCamelCaseJsonTheApiSends()
     {

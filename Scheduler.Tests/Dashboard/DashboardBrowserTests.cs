@@ -55,6 +55,11 @@ public sealed class DashboardFixture : IAsyncLifetime
             ["DataTypes:reminders:TimeZone"] = "Europe/Berlin",
             ["DataTypes:reminders:QuietHours:0:From"] = "22:00",
             ["DataTypes:reminders:QuietHours:0:To"] = "07:00",
+            // Issue 22: a limit to show, and a node pool that leaves reminders to no node (it never runs here anyway).
+            ["DataTypes:prices:MaxConcurrency"] = "2",
+            ["Cluster:DataTypes:0"] = "prices",
+            ["Cluster:DataTypes:1"] = "feeds",
+            ["Cluster:DataTypes:2"] = "broken",
         }, services => services.AddExecutor("html-failure", Failing));
 
         foreach (var id in Prices)
@@ -122,6 +127,12 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputH
         await Expect(prices.Locator("td[data-state=completed]")).ToHaveTextAsync("3");
         await Expect(prices.Locator("td[data-field=completion]")).ToContainTextAsync("100.0 %");
         await Expect(page.Locator("tr[data-data-type=broken] td[data-state=dead_lettered]")).ToHaveTextAsync("2");
+        // Issue 22: the live nodes of each data type, its limits, and the flag of one no live node runs.
+        var nodeId = fixture.Node.App.Services.GetRequiredService<BatchScheduler.Configuration.NodeIdentity>().Id;
+        await Expect(prices.Locator("td[data-field=serving] [data-field=nodes]")).ToHaveTextAsync(nodeId);
+        await Expect(prices.Locator("td[data-field=serving] [data-field=limits]")).ToContainTextAsync("at most 2 at once");
+        await Expect(page.Locator("tr[data-data-type=reminders] td[data-field=serving] [data-field=unserved]")).ToHaveTextAsync("no live node runs it");
+        await Expect(page.Locator("tr[data-data-type=feeds] td[data-field=serving] [data-field=unserved]")).ToHaveCountAsync(0);
         await Expect(page.Locator("figure[data-chart] canvas")).ToHaveCountAsync(4);
         // What each chart drew, per line: the sum of its points.
         var drawn = await page.WaitForFunctionAsync(

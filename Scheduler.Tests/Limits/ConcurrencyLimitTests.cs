@@ -152,7 +152,8 @@ public sealed class ConcurrencyLimitTests
         await AllFinishedAsync(recorder, Free, 12);
         Assert.Equal(3, recorder.Max(Capped));
         Assert.True(recorder.Max(Free) > 3, $"the unlimited data type ran at most {recorder.Max(Free)} at once");
-        Assert.Equal(2, recorder.Started.Where(s => s.DataType == Capped).Select(s => s.Node).Distinct().Count());
+        // Which node starts each item is Quartz's choice (one node may take them all); a limit counted per node
+        // instead of across the cluster shows as a maximum above 3 whenever both do.
         Assert.Equal(30, recorder.Started.Count(s => s.DataType == Capped)); // each once: waiting counted no attempt
     }
 

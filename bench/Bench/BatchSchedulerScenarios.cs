@@ -16,6 +16,9 @@ public static class BatchSchedulerScenarios
 {
     private const string System = "batchscheduler";
     private const string DataType = "bench";
+
+    /// <summary>The data type of <c>--limited</c>'s backlog (limited to 2 at once across the cluster).</summary>
+    private const string LimitedDataType = "bench-limited";
     private const int ChunkSize = 10_000; // the API's per-request maximum
 
     public static async Task<IReadOnlyList<BenchResult>> RunAsync(string scenario, BenchOptions options) => scenario switch
@@ -236,6 +239,21 @@ public static class BatchSchedulerScenarios
     private static async Task<IReadOnlyList<BenchResult>> DrainAsync(BenchOptions options)
     {
         await using var db = await BenchDatabase.CreateAsync(options.AdminConnectionString, "bs_drain");
+        // Issue 22: a backlog of a limited data type, stalest, beside the drained one (--limited).
+        var limited = options.Limited > 0 ? new Dictionary<string, string?>
+        {
+            // A capped downstream call takes time (--limited-ms); 0: no-op, the worst case (slots free at once, all the time).
+            [$"DataTypes:{LimitedDataType}:Executor"] = options.LimitedMs > 0 ? "demo" : "noop",
+            [$"DataTypes:{LimitedDataType}:Demo:Duration"] = TimeSpan.FromMilliseconds(options.LimitedMs).ToString("c", global::System.Globalization.CultureInfo.InvariantCulture),
+            [$"DataTypes:{LimitedDataType}:MaxConcurrency"] = "2",
+        } : null;
+        if (limited is not null)
+        {
+            await using var api = new StoppingNode(await StartNodeAsync(db, "api", "bench-api-limited", limited));
+            using var http = new HttpClient { BaseAddress = Address(api.App), Timeout = TimeSpan.FromMinutes(10) };
+            for (var start = 0; start < options.Limited; start += ChunkSize)
+                await PostAsync(http, "l", start, Math.Min(ChunkSize, options.Limited - start), LimitedDataType);
+        }
         await RegisterThroughApiAsync(db, options.Items, warmUp: false);
         var before = await db.CountersAsync();
 
@@ -244,14 +262,14 @@ public static class BatchSchedulerScenarios
         try
         {
             for (var i = 0; i < options.Nodes; i++)
-                nodes.Add(await StartNodeAsync(db, "worker", $"bench-worker-{i}"));
+                nodes.Add(await StartNodeAsync(db, "worker", $"bench-worker-{i}", limited));
             // As the nodes run them, BENCH_ overrides included.
             var cluster = nodes[0].Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BatchScheduler.Configuration.ClusterOptions>>().Value;
             var defaults = new BatchScheduler.Configuration.ClusterOptions();
             settings = $"MaxConcurrency {cluster.MaxConcurrency}{(cluster.MaxConcurrency == defaults.MaxConcurrency ? " (the default)" : "")} per node, " +
                 $"set-based firing {(cluster.SetBasedFiring ? "on" : "off")}{(cluster.SetBasedFiring == defaults.SetBasedFiring ? " (the default)" : "")}";
             var clock = Stopwatch.StartNew();
-            while (await CountAsync(db, "SELECT COUNT(*) FROM work_items WHERE state = 'completed'") < options.Items)
+            while (await CountAsync(db, $"SELECT COUNT(*) FROM work_items WHERE data_type = '{DataType}' AND state = 'completed'") < options.Items)
             {
                 if (clock.Elapsed > TimeSpan.FromMinutes(10))
                     throw new TimeoutException($"not all {options.Items} items completed within 10 minutes");
@@ -268,7 +286,7 @@ public static class BatchSchedulerScenarios
         }
         var after = await db.CountersAsync();
         var rate = await RateBetween10And90Async(db, options.Items);
-        var variant = $"{options.Nodes} node(s)";
+        var variant = $"{options.Nodes} node(s)" + (options.Limited > 0 ? $", beside {options.Limited:N0} due items limited to 2 at once ({(options.LimitedMs > 0 ? $"{options.LimitedMs} ms" : "no-op")} each)" : "");
         return
         [
             new BenchResult(System, variant, "drain", rate, "executions/s",

@@ -4,6 +4,8 @@ using BatchScheduler.Bench;
 //   system:   batchscheduler | plain-quartz | hangfire
 //   scenario: register | drain (all systems); scale | due (batchscheduler: 1M items + API latency + RSS; due-to-start at R items/s)
 //   --posters P: batchscheduler register/scale post their 10,000-item chunks from P concurrent clients (default 1)
+//   --limited L: batchscheduler drain registers L due items of a data type limited to 2 at once (MaxConcurrency) first, beside the drained one
+//   --limited-ms M: each of those takes M ms (the demo executor); 0 (default): no-op
 // Prints one JSON line per measured figure (BenchResult) on stdout; diagnostics go to stderr.
 // dotnet Bench.dll report <results.jsonl> --quick 0|1 --out docs/benchmarks.md
 if (args is ["report", var resultsPath, ..])
@@ -27,7 +29,9 @@ var options = new BenchOptions(
     int.Parse(Option("--items", "10000"), System.Globalization.CultureInfo.InvariantCulture),
     int.Parse(Option("--nodes", "1"), System.Globalization.CultureInfo.InvariantCulture),
     (int)double.Parse(Option("--rate", "0"), System.Globalization.CultureInfo.InvariantCulture),
-    int.Parse(Option("--posters", "1"), System.Globalization.CultureInfo.InvariantCulture));
+    int.Parse(Option("--posters", "1"), System.Globalization.CultureInfo.InvariantCulture),
+    int.Parse(Option("--limited", "0"), System.Globalization.CultureInfo.InvariantCulture),
+    int.Parse(Option("--limited-ms", "0"), System.Globalization.CultureInfo.InvariantCulture));
 
 IReadOnlyList<BenchResult> results = args[0] switch
 {

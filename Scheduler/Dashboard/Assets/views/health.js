@@ -51,7 +51,7 @@ function serving(type) {
 function dataTypeRow(entry, type, pauseButton) {
   const name = el('td', { dataset: { field: 'dataType' } }, el('a', { href: route(['items'], { dataType: entry.dataType }), text: entry.dataType }),
     type?.paused ? el('span', { class: 'state state-paused', title: pauseNote(type), dataset: { field: 'paused' }, text: 'paused' }) : null);
-  const cells = [name, schedule(type), serving(type), num(entry.total)];
+  const cells = [name, schedule(type), num(entry.total)];
   for (const state of STATES) {
     const count = entry.states[state] ?? 0;
     cells.push(el('td', { class: count ? `count count-${state}` : 'count zero', dataset: { state } },
@@ -62,6 +62,7 @@ function dataTypeRow(entry, type, pauseButton) {
   cells.push(el('td', { class: 'completion', dataset: { field: 'completion' } }, el('div', {},
     stackedBar(entry.total, [{ value: done, class: 'ok', label: 'completed' }, { value: failed, class: 'bad', label: 'dead-lettered or expired' }]),
     el('span', { text: percent(entry.completionPercent) }))));
+  cells.push(serving(type));
   cells.push(el('td', {}, type ? pauseButton(type) : null));
   return { cells, attrs: { dataset: { dataType: entry.dataType } } };
 }
@@ -126,7 +127,7 @@ export function mount(root, ctx) {
       card('items', 'Work items', num(total), route(['items'])),
       card('nodes', 'Live nodes', `${alive} / ${health.nodes.length}`, route(['nodes'])));
     replace(types, el('h2', { text: 'Data types' }),
-      table(['Data type', 'Schedule', 'Runs on', 'Total', ...STATES.map((s) => s.replace('_', ' ')), 'Completion', ''],
+      table(['Data type', 'Schedule', 'Total', ...STATES.map((s) => s.replace('_', ' ')), 'Completion', 'Runs on', ''],
         health.dataTypes.map((entry) => dataTypeRow(entry, typeOf.get(entry.dataType), pauseButton)), 'No data types configured.'));
     replace(tiers, el('h2', { text: 'Items by tier' }),
       table(['Tier', 'Items'], Object.entries(health.tiers).map(([tier, count]) => ({
