@@ -39,6 +39,12 @@ public sealed class DataTypeOptions
 
     /// <summary>Data types whose item for the same entity must complete first.</summary>
     public List<string> DependsOn { get; set; } = [];
+
+    /// <summary>
+    /// An attempt running longer has its token cancelled and fails with <c>timed out after &lt;Timeout&gt;</c>, then
+    /// follows <see cref="Retry"/>; null: no limit.
+    /// </summary>
+    public TimeSpan? Timeout { get; set; }
 }
 
 /// <summary>One quiet-hours window (<c>DataTypes:&lt;name&gt;:QuietHours:&lt;n&gt;</c>).</summary>
