@@ -32,8 +32,15 @@ internal sealed class AttemptDeadline : IDisposable
         });
     }
 
-    /// <summary>The reason of a timed-out attempt: <c>timed out after 00:00:05</c> (the setting as configured, <c>c</c> format).</summary>
-    public static string TimedOut(TimeSpan timeout) => string.Create(CultureInfo.InvariantCulture, $"timed out after {timeout:c}");
+    /// <summary>
+    /// The reason of a timed-out attempt: <c>timed out after 00:00:05</c>, the setting in its <c>c</c> format without
+    /// trailing zeros of a fraction (<c>00:00:00.5</c>).
+    /// </summary>
+    public static string TimedOut(TimeSpan timeout)
+    {
+        var text = timeout.ToString("c", CultureInfo.InvariantCulture);
+        return $"timed out after {(timeout.Ticks % TimeSpan.TicksPerSecond == 0 ? text : text.TrimEnd('0'))}";
+    }
 
     public void Dispose()
     {
