@@ -253,6 +253,9 @@ public sealed class AttemptControlTests(ITestOutputHelper output)
         Assert.Equal($"\"{NodeId(node)}\"", warning.Properties["NodeId"].ToString());
         Assert.Contains("batchscheduler_attempts_overdue{data_type=\"slow\"} 1", await node.Http.GetStringAsync("/metrics"));
         Assert.Equal(1, await RunningOnAsync(node));
+        // What the dashboard's item page shows in its failures: the row says the executor ignored its cancellation, and where.
+        var reported = Assert.Single(await FailuresAsync(node, "z1"));
+        Assert.Contains($"The executor ignored its cancellation: still running on {NodeId(node)}", reported.GetProperty("detail").GetString(), StringComparison.Ordinal);
 
         holder.Release();
 

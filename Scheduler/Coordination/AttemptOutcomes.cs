@@ -107,7 +107,9 @@ internal sealed class AttemptOutcomes(
         try
         {
             await SettleAsync(admitted.Reservation, context);
-            await StoppedAsync(dataType, admitted, stop, thrown: null);
+            await StoppedAsync(dataType, admitted, stop, thrown: null,
+                detail: $"{stop.Reason}. The executor ignored its cancellation: still running on {node.Id} {AttemptDeadline.Grace.TotalSeconds:0} s later, "
+                    + "it keeps its slot there until it returns; what it does then is not written.");
         }
         catch (Exception ex) when (ex is System.Data.Common.DbException or TimeoutException or InvalidOperationException)
         {
@@ -118,19 +120,20 @@ internal sealed class AttemptOutcomes(
     }
 
     /// <summary>An attempt stopped by its timeout (a failure: retry or dead-letter) or by an operator (not counted, the item paused).</summary>
-    private async Task StoppedAsync(DataTypeDefinition dataType, Admitted admitted, AttemptCancel stop, Exception? thrown)
+    private async Task StoppedAsync(DataTypeDefinition dataType, Admitted admitted, AttemptCancel stop, Exception? thrown, string? detail = null)
     {
+        detail ??= thrown?.ToString() ?? stop.Reason;
         var attempt = admitted.Attempt;
         if (stop.Cause == CancelCause.TimedOut)
         {
             metrics.AttemptCancelled(attempt.DataType, stop.Cause);
-            await FailAsync(dataType, attempt, new AttemptError(typeof(TimeoutException).FullName!, stop.Reason, thrown?.ToString() ?? stop.Reason, Summary: stop.Reason),
+            await FailAsync(dataType, attempt, new AttemptError(typeof(TimeoutException).FullName!, stop.Reason, detail, Summary: stop.Reason),
                 admitted.StartedAt, admitted.DueToStart);
             return;
         }
         var now = time.GetUtcNow();
         var failure = new FailureRecord(attempt.DataType, attempt.EntityId, attempt.Firing.Attempt, node.Id, now,
-            AttemptError.CancelledType, stop.Reason, thrown?.ToString() ?? stop.Reason);
+            AttemptError.CancelledType, stop.Reason, detail);
         CoordinatorLog.Cancelled(logger, attempt.DataType, attempt.EntityId, attempt.Firing.Attempt, attempt.Fence, node.Id, stop.Reason);
         if (!await lifecycle.CancelledAsync(dataType, attempt, stop, failure, CancellationToken.None))
             return;
