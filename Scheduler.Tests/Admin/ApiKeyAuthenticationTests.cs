@@ -31,6 +31,7 @@ public static class ApiRoutes
         new("GET", "/api/work-items/t/auth-1", null, Writes: false),
         new("PUT", "/api/work-items/t/auth-1", "{}", Writes: true),
         new("POST", "/api/work-items/t/auth-1/run", null, Writes: true),
+        new("POST", "/api/work-items/t/auth-1/cancel", null, Writes: true),
         new("DELETE", "/api/work-items/t/auth-gone", null, Writes: true),
         new("GET", "/api/health", null, Writes: false),
         new("GET", "/api/nodes", null, Writes: false),

@@ -22,6 +22,8 @@ public sealed class ReadmeExamplesTests(ITestOutputHelper log)
         "README.md › Run it and test it › B=http://127.0.0.1:5080",
         // The same from the command line: Scheduler pause|resume, in-process.
         "README.md › Run it and test it › dotnet run --project Scheduler -- pause vendor-feed --reason \"vendor outage, ticket 4711\"",
+        // Cancel of a running attempt (202, or 409 when daily-prices/AAPL, registered above, is not running), then resume.
+        "README.md › Timeouts and cancel › B=http://127.0.0.1:5080",
         // Batches from files: the files, submit --wait (exit 1), the same over HTTP, results, errors, audit, cancel.
         "README.md › Batches from files › B=http://127.0.0.1:5080",
         // The loopback rule's example POST.

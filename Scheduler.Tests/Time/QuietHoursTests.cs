@@ -59,7 +59,7 @@ public sealed class QuietHoursTests
         var services = node.App.Services;
         var lifecycle = new ItemLifecycle(services.GetRequiredService<ItemLocks>(), services.GetRequiredService<ItemRows>(),
             services.GetRequiredService<WorkItemScheduler>(), services.GetRequiredService<NodeIdentity>(), clock,
-            services.GetRequiredService<ILogger<ItemLifecycle>>());
+            services.GetRequiredService<ILogger<ItemLifecycle>>(), services.GetRequiredService<BatchScheduler.Coordination.RunningItems>());
         return ActivatorUtilities.CreateInstance<FiringAdmission>(services, clock, lifecycle);
     }
 

@@ -164,14 +164,22 @@ internal static class DataTypesApi
     private static async Task<Results<Ok<WorkItem>, ProblemHttpResult>> CurrentAsync(WorkItemStore store, string dataType, string entityId, CancellationToken cancellationToken) =>
         await store.GetAsync(dataType, entityId, cancellationToken) is { } item ? TypedResults.Ok(item) : ApiProblems.NotFound(NoSuchItem(dataType, entityId));
 
-    /// <summary>The pause's reason from the body: required, within the text rule and Quartz's length.</summary>
-    private static async Task<(string? Reason, ProblemHttpResult? Problem)> ReadReasonAsync(HttpRequest request, RequestLimitsOptions limits, CancellationToken cancellationToken)
+    /// <summary>The pause's reason from the body: required (unless <paramref name="required"/> is false: then the body may be absent, or without one), within the text rule and Quartz's length.</summary>
+    internal static async Task<(string? Reason, ProblemHttpResult? Problem)> ReadReasonAsync(
+        HttpRequest request, RequestLimitsOptions limits, CancellationToken cancellationToken, bool required = true)
     {
+        if (!required && (request.ContentLength == 0
+            || request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false }))
+        {
+            return (null, null);
+        }
         var (body, problem) = await JsonBody.ReadAsync<PauseRequest>(request, new JsonBodyLimits(
             limits.MaxBodyBytes, $"{RequestLimitsOptions.Section}:{nameof(limits.MaxBodyBytes)}",
             limits.MaxJsonValues, $"{RequestLimitsOptions.Section}:{nameof(limits.MaxJsonValues)}"), cancellationToken);
         if (body is null)
             return (null, problem);
+        if (string.IsNullOrWhiteSpace(body.Reason) && !required)
+            return (null, null);
         if (string.IsNullOrWhiteSpace(body.Reason))
             return (null, ApiProblems.BadRequest("reason is missing; say why (it is shown with the pause, e.g. \"vendor outage\")."));
         if (TextRules.RejectText(body.Reason, "reason", PauseRequest.MaxReasonLength) is { } reasonError)

@@ -47,6 +47,12 @@ public sealed class DataTypeOptions
 
     /// <summary>At most this many of the data type's items run at once on each node; unset: no limit.</summary>
     public int? MaxConcurrencyPerNode { get; set; }
+
+    /// <summary>
+    /// An attempt running longer has its token cancelled and fails with <c>timed out after &lt;Timeout&gt;</c>, then
+    /// follows <see cref="Retry"/>; null: no limit.
+    /// </summary>
+    public TimeSpan? Timeout { get; set; }
 }
 
 /// <summary>One quiet-hours window (<c>DataTypes:&lt;name&gt;:QuietHours:&lt;n&gt;</c>).</summary>

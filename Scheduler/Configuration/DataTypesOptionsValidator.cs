@@ -16,6 +16,9 @@ internal sealed class DataTypesOptionsValidator(
     IOptionsMonitor<HttpExecutorOptions> httpOptions,
     IOptionsMonitor<DemoExecutorOptions> demoOptions) : IValidateOptions<DataTypesOptions>
 {
+    /// <summary>The longest <c>DataTypes:&lt;name&gt;:Timeout</c>.</summary>
+    internal static readonly TimeSpan MaxTimeout = TimeSpan.FromDays(1);
+
     public ValidateOptionsResult Validate(string? name, DataTypesOptions options)
     {
         var known = executors.Select(e => e.Name).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
@@ -34,6 +37,8 @@ internal sealed class DataTypesOptionsValidator(
             errors.AddRange(dt.Retry.Validate().Select(e => $"{key}:Retry:{e}"));
             if (dt.Expiry is { } expiry && expiry <= TimeSpan.Zero)
                 errors.Add($"{key}:Expiry must be a positive duration such as \"01:00:00\" (was {expiry}).");
+            if (dt.Timeout is { } timeout && (timeout <= TimeSpan.Zero || timeout > MaxTimeout))
+                errors.Add($"{key}:Timeout must be greater than 00:00:00 and at most {MaxTimeout:c}, such as \"00:05:00\" (was {timeout:c}); leave it out for no limit.");
             if (dt.Vendor is { Length: > 0 } vendor && !vendors.Value.Items.ContainsKey(vendor))
                 errors.Add($"{key}:Vendor '{vendor}' is not configured under {VendorOptions.Section}; configured: {string.Join(", ", vendors.Value.Items.Keys)}.");
             if (dt.CreditsPerCall < 0)

@@ -40,6 +40,17 @@ internal sealed partial class AttemptLeaseWatch(
                 Paused(logger, node.Id, gap.TotalSeconds, running.Count);
                 running.CancelAll(reason);
             }
+            if (running.Count > 0)
+            {
+                try
+                {
+                    await CancelAskedAsync(stoppingToken);
+                }
+                catch (Exception ex) when (ex is System.Data.Common.DbException or TimeoutException)
+                {
+                    AttemptControlLog.CancelCheckFailed(logger, node.Id, ex.Message);
+                }
+            }
             sinceCheck += gap;
             if (sinceCheck < cluster.Value.CheckinInterval)
                 continue;
@@ -53,6 +64,47 @@ internal sealed partial class AttemptLeaseWatch(
                 CheckFailed(logger, node.Id, ex.Message); // a database outage: the attempts' writes are fenced anyway
             }
         }
+    }
+
+    /// <summary>
+    /// Cancels the running attempts an operator asked to cancel (<c>work_items.cancel_fence</c>, read through a
+    /// partial index of the few rows that have one), and clears requests whose attempt no longer runs (it ended
+    /// before the request was read). Returns how many it cancelled.
+    /// </summary>
+    internal async Task<int> CancelAskedAsync(CancellationToken cancellationToken)
+    {
+        var asked = new List<(string DataType, string EntityId, long Fence, string By, string? Reason)>();
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using (var command = connection.Command(
+            "SELECT data_type, entity_id, cancel_fence, cancel_by, cancel_reason FROM work_items WHERE node_id = @node AND cancel_fence IS NOT NULL")
+            .With("@node", node.Id))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+                asked.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.Get<string>("cancel_by") ?? "unknown", reader.Get<string>("cancel_reason")));
+        }
+        var cancelled = 0;
+        foreach (var (dataType, entityId, fence, by, reason) in asked)
+        {
+            if (running.Runs(dataType, entityId, fence))
+            {
+                var cancel = Lifecycle.ItemLifecycle.OperatorCancel(by, reason);
+                if (running.Cancel(dataType, entityId, fence, cancel))
+                {
+                    cancelled++;
+                    AttemptControlLog.Cancelling(logger, dataType, entityId, fence, node.Id, cancel.Reason);
+                }
+                continue;
+            }
+            // Its attempt ended before the request was read (or the item started again since): nothing to stop.
+            await using var clear = connection.Command(
+                """
+                UPDATE work_items SET cancel_fence = NULL, cancel_by = NULL, cancel_reason = NULL
+                WHERE data_type = @dataType AND entity_id = @entityId AND cancel_fence = @fence AND (fence <> @fence OR state <> @inFlight)
+                """).With("@dataType", dataType).With("@entityId", entityId).With("@fence", fence).With("@inFlight", WorkItems.WorkItemStates.InFlight);
+            await clear.ExecuteNonQueryAsync(cancellationToken);
+        }
+        return cancelled;
     }
 
     /// <summary>Cancels every running attempt whose item has a newer fence than the attempt's.</summary>

@@ -58,7 +58,18 @@ public sealed class RunningItems
 
     /// <summary>Asks the execution of the item to stop, if it still runs the attempt with <paramref name="fence"/>.</summary>
     public bool Cancel(string dataType, string entityId, long fence, string reason) =>
-        _running.TryGetValue((dataType, entityId), out var claim) && claim.Fence == fence && claim.Cancel(reason);
+        Cancel(dataType, entityId, fence, new AttemptCancel(CancelCause.Lost, reason));
+
+    /// <summary>Cancels the attempt with <paramref name="fence"/> for <paramref name="cancel"/>; false when it does not run here or was cancelled already.</summary>
+    public bool Cancel(string dataType, string entityId, long fence, AttemptCancel cancel) =>
+        _running.TryGetValue((dataType, entityId), out var claim) && claim.Fence == fence && claim.Cancel(cancel);
+
+    /// <summary>Whether this node runs the attempt of the item with <paramref name="fence"/>.</summary>
+    public bool Runs(string dataType, string entityId, long fence) =>
+        _running.TryGetValue((dataType, entityId), out var claim) && claim.Fence == fence;
+
+    /// <summary>How many attempts run on past their timeout or cancel's grace period here: their outcome is written, their executor has not returned.</summary>
+    public int Overdue => _running.Values.Count(c => c.Overdue);
 
     /// <summary>Completes once nothing runs here, or throws when <paramref name="cancellationToken"/> fires first.</summary>
     public async Task WaitIdleAsync(CancellationToken cancellationToken)
@@ -72,7 +83,9 @@ public sealed class RunningItems
 public sealed class RunningClaim(string dataType, string entityId, CancellationTokenSource source) : IDisposable
 {
     private long _fence = long.MinValue;
-    private string? _cancelReason;
+    private AttemptCancel? _cancel;
+    private int _settled;
+    private int _overdue;
 
     public string DataType { get; } = dataType;
 
@@ -83,14 +96,35 @@ public sealed class RunningClaim(string dataType, string entityId, CancellationT
     /// <summary>The started attempt's fence; null before the start is written.</summary>
     public long? Fence => Interlocked.Read(ref _fence) is var f && f != long.MinValue ? f : null;
 
-    /// <summary>Why the attempt was cancelled by this node (shutdown, superseded, paused); null when it was not.</summary>
-    public string? CancelReason => Volatile.Read(ref _cancelReason);
+    /// <summary>Why the attempt was cancelled by this node (shutdown, superseded, paused, timed out, cancelled by an operator); null when it was not.</summary>
+    public string? CancelReason => Cancellation?.Reason;
+
+    /// <summary>How and why the attempt was cancelled by this node; null when it was not.</summary>
+    public AttemptCancel? Cancellation => Volatile.Read(ref _cancel);
+
+    /// <summary>The executor runs on although the attempt's outcome was written at its grace period's end (<see cref="TrySettle"/>).</summary>
+    public bool Overdue => Volatile.Read(ref _overdue) == 1;
 
     public void Started(long fence) => Interlocked.Exchange(ref _fence, fence);
 
-    internal bool Cancel(string reason)
+    /// <summary>
+    /// Takes the right to write the attempt's outcome: true once, for whichever comes first, the executor's
+    /// return or the end of the grace period after a timeout or cancel (<see cref="MarkOverdue"/>).
+    /// </summary>
+    public bool TrySettle() => Interlocked.Exchange(ref _settled, 1) == 0;
+
+    /// <summary>Gives back the right taken by <see cref="TrySettle"/> (its outcome could not be written), for the executor's return.</summary>
+    internal void Unsettle() => Interlocked.Exchange(ref _settled, 0);
+
+    /// <summary>The outcome was written while the executor still runs: it keeps its slot here until it returns.</summary>
+    internal void MarkOverdue() => Volatile.Write(ref _overdue, 1);
+
+    internal bool Cancel(string reason) =>
+        Cancel(new AttemptCancel(reason == RunningItems.ShutdownReason ? CancelCause.Shutdown : CancelCause.Lost, reason));
+
+    internal bool Cancel(AttemptCancel cancel)
     {
-        if (Interlocked.CompareExchange(ref _cancelReason, reason, null) is not null)
+        if (Interlocked.CompareExchange(ref _cancel, cancel, null) is not null)
             return false;
         try
         {
@@ -104,4 +138,27 @@ public sealed class RunningClaim(string dataType, string entityId, CancellationT
     }
 
     public void Dispose() => source.Dispose();
+}
+
+/// <summary>Why this node cancelled an attempt.</summary>
+public enum CancelCause
+{
+    /// <summary>The node shut down before the attempt finished: it is handed back.</summary>
+    Shutdown,
+
+    /// <summary>This node lost the item (it started again elsewhere, or the node was paused past its failover time).</summary>
+    Lost,
+
+    /// <summary>The attempt ran longer than its data type's <c>Timeout</c>: it fails with <c>timed out after …</c>.</summary>
+    TimedOut,
+
+    /// <summary>An operator cancelled it (<c>POST …/cancel</c>): not counted, the item is paused.</summary>
+    Operator,
+}
+
+/// <summary>A cancel of a running attempt: its cause, the reason its outcome carries, and who asked (an operator's cancel).</summary>
+public sealed record AttemptCancel(CancelCause Cause, string Reason, string? By = null)
+{
+    /// <summary>Whether the attempt's outcome is written at the end of a grace period even if its executor does not return.</summary>
+    public bool EndsAfterGrace => Cause is CancelCause.TimedOut or CancelCause.Operator;
 }

@@ -16,6 +16,7 @@ internal static class EndpointRouteBuilderExtensions
         app.MapSchedulerMetrics();
         app.MapDashboard();
         app.MapGroup("/api").MapWorkItemsApi().MapDataTypesApi().MapBatchesApi().MapStatusApi().MapStatsApi();
+        app.MapGroup("/api").MapWorkItemCancelApi();
         app.MapApiDocument();
         return app;
     }

@@ -33,9 +33,12 @@ public sealed partial class ItemLifecycle
     private readonly NodeIdentity _node;
     private readonly TimeProvider _time;
     private readonly ILogger<ItemLifecycle> _logger;
+    private readonly Coordination.RunningItems _running;
 
-    internal ItemLifecycle(ItemLocks locks, ItemRows rows, WorkItemScheduler triggers, NodeIdentity node, TimeProvider time, ILogger<ItemLifecycle> logger)
+    internal ItemLifecycle(
+        ItemLocks locks, ItemRows rows, WorkItemScheduler triggers, NodeIdentity node, TimeProvider time, ILogger<ItemLifecycle> logger, Coordination.RunningItems running)
     {
+        _running = running;
         _locks = locks;
         _rows = rows;
         _triggers = triggers;

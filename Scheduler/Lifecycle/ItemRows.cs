@@ -243,7 +243,51 @@ internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, 
         Row is null ? Task.FromResult(false) : UpdateStateAsync(Transaction, state, reason, attempt, now, cancellationToken);
 
     /// <summary>Records a failed attempt with the item's new state, while the row still has the fence read; false (nothing written) when it has not.</summary>
-    public async Task<bool> RecordFailureAsync(FailureRecord failure, string state, string reason, CancellationToken cancellationToken)
+    public Task<bool> RecordFailureAsync(FailureRecord failure, string state, string reason, CancellationToken cancellationToken) =>
+        WithFailureRowAsync(failure, done: false, transaction => UpdateStateAsync(transaction, state, reason, null, failure.FailedAt, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// Records an attempt an operator cancelled, while the row still has the fence read: not counted (<paramref name="attempt"/>
+    /// is the count before it), <c>paused</c> by <paramref name="by"/> for <paramref name="reason"/> unless it is paused already,
+    /// its state for the resume <c>deferred</c>, the cancel request cleared, and <paramref name="record"/> as a failure row that is done.
+    /// </summary>
+    public Task<bool> RecordCancelAsync(FailureRecord record, string by, string reason, int attempt, CancellationToken cancellationToken) =>
+        WithFailureRowAsync(record, done: true, async transaction =>
+        {
+            await using var command = Connection.Command(
+                """
+                UPDATE work_items
+                SET state = 'paused', paused_state = @state,
+                    paused_by = CASE WHEN paused_at IS NULL THEN @by ELSE paused_by END,
+                    paused_reason = CASE WHEN paused_at IS NULL THEN @reason ELSE paused_reason END,
+                    paused_at = COALESCE(paused_at, @now),
+                    last_error = @reason, attempt = @attempt, updated_at = @now,
+                    cancel_fence = NULL, cancel_by = NULL, cancel_reason = NULL
+                WHERE data_type = @dataType AND entity_id = @entityId AND fence = @fence
+                """, transaction)
+                .With("@state", WorkItemStates.Deferred).With("@by", by).With("@reason", Truncate(reason, MaxErrorLength)).With("@now", record.FailedAt)
+                .With("@attempt", attempt).With("@dataType", DataType).With("@entityId", EntityId).With("@fence", Row!.Fence);
+            return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Asks the attempt running now (the fence read) to stop: who and why, for the node running it. False when the
+    /// row no longer has that fence.
+    /// </summary>
+    public async Task<bool> RequestCancelAsync(string by, string? reason, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var command = Connection.Command(
+            """
+            UPDATE work_items SET cancel_fence = fence, cancel_by = @by, cancel_reason = @reason, updated_at = @now
+            WHERE data_type = @dataType AND entity_id = @entityId AND fence = @fence
+            """, Transaction)
+            .With("@by", by).With("@reason", Truncate(reason, MaxErrorLength)).With("@now", now)
+            .With("@dataType", DataType).With("@entityId", EntityId).With("@fence", Row!.Fence);
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+    }
+
+    /// <summary>Writes <paramref name="update"/> and, when it wrote, <paramref name="failure"/>'s row, in one transaction.</summary>
+    private async Task<bool> WithFailureRowAsync(FailureRecord failure, bool done, Func<DbTransaction?, Task<bool>> update, CancellationToken cancellationToken)
     {
         if (Row is null)
             return false;
@@ -252,17 +296,17 @@ internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, 
         try
         {
             var transaction = Transaction ?? own;
-            if (!await UpdateStateAsync(transaction, state, reason, null, failure.FailedAt, cancellationToken))
+            if (!await update(transaction))
                 return false;
             await using (var insert = Connection.Command(
                 """
-                INSERT INTO failures (data_type, entity_id, attempt, node_id, failed_at, exception_type, message, detail, done)
-                VALUES (@dataType, @entityId, @attempt, @node, @at, @type, @message, @detail, @done)
+                INSERT INTO failures (data_type, entity_id, attempt, node_id, failed_at, exception_type, message, detail, done, done_at)
+                VALUES (@dataType, @entityId, @attempt, @node, @at, @type, @message, @detail, @done, @doneAt)
                 """, transaction))
             {
                 insert.With("@dataType", failure.DataType).With("@entityId", failure.EntityId).With("@attempt", failure.Attempt)
                     .With("@node", failure.NodeId).With("@at", failure.FailedAt).With("@type", Truncate(failure.ExceptionType, 500))
-                    .With("@message", Storable(failure.Message)).With("@detail", Storable(failure.Detail)).With("@done", false);
+                    .With("@message", Storable(failure.Message)).With("@detail", Storable(failure.Detail)).With("@done", done).With("@doneAt", done ? failure.FailedAt : (object)DBNull.Value);
                 await insert.ExecuteNonQueryAsync(cancellationToken);
             }
             if (own is not null)

@@ -14,7 +14,7 @@ internal static class LifecycleServiceCollectionExtensions
         services.AddSingleton<ItemRows>();
         services.AddSingleton(sp => new ItemLifecycle(sp.GetRequiredService<ItemLocks>(), sp.GetRequiredService<ItemRows>(),
             sp.GetRequiredService<WorkItemScheduler>(), sp.GetRequiredService<NodeIdentity>(), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<ItemLifecycle>>()));
+            sp.GetRequiredService<ILogger<ItemLifecycle>>(), sp.GetRequiredService<Coordination.RunningItems>()));
         return services;
     }
 }

@@ -31,6 +31,8 @@ public enum LifecycleEvent
     PauseDataType,
     ResumeDataType,
     PausedBeforeStart,
+    CancelRequested,
+    Cancelled,
 }
 
 /// <summary>One row of the lifecycle table: from which states an event applies, the state it leaves, and what it does to the trigger.</summary>
@@ -75,6 +77,8 @@ public static class Transitions
         new(LifecycleEvent.PauseDataType, Any, null, "Quartz pauses the data type's trigger group (qrtz_paused_trigger_grps); triggers stored in it later are paused", "no start of any of its items while paused"),
         new(LifecycleEvent.ResumeDataType, Any, null, "Quartz resumes the group; items paused by themselves are paused again", "what fell due fires once, in due order"),
         new(LifecycleEvent.PausedBeforeStart, "paused, or its data type (a firing handed out before the pause)", null, "one-off at the firing's own due time, paused (a pending run-now or arm is kept)", "the start statement refuses paused items"),
+        new(LifecycleEvent.CancelRequested, "in_flight on a live node", null, "none; the running node cancels the attempt's token (at once on the node asked, within 1 s elsewhere)", "for the attempt's fence only; refused (409) when no attempt runs"),
+        new(LifecycleEvent.Cancelled, WorkItemStates.InFlight, WorkItemStates.Paused, "one-off due now for the same attempt, paused (a pending run-now or arm is kept, paused)", "fence; the attempt is not counted; paused by who cancelled (an item paused already keeps its pause); paused_state deferred"),
     ];
 
     /// <summary>The table as docs/lifecycle.md shows it (a test keeps the two equal).</summary>

@@ -42,6 +42,8 @@ public sealed class SchedulerMetrics
     private readonly Counter<long> _deadLettered;
     private readonly Histogram<double> _duration;
     private readonly Histogram<double> _dueToStart;
+    private readonly Counter<long> _cancelled;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _overdue = new(StringComparer.Ordinal);
     private volatile ClusterSnapshot _cluster = ClusterSnapshot.None;
 
     public SchedulerMetrics(IMeterFactory meters, TimeProvider time, Stats.MinuteStats minutes)
@@ -59,6 +61,10 @@ public sealed class SchedulerMetrics
             "From when the firing was due to the attempt's start, by data type.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600] });
 
+        _cancelled = Meter.CreateCounter<long>("attempts_cancelled_total", null,
+            "Attempts this node stopped by cancelling their token, by data type and cause (timeout, operator).");
+        Meter.CreateObservableGauge("attempts_overdue", ObserveOverdue, null,
+            "Attempts whose executor ignored the cancel of a timeout or an operator: their outcome is written, but they still run and hold a slot on this node, by data type.");
         Meter.CreateObservableGauge("items", () => _cluster.Items, null,
             "Work items by data type and state, as of the last cluster refresh.");
         Meter.CreateObservableGauge("vendor_credits_remaining", () => _cluster.CreditsRemaining, null,
@@ -99,6 +105,20 @@ public sealed class SchedulerMetrics
         _minutes.Record(dataType, outcome, dueToStart, duration);
     }
 
+    /// <summary>An attempt was stopped by its timeout or by an operator.</summary>
+    public void AttemptCancelled(string dataType, Coordination.CancelCause cause) =>
+        _cancelled.Add(1, new KeyValuePair<string, object?>("data_type", dataType),
+            new KeyValuePair<string, object?>("cause", cause == Coordination.CancelCause.TimedOut ? "timeout" : "operator"));
+
+    /// <summary>An executor runs on past its timeout's or cancel's grace period (its outcome is written).</summary>
+    public void Overdue(string dataType) => _overdue.AddOrUpdate(dataType, 1, (_, n) => n + 1);
+
+    /// <summary>An overdue executor returned: its slot is free.</summary>
+    public void OverdueReturned(string dataType) => _overdue.AddOrUpdate(dataType, 0, (_, n) => Math.Max(0, n - 1));
+
+    private IEnumerable<Measurement<long>> ObserveOverdue() =>
+        _overdue.Select(o => new Measurement<long>(o.Value, new KeyValuePair<string, object?>("data_type", o.Key)));
+
     /// <summary>Starts each data type's counters at 0, so the first failure already shows as an increase.</summary>
     public void StartCounters(IEnumerable<string> dataTypes)
     {
@@ -108,6 +128,9 @@ public sealed class SchedulerMetrics
             foreach (var outcome in OutcomeLabels)
                 _executions.Add(0, type, new KeyValuePair<string, object?>("outcome", outcome));
             _deadLettered.Add(0, type);
+            foreach (var cause in new[] { "timeout", "operator" })
+                _cancelled.Add(0, type, new KeyValuePair<string, object?>("cause", cause));
+            _overdue.TryAdd(dataType, 0);
         }
     }
 

@@ -1,4 +1,4 @@
-// One work item (#/items/{dataType}/{entityId}): its row, payload, recent failures, run now / retry, pause / resume.
+// One work item (#/items/{dataType}/{entityId}): its row, payload, recent failures, run now / retry, pause / resume, cancel.
 import * as api from '../api.js';
 import { el, errorBox, replace, route, stateBadge, table, when, whenZoned } from '../dom.js';
 
@@ -63,6 +63,28 @@ export function mount(root, ctx) {
     return b;
   }
 
+  async function cancel(b) {
+    const reason = window.prompt(`Cancel the running attempt of ${dataType}/${entityId}? Its token is cancelled on the node that runs it; `
+      + 'the attempt is not counted and the item is paused until resumed. Why?');
+    if (reason === null) return;
+    b.disabled = true;
+    try {
+      await api.post(`${itemPath(dataType, entityId)}/cancel`, undefined, reason ? { reason } : undefined);
+      replace(message, 'Cancel sent: the item is paused once its attempt has stopped.');
+    } catch (e) {
+      replace(message, errorBox(e.message));
+    } finally {
+      b.disabled = false;
+    }
+    await ctx.refresh();
+  }
+
+  function cancelButton() {
+    const b = el('button', { type: 'button', class: 'admin-action', dataset: { action: 'cancel' }, text: 'Cancel…' });
+    b.addEventListener('click', () => cancel(b));
+    return b;
+  }
+
   function button(text, verb) {
     const b = el('button', { type: 'button', class: 'admin-action', text });
     b.addEventListener('click', () => run(b, verb));
@@ -88,7 +110,7 @@ export function mount(root, ctx) {
     lastError.textContent = item.lastError ?? 'None.';
     payload.textContent = item.payload === null || item.payload === undefined ? 'No payload.' : JSON.stringify(item.payload, null, 2);
     replace(actions, item.paused ? null : button('Run now', 'Run now'), RETRYABLE.includes(item.state) ? button('Retry', 'Retry') : null,
-      pauseButton(!!item.paused));
+      pauseButton(!!item.paused), item.state === 'in_flight' ? cancelButton() : null);
     replace(failures, table(['Failed at', 'Attempt', 'Node', 'Exception', 'Message', 'Done'], recent.items.map((f) => [
       when(f.failedAt), String(f.attempt), f.nodeId, el('code', { text: f.exceptionType }),
       el('td', { class: 'message' }, el('details', {}, el('summary', { text: f.message }), el('pre', { text: f.detail ?? '' }))),
