@@ -107,37 +107,41 @@ internal sealed partial class BulkActionRunner(
                 outcomes.AddRange(group.Select(_ => ItemOutcome.NotApplied));
                 continue;
             }
-            if (spec.Action == BulkActionKind.Tier)
+            var ids = group.Select(k => k.EntityId).ToList();
+            if (spec.Action == BulkActionKind.Cancel)
             {
-                var ids = group.Select(k => k.EntityId).ToList();
-                var changed = (await service.RetierAsync(dataType, ids, spec.Tier!, cancellationToken)).Count;
-                outcomes.AddRange(Enumerable.Repeat(ItemOutcome.Applied, changed).Concat(Enumerable.Repeat(ItemOutcome.Skipped, ids.Count - changed)));
+                foreach (var id in ids)
+                    outcomes.Add(await CancelItemAsync(dataType, id, by, spec.Reason, cancellationToken));
                 continue;
             }
-            foreach (var key in group)
-                outcomes.Add(await ApplyAsync(spec, by, dataType, key.EntityId, cancellationToken));
+            var moved = await MoveAsync(spec, by, dataType, ids, cancellationToken);
+            // Not moved: gone or already so (skipped), or refused, as the single route refuses it (run of a paused or excluded item).
+            var notMoved = ids.Count - moved.Count;
+            var refused = spec.Action == BulkActionKind.Run ? notMoved - await GoneAsync(dataType, ids, moved, cancellationToken) : 0;
+            outcomes.AddRange(Enumerable.Repeat(ItemOutcome.Applied, moved.Count)
+                .Concat(Enumerable.Repeat(ItemOutcome.NotApplied, refused))
+                .Concat(Enumerable.Repeat(ItemOutcome.Skipped, notMoved - refused)));
         }
         if (spec.Action == BulkActionKind.Run && outcomes.Contains(ItemOutcome.Applied))
             await wake.NotifyAsync(cancellationToken);
         return ChunkCounts.Of(outcomes);
     }
 
-    /// <summary>One item's move, exactly as its single-item route makes it.</summary>
-    private async Task<ItemOutcome> ApplyAsync(BulkActionSpec spec, string by, DataTypeDefinition dataType, string entityId, CancellationToken cancellationToken) =>
+    /// <summary>The chunk's items of one data type moved as their single-item routes move them (one lifecycle transition each).</summary>
+    private async Task<IReadOnlyList<string>> MoveAsync(BulkActionSpec spec, string by, DataTypeDefinition dataType, IReadOnlyList<string> ids, CancellationToken cancellationToken) =>
         spec.Action switch
         {
-            BulkActionKind.Run => await lifecycle.RunNowAsync(dataType, entityId, cancellationToken) switch
-            {
-                RunNowResult.Accepted => ItemOutcome.Applied,
-                RunNowResult.NotFound => ItemOutcome.Skipped,
-                _ => ItemOutcome.NotApplied, // paused or in tier exclude: the single route answers 409
-            },
-            BulkActionKind.Delete => await lifecycle.DeleteAsync(dataType, entityId, cancellationToken) ? ItemOutcome.Applied : ItemOutcome.Skipped,
-            BulkActionKind.Pause => Of(await lifecycle.PauseAsync(dataType, entityId, by, spec.Reason, cancellationToken)),
-            BulkActionKind.Resume => Of(await lifecycle.ResumeAsync(dataType, entityId, cancellationToken)),
-            BulkActionKind.Cancel => await CancelItemAsync(dataType, entityId, by, spec.Reason, cancellationToken),
-            _ => throw new UnreachableException($"Bulk action {spec.Action} has no move."),
+            BulkActionKind.Run => await lifecycle.RunNowManyAsync(dataType, ids, cancellationToken),
+            BulkActionKind.Delete => await lifecycle.DeleteManyAsync(dataType, ids, cancellationToken),
+            BulkActionKind.Pause => await lifecycle.PauseManyAsync(dataType, ids, by, spec.Reason, cancellationToken),
+            BulkActionKind.Resume => await lifecycle.ResumeManyAsync(dataType, ids, cancellationToken),
+            BulkActionKind.Tier => await service.RetierAsync(dataType, ids, spec.Tier!, cancellationToken),
+            _ => throw new UnreachableException($"Bulk action {spec.Action} has no chunk move."),
         };
+
+    /// <summary>How many of the items not moved are gone (deleted since the chunk was read): skipped, not refused.</summary>
+    private async Task<int> GoneAsync(DataTypeDefinition dataType, IReadOnlyList<string> ids, IReadOnlyList<string> moved, CancellationToken cancellationToken) =>
+        ids.Count - moved.Count - await store.CountStoredAsync(dataType.Name, ids.Except(moved, StringComparer.Ordinal).ToList(), cancellationToken);
 
     /// <summary>
     /// The one place a bulk cancel reaches the lifecycle. Wired at merge: <c>ItemLifecycle.CancelAsync(dataType, entityId, by,
@@ -145,8 +149,6 @@ internal sealed partial class BulkActionRunner(
     /// </summary>
     private static Task<ItemOutcome> CancelItemAsync(DataTypeDefinition dataType, string entityId, string by, string? reason, CancellationToken cancellationToken) =>
         throw new NotSupportedException($"Cancel of {dataType.Name}/{entityId} (by {by}: {reason}) is not available in this build.");
-
-    private static ItemOutcome Of(PauseResult result) => result == PauseResult.Done ? ItemOutcome.Applied : ItemOutcome.Skipped;
 
     public static string Name(BulkActionKind action) => action.ToString().ToLowerInvariant();
 

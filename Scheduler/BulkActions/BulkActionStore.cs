@@ -63,6 +63,25 @@ internal sealed class BulkActionStore(ConnectionFactory connections, IOptions<Cl
         .With("@prefix", f.EntityPrefix is null ? null : WorkItemStore.EscapeLike(f.EntityPrefix) + "%")
         .With("@error", f.ErrorContains is null ? null : "%" + WorkItemStore.EscapeLike(f.ErrorContains.ToLowerInvariant()) + "%");
 
+    /// <summary>How many of <paramref name="entityIds"/> (at most a chunk) are stored.</summary>
+    public async Task<int> CountStoredAsync(string dataType, IReadOnlyList<string> entityIds, CancellationToken cancellationToken)
+    {
+        if (entityIds.Count == 0)
+            return 0;
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var stored = 0;
+        foreach (var chunk in entityIds.Chunk(200))
+        {
+            await using var command = connection.Command(
+                $"SELECT COUNT(*) FROM work_items WHERE data_type = @dataType AND entity_id IN ({string.Join(", ", chunk.Select((_, i) => $"@e{i}"))})")
+                .With("@dataType", dataType);
+            for (var i = 0; i < chunk.Length; i++)
+                command.With($"@e{i}", chunk[i]);
+            stored += Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+        }
+        return stored;
+    }
+
     public async Task InsertAsync(BulkActionStatus action, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);

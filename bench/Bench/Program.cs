@@ -3,6 +3,7 @@ using BatchScheduler.Bench;
 // dotnet Bench.dll <system> <scenario> --pg "<admin connection string>" --items N [--nodes K] [--rate R] [--posters P]
 //   system:   batchscheduler | plain-quartz | hangfire
 //   scenario: register | drain (all systems); scale | due (batchscheduler: 1M items + API latency + RSS; due-to-start at R items/s)
+//             bulk (batchscheduler: a bulk pause and resume of N items beside a drain of 20,000)
 //   --posters P: batchscheduler register/scale post their 10,000-item chunks from P concurrent clients (default 1)
 // Prints one JSON line per measured figure (BenchResult) on stdout; diagnostics go to stderr.
 // dotnet Bench.dll report <results.jsonl> --quick 0|1 --out docs/benchmarks.md
