@@ -374,7 +374,7 @@ public static class BatchSchedulerScenarios
         var resumed = await FinishActionAsync(http, resume, TimeSpan.FromHours(2));
 
         var notes = $"{options.Items:N0} items of one data type, not due; one API node runs the action (BulkActions defaults: chunks of 200, 20 ms apart, " +
-            "each item through ItemLifecycle under its row lock), one worker node (MaxConcurrency 128) in the same process";
+            "each chunk through ItemLifecycle under its rows' locks), one worker node (MaxConcurrency 128) in the same process";
         return
         [
             Timed("pause", paused), Timed("resume", resumed),
