@@ -48,6 +48,9 @@ public static class ApiRoutes
         new("GET", "/api/batches/auth-none/errors", null, Writes: false),
         new("GET", "/api/batches/auth-none/audit", null, Writes: false),
         new("POST", "/api/batches/auth-none/cancel", null, Writes: true),
+        new("POST", "/api/work-items/actions", """{"action":"pause","filter":{"dataType":"t","entityPrefix":"auth-none"},"reason":"auth"}""", Writes: true),
+        new("GET", "/api/work-items/actions/matching?dataType=t", null, Writes: false),
+        new("GET", "/api/work-items/actions/auth-none", null, Writes: false),
         new("GET", "/openapi/v1.json", null, Writes: false),
     ];
 

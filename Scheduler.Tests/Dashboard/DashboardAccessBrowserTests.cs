@@ -93,6 +93,12 @@ public sealed class DashboardAccessBrowserTests(DashboardAccessFixture fixture, 
         await Expect(page.Locator("tbody tr[data-failure-id]")).ToHaveCountAsync(1);
         await Expect(keyForm).ToBeHiddenAsync();
         await Expect(page.Locator("#notice")).ToContainTextAsync("viewer role");
+
+        // Nor does a viewer get "Act on all matching…" on the work items (the route answers 403 too).
+        await page.GotoAsync("/#/items");
+        await Expect(page.Locator("tbody tr[data-entity-id]").First).ToBeVisibleAsync();
+        await Expect(page.Locator("button[data-action=bulk]")).ToBeHiddenAsync();
+        await Expect(page.Locator("select[name=bulkAction]")).ToBeHiddenAsync();
         tab.AssertNoProblems();
     }
 

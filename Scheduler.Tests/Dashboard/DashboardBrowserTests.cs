@@ -242,6 +242,32 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputH
     }
 
     [Fact]
+    public async Task WorkItemsPage_ActOnAllMatching_ConfirmsTheCountAndAction_ThenShowsTheOutcome()
+    {
+        await using var tab = await fixture.Chromium.OpenAsync(fixture.Node.Http.BaseAddress!, output);
+        var page = tab.Page;
+        tab.AnswerPrompts("bulk test");
+        await page.GotoAsync("/#/items?dataType=feeds");
+        var message = page.Locator("[data-field=bulk]");
+
+        await page.Locator("select[name=bulkAction]").SelectOptionAsync("pause");
+        await page.Locator("button[data-action=bulk]").ClickAsync();
+
+        await Expect(message).ToHaveTextAsync("Paused 1 of 1 matching items (0 skipped, 0 not applied).");
+        Assert.Contains("pause: all 1 matching items (dataType feeds)", Assert.Single(tab.Prompts), StringComparison.Ordinal);
+        var paused = await GetJsonAsync("/api/work-items/feeds/AAPL-feed");
+        Assert.Equal(("paused", "bulk test"), (paused.GetProperty("state").GetString(), paused.GetProperty("paused").GetProperty("reason").GetString()));
+        await tab.ScreenshotAsync("04b-work-items-bulk-pause");
+
+        await page.Locator("select[name=bulkAction]").SelectOptionAsync("resume");
+        await page.Locator("button[data-action=bulk]").ClickAsync();
+
+        await Expect(message).ToHaveTextAsync("Resumed 1 of 1 matching items (0 skipped, 0 not applied).");
+        Assert.Equal("completed", (await GetJsonAsync("/api/work-items/feeds/AAPL-feed")).GetProperty("state").GetString());
+        tab.AssertNoProblems();
+    }
+
+    [Fact]
     public async Task ItemPage_LastErrorAndPayloadWithMarkup_AreShownAsText()
     {
         var entityId = DashboardFixture.Broken[1];

@@ -26,6 +26,8 @@ public sealed class ReadmeExamplesTests(ITestOutputHelper log)
         "README.md › Timeouts and cancel › B=http://127.0.0.1:5080",
         // Batches from files: the files, submit --wait (exit 1), the same over HTTP, results, errors, audit, cancel.
         "README.md › Batches from files › B=http://127.0.0.1:5080",
+        // Bulk actions: count, pause, resume, retry by filter, and a refused filter.
+        "README.md › Bulk actions › B=http://127.0.0.1:5080",
         // The loopback rule's example POST.
         "docs/security.md › The rules (no keys, loopback caller) › curl -s -X POST -H 'X-Requested-With: curl' http://127.0.0.1:5080/api/work-items/vendor-feed/feed-broken/run",
     ];

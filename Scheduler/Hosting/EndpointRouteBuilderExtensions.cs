@@ -15,7 +15,7 @@ internal static class EndpointRouteBuilderExtensions
         app.MapNodeHealthChecks();
         app.MapSchedulerMetrics();
         app.MapDashboard();
-        app.MapGroup("/api").MapWorkItemsApi().MapDataTypesApi().MapBatchesApi().MapStatusApi().MapStatsApi();
+        app.MapGroup("/api").MapBulkActionsApi().MapWorkItemsApi().MapDataTypesApi().MapBatchesApi().MapStatusApi().MapStatsApi();
         app.MapGroup("/api").MapWorkItemCancelApi();
         app.MapApiDocument();
         return app;

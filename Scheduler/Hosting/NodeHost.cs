@@ -1,6 +1,7 @@
 using BatchScheduler.Admin;
 using BatchScheduler.Alerts;
 using BatchScheduler.Api;
+using BatchScheduler.BulkActions;
 using BatchScheduler.Configuration;
 using BatchScheduler.Coordination;
 using BatchScheduler.Demo;
@@ -121,6 +122,7 @@ public static class NodeHost
         }
         services.AddAlerts(); // before Quartz, so the webhook sender stops after the coordinator's last dead-letters
         services.AddBatchSchedulerQuartz(storage, cluster, node);
+        services.AddBulkActions(configuration); // after Quartz: stops before it, marking its running actions interrupted
         if (cluster.Role == NodeRoles.Worker && storage.Provider == StorageProvider.Postgres)
             services.AddHostedService<ClusterWakeListener>();
         services.AddHostedService(sp => sp.GetRequiredService<Batches.BatchMonitor>());

@@ -58,7 +58,8 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
                            CASE WHEN EXISTS (SELECT 1 FROM qrtz_fired_triggers r
                                              WHERE r.sched_name = @sched AND r.trigger_name = work_items.entity_id
                                                AND r.trigger_group = work_items.data_type) THEN 1 ELSE 0 END AS firing,
-                           CASE WHEN work_items.paused_at IS NULL THEN 0 ELSE 1 END AS paused
+                           CASE WHEN work_items.paused_at IS NULL THEN 0 ELSE 1 END AS paused,
+                           work_items.tier
                     FROM {from} {lockHint}
                     WHERE work_items.data_type = @dataType {inList}
                     {order}
@@ -74,7 +75,8 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
                 while (await reader.ReadAsync(cancellationToken))
                 {
                     var id = reader.GetString(0);
-                    found[id] = new LockedItem(id, Flag(reader.GetValue(1)), Flag(reader.GetValue(2)), Flag(reader.GetValue(3)), Paused: Flag(reader.GetValue(4)));
+                    found[id] = new LockedItem(id, Flag(reader.GetValue(1)), Flag(reader.GetValue(2)), Flag(reader.GetValue(3)), Paused: Flag(reader.GetValue(4)),
+                        Tier: reader.IsDBNull(5) ? null : reader.GetString(5));
                 }
             }
             if (withRecoveries && found.Count > 0)
@@ -177,7 +179,8 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
 /// <param name="HasFiring">A firing of it is under way (a <c>qrtz_fired_triggers</c> row).</param>
 /// <param name="HasRecovery">A recovery trigger stands for an interrupted firing of it (read only when asked for).</param>
 /// <param name="Paused">The item is paused: a trigger armed for it is paused too.</param>
-internal sealed record LockedItem(string EntityId, bool HasTriggerOrFiring, bool HasPendingOneOff, bool HasFiring, bool HasRecovery = false, bool Paused = false);
+/// <param name="Tier">The item's tier.</param>
+internal sealed record LockedItem(string EntityId, bool HasTriggerOrFiring, bool HasPendingOneOff, bool HasFiring, bool HasRecovery = false, bool Paused = false, string? Tier = null);
 
 /// <summary>Items' rows held for a bulk move (see <see cref="ItemRows.LockManyAsync"/>); committed by <see cref="HeldRows.CommitAsync"/>.</summary>
 internal sealed class LockedRows(IReadOnlyDictionary<string, LockedItem> found, DbConnection connection, DbTransaction? transaction)
@@ -185,6 +188,66 @@ internal sealed class LockedRows(IReadOnlyDictionary<string, LockedItem> found, 
 {
     /// <summary>The items that are stored, by entity id.</summary>
     public IReadOnlyDictionary<string, LockedItem> Found { get; } = found;
+
+    /// <summary>Pauses the items (as <see cref="LockedRow.PauseAsync"/> does one).</summary>
+    public Task PauseAsync(string dataType, IReadOnlyList<string> entityIds, string by, string? reason, DateTimeOffset now, CancellationToken cancellationToken) =>
+        EachChunkAsync(RowWrites.Pause, dataType, entityIds, c => c.With("@now", now).With("@by", by).With("@reason", RowWrites.Reason(reason)), cancellationToken);
+
+    /// <summary>Resumes the items (as <see cref="LockedRow.ResumeAsync"/> does one).</summary>
+    public Task ResumeAsync(string dataType, IReadOnlyList<string> entityIds, DateTimeOffset now, CancellationToken cancellationToken) =>
+        EachChunkAsync(RowWrites.Resume, dataType, entityIds, c => c.With("@now", now), cancellationToken);
+
+    /// <summary>Deletes the items' rows (their failure rows stay as history).</summary>
+    public Task DeleteAsync(string dataType, IReadOnlyList<string> entityIds, CancellationToken cancellationToken) =>
+        EachChunkAsync(RowWrites.Delete, dataType, entityIds, c => c, cancellationToken);
+
+    private async Task EachChunkAsync(
+        Func<string, string> statement, string dataType, IReadOnlyList<string> entityIds, Func<DbCommand, DbCommand> parameters, CancellationToken cancellationToken)
+    {
+        // 200 keys a statement: within every provider's parameter limit (SQL Server's is 2,100).
+        foreach (var chunk in entityIds.Chunk(200))
+        {
+            await using var command = parameters(Connection.Command(statement($"entity_id IN ({string.Join(", ", chunk.Select((_, i) => $"@e{i}"))})"), Transaction)
+                .With("@dataType", dataType));
+            for (var i = 0; i < chunk.Length; i++)
+                command.With($"@e{i}", chunk[i]);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+}
+
+/// <summary>The writes a pause, a resume and a delete make to items' rows, for one item or many (<paramref name="keys"/>: the entity id condition).</summary>
+internal static class RowWrites
+{
+    private const int MaxReasonLength = 4000;
+
+    /// <summary>
+    /// Pauses: <c>paused</c> with who, when and why, the state kept in <c>paused_state</c>. An item in flight stays
+    /// <c>in_flight</c> until its attempt ends; that end writes <c>paused</c> (see <see cref="SqlDialect.WriteState"/>).
+    /// </summary>
+    public static string Pause(string keys) =>
+        $"""
+        UPDATE work_items
+        SET paused_at = @now, paused_by = @by, paused_reason = @reason, updated_at = @now,
+            paused_state = CASE WHEN state = 'in_flight' THEN NULL ELSE state END,
+            state = CASE WHEN state = 'in_flight' THEN state ELSE 'paused' END
+        WHERE data_type = @dataType AND {keys} AND paused_at IS NULL
+        """;
+
+    /// <summary>Resumes: the item gets back the state it had (or that an attempt running at the pause ended with).</summary>
+    public static string Resume(string keys) =>
+        $"""
+        UPDATE work_items
+        SET state = CASE WHEN state = 'paused' THEN COALESCE(paused_state, 'deferred') ELSE state END,
+            paused_at = NULL, paused_by = NULL, paused_reason = NULL, paused_state = NULL, updated_at = @now
+        WHERE data_type = @dataType AND {keys} AND paused_at IS NOT NULL
+        """;
+
+    public static string Delete(string keys) => $"DELETE FROM work_items WHERE data_type = @dataType AND {keys}";
+
+    /// <summary>A pause's reason as stored.</summary>
+    public static string? Reason(string? reason) =>
+        reason is null ? null : StorableText.Storable(reason.Length <= MaxReasonLength ? reason : reason[..MaxReasonLength]);
 }
 
 /// <summary>
@@ -326,15 +389,8 @@ internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, 
     /// </summary>
     public async Task PauseAsync(string by, string? reason, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var command = Connection.Command(
-            """
-            UPDATE work_items
-            SET paused_at = @now, paused_by = @by, paused_reason = @reason, updated_at = @now,
-                paused_state = CASE WHEN state = 'in_flight' THEN NULL ELSE state END,
-                state = CASE WHEN state = 'in_flight' THEN state ELSE 'paused' END
-            WHERE data_type = @dataType AND entity_id = @entityId AND paused_at IS NULL
-            """, Transaction)
-            .With("@now", now).With("@by", by).With("@reason", Truncate(reason, MaxErrorLength))
+        await using var command = Connection.Command(RowWrites.Pause("entity_id = @entityId"), Transaction)
+            .With("@now", now).With("@by", by).With("@reason", RowWrites.Reason(reason))
             .With("@dataType", DataType).With("@entityId", EntityId);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
@@ -342,13 +398,7 @@ internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, 
     /// <summary>Resumes the item: it gets back the state it had (or that an attempt running at the pause ended with).</summary>
     public async Task ResumeAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var command = Connection.Command(
-            """
-            UPDATE work_items
-            SET state = CASE WHEN state = 'paused' THEN COALESCE(paused_state, 'deferred') ELSE state END,
-                paused_at = NULL, paused_by = NULL, paused_reason = NULL, paused_state = NULL, updated_at = @now
-            WHERE data_type = @dataType AND entity_id = @entityId AND paused_at IS NOT NULL
-            """, Transaction)
+        await using var command = Connection.Command(RowWrites.Resume("entity_id = @entityId"), Transaction)
             .With("@now", now).With("@dataType", DataType).With("@entityId", EntityId);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
@@ -356,7 +406,7 @@ internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, 
     /// <summary>Deletes the row (its failure rows stay as history).</summary>
     public async Task<bool> DeleteAsync(CancellationToken cancellationToken)
     {
-        await using var command = Connection.Command("DELETE FROM work_items WHERE data_type = @dataType AND entity_id = @entityId", Transaction)
+        await using var command = Connection.Command(RowWrites.Delete("entity_id = @entityId"), Transaction)
             .With("@dataType", DataType).With("@entityId", EntityId);
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }

@@ -178,6 +178,37 @@ public sealed class WorkItemScheduler(
             await PauseAsync(dataType, chunk, null, cancellationToken);
     }
 
+    /// <summary>Replaces each item's trigger with a single firing at <paramref name="at"/> carrying <paramref name="data"/> (one Quartz transaction).</summary>
+    public async Task ScheduleOneOffsAsync(string dataType, IReadOnlyCollection<string> entityIds, DateTimeOffset at, FiringData data, CancellationToken cancellationToken)
+    {
+        if (entityIds.Count == 0)
+            return;
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        var quiet = catalog.TryGet(dataType, out var definition) ? definition.QuietHours : null;
+        var jobs = new Dictionary<IJobDetail, IReadOnlyCollection<ITrigger>>
+        {
+            [JobFor(dataType)] = entityIds.Select(e => WorkItemTriggers.OneOff(dataType, e, at, data, quiet)).ToList(),
+        };
+        await scheduler.ScheduleJobs(jobs, ScheduleJobOptions.Replacing, cancellationToken);
+    }
+
+    /// <summary>Resumes the items' triggers, unless their data type is paused (see <see cref="ResumeAsync"/>).</summary>
+    public async Task ResumeManyAsync(string dataType, IReadOnlyCollection<string> entityIds, CancellationToken cancellationToken)
+    {
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        if (entityIds.Count > 0 && !await IsPausedAsync(dataType, cancellationToken))
+            await scheduler.ResumeTriggers(entityIds.Select(e => WorkItemKeys.Trigger(dataType, e)).ToList(), cancellationToken);
+    }
+
+    /// <summary>Removes the items' triggers, those they have (one Quartz transaction).</summary>
+    public async Task RemoveManyAsync(string dataType, IReadOnlyCollection<string> entityIds, CancellationToken cancellationToken)
+    {
+        if (entityIds.Count == 0)
+            return;
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        await scheduler.UnscheduleJobs(entityIds.Select(e => WorkItemKeys.Trigger(dataType, e)).ToList(), cancellationToken);
+    }
+
     /// <summary>Removes the item's trigger, if it has one.</summary>
     public async Task RemoveAsync(string dataType, string entityId, CancellationToken cancellationToken)
     {

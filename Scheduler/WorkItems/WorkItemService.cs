@@ -115,6 +115,25 @@ public sealed class WorkItemService(
         return (result, await store.GetAsync(dataType.Name, entityId, cancellationToken));
     }
 
+    /// <summary>
+    /// Re-tiers the stored items among <paramref name="entityIds"/> to <paramref name="tier"/> as a registration with a new
+    /// tier does (payload kept): each one whose tier changed is re-armed one new cadence after it last completed (now
+    /// when that has passed; at an owed runAt ahead), a pending one-off kept. Returns the entity ids re-tiered.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> RetierAsync(DataTypeDefinition dataType, IReadOnlyList<string> entityIds, string tier, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var changed = await store.RetierAsync(dataType.Name, entityIds, tier, now, cancellationToken);
+        // As a registration with a new tier: every changed item is armed (ArmMode.Register keeps a pending one-off).
+        var toArm = changed.Select(c => new ArmRequest(c.EntityId, tier, Ahead(c.OwedRunAt, now) ?? NextStart(dataType, tier, c.LastEnd, now), c.LastEnd is null)).ToList();
+        if (toArm.Count > 0)
+        {
+            await lifecycle.ArmAsync(dataType, toArm, ArmMode.Register, cancellationToken);
+            await wake.NotifyAsync(cancellationToken);
+        }
+        return changed.Select(c => c.EntityId).ToList();
+    }
+
     /// <summary>Removes the item's trigger and row. False when there was no such item.</summary>
     public Task<bool> RemoveAsync(DataTypeDefinition dataType, string entityId, CancellationToken cancellationToken) =>
         lifecycle.DeleteAsync(dataType, entityId, cancellationToken);

@@ -570,7 +570,7 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         return items;
     }
 
-    private static string EscapeLike(string value) =>
+    internal static string EscapeLike(string value) =>
         value.Replace("!", "!!", StringComparison.Ordinal).Replace("%", "!%", StringComparison.Ordinal).Replace("_", "!_", StringComparison.Ordinal);
 
     /// <summary>A page of items ordered by data type and entity id, and the total matching.</summary>
@@ -596,6 +596,44 @@ public sealed class WorkItemStore(ConnectionFactory connections, IOptions<Cluste
         while (await reader.ReadAsync(cancellationToken))
             items.Add(ReadItem(reader));
         return (items, total);
+    }
+
+    /// <summary>
+    /// Gives the stored items among <paramref name="entityIds"/> tier <paramref name="tier"/> (payload, runAt and state
+    /// untouched) and returns those whose tier changed, with their last end and owed runAt, for their re-arming.
+    /// </summary>
+    public async Task<IReadOnlyList<OrphanedItem>> RetierAsync(
+        string dataType, IReadOnlyList<string> entityIds, string tier, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var changed = new List<OrphanedItem>();
+        foreach (var chunk in entityIds.Order(StringComparer.Ordinal).Chunk(connections.Dialect.RowsPerStatement))
+        {
+            var names = string.Join(", ", chunk.Select((_, i) => $"@e{i}"));
+            DbCommand Keyed(string sql)
+            {
+                var command = connection.Command(sql, transaction).With("@dataType", dataType).With("@tier", tier);
+                for (var i = 0; i < chunk.Length; i++)
+                    command.With($"@e{i}", chunk[i]);
+                return command;
+            }
+            const string other = "data_type = @dataType AND (tier IS NULL OR tier <> @tier)";
+            await using (var select = Keyed(
+                $"SELECT entity_id, state, updates_end, node_id, {SqlDialect.OwedRunAt} AS owed_run_at FROM work_items WHERE {other} AND entity_id IN ({names})"))
+            {
+                await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    changed.Add(new OrphanedItem(reader.GetString(0), tier, reader.GetString(1), reader.GetTime("updates_end"),
+                        reader.Get<string>("node_id"), OwedRunAt: reader.GetTime("owed_run_at")));
+                }
+            }
+            await using var update = Keyed($"UPDATE work_items SET tier = @tier, updated_at = @now WHERE {other} AND entity_id IN ({names})").With("@now", now);
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return changed;
     }
 
     /// <summary>Deletes the item's row; its failure rows stay as history. False when there was none.</summary>

@@ -30,6 +30,7 @@ public static class BatchSchedulerScenarios
         "failover" => await FailoverAsync(options),
         "credits" => await CreditsAsync(options),
         "cron" => await CronTickAsync(options),
+        "bulk" => await BulkActionAsync(options),
         _ => throw new ArgumentException($"unknown scenario '{scenario}'"),
     };
 
@@ -349,6 +350,93 @@ public static class BatchSchedulerScenarios
         return results;
     }
 
+    /// <summary>
+    /// A bulk action over --items items (a pause of every item of one data type, then its resume), run through an
+    /// API node while one worker drains 20,000 due no-op items of another data type: each action's time, and the
+    /// drain's executions/s alone (before) and while the pause runs.
+    /// </summary>
+    private static async Task<IReadOnlyList<BenchResult>> BulkActionAsync(BenchOptions options)
+    {
+        const int drained = 20_000;
+        const string held = "held", beside = "beside";
+        var settings = new Dictionary<string, string?>
+        {
+            [$"DataTypes:{held}:Executor"] = "noop",
+            [$"DataTypes:{beside}:Executor"] = "noop",
+        };
+        await using var db = await BenchDatabase.CreateAsync(options.AdminConnectionString, "bs_bulk");
+        await using var api = new StoppingNode(await StartNodeAsync(db, "api", "bench-api", settings));
+        using var http = new HttpClient { BaseAddress = Address(api.App), Timeout = TimeSpan.FromMinutes(10) };
+        // The acted-on items are not due (a day ahead): the action, not their runs, is measured.
+        var ahead = TimeProvider.System.GetUtcNow().AddDays(1);
+        for (var start = 0; start < options.Items; start += ChunkSize)
+            await PostAsync(http, "h", start, Math.Min(ChunkSize, options.Items - start), held, ahead);
+        await db.ExecuteAsync("VACUUM ANALYZE");
+        await using var worker = new StoppingNode(await StartNodeAsync(db, "worker", "bench-worker", settings));
+
+        // The drain alone.
+        for (var start = 0; start < drained; start += ChunkSize)
+            await PostAsync(http, "a", start, ChunkSize);
+        await WaitForAsync(db, $"SELECT COUNT(*) FROM work_items WHERE data_type = '{DataType}' AND state = 'completed'", drained, TimeSpan.FromMinutes(10));
+        var alone = await RateBetween10And90Async(db, drained);
+
+        // The same drain while the pause runs.
+        var pause = await StartActionAsync(http, new { action = "pause", filter = new { dataType = held }, reason = "bench" });
+        for (var start = 0; start < drained; start += ChunkSize)
+            await PostAsync(http, "b", start, ChunkSize, beside);
+        await WaitForAsync(db, $"SELECT COUNT(*) FROM work_items WHERE data_type = '{beside}' AND state = 'completed'", drained, TimeSpan.FromMinutes(10));
+        var during = await RateBetween10And90Async(db, drained, beside);
+        var overlapped = (await ActionAsync(http, pause)).GetProperty("state").GetString() == "running";
+        var paused = await FinishActionAsync(http, pause, TimeSpan.FromHours(2));
+        var resume = await StartActionAsync(http, new { action = "resume", filter = new { dataType = held, state = "paused" } });
+        var resumed = await FinishActionAsync(http, resume, TimeSpan.FromHours(2));
+
+        var notes = $"{options.Items:N0} items of one data type, not due; one API node runs the action (BulkActions defaults: chunks of 200, 20 ms apart, " +
+            "each chunk through ItemLifecycle under its rows' locks), one worker node (MaxConcurrency 128) in the same process";
+        return
+        [
+            Timed("pause", paused), Timed("resume", resumed),
+            new BenchResult(System, $"{drained:N0} due no-op items, alone", "drain beside a bulk action", alone, "executions/s", "before the action, same nodes"),
+            new BenchResult(System, $"{drained:N0} due no-op items, during the pause of {options.Items:N0}", "drain beside a bulk action", during, "executions/s",
+                $"{(overlapped ? "the pause ran throughout the drain" : "the pause ended before the drain did")}; {during / alone:0.00}x the drain alone"),
+        ];
+
+        BenchResult Timed(string action, (double Seconds, long Applied) result) =>
+            new(System, $"bulk {action} of {options.Items:N0} items", "bulk action", result.Seconds, "s",
+                $"{notes}; applied {result.Applied:N0}, {result.Applied / result.Seconds:N0} items/s");
+    }
+
+    private static async Task<string> StartActionAsync(HttpClient http, object body)
+    {
+        using var response = await http.PostAsJsonAsync("/api/work-items/actions", body);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<global::System.Text.Json.JsonElement>()).GetProperty("id").GetString()!;
+    }
+
+    private static async Task<global::System.Text.Json.JsonElement> ActionAsync(HttpClient http, string id) =>
+        await http.GetFromJsonAsync<global::System.Text.Json.JsonElement>($"/api/work-items/actions/{id}");
+
+    /// <summary>Polls the action until it ends; its seconds (started to finished, as it recorded them) and applied count.</summary>
+    private static async Task<(double Seconds, long Applied)> FinishActionAsync(HttpClient http, string id, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var action = await ActionAsync(http, id);
+            if (action.GetProperty("state").GetString() != "running")
+            {
+                if (action.GetProperty("state").GetString() != "done")
+                    throw new InvalidOperationException($"bulk action {id} ended {action}");
+                var seconds = (action.GetProperty("finishedAt").GetDateTimeOffset() - action.GetProperty("startedAt").GetDateTimeOffset()).TotalSeconds;
+                Console.Error.WriteLine($"batchscheduler: bulk {action.GetProperty("action").GetString()} {action.GetProperty("applied").GetInt64()} items in {seconds:0.0} s");
+                return (seconds, action.GetProperty("applied").GetInt64());
+            }
+            if (clock.Elapsed > timeout)
+                throw new TimeoutException($"bulk action {id} did not end within {timeout}: {action}");
+            await Task.Delay(1000);
+        }
+    }
+
     /// <summary>Registers <paramref name="items"/> items through an API node's bulk POST, one request after another (after an untimed 100 when <paramref name="warmUp"/>); returns the seconds.</summary>
     /// <summary>
     /// One cron tick for many items: --items items of one data type whose cadence is a cron expression in
@@ -431,12 +519,12 @@ public static class BatchSchedulerScenarios
         return seconds;
     }
 
-    private static async Task PostAsync(HttpClient http, string prefix, int start, int count, string dataType = DataType)
+    private static async Task PostAsync(HttpClient http, string prefix, int start, int count, string dataType = DataType, DateTimeOffset? runAt = null)
     {
         var body = new
         {
             dataType,
-            items = Enumerable.Range(start, count).Select(i => new { entityId = $"{prefix}-{i:0000000}" }),
+            items = Enumerable.Range(start, count).Select(i => new { entityId = $"{prefix}-{i:0000000}", runAt = runAt?.ToString("O") }),
         };
         using var response = await http.PostAsJsonAsync("/api/work-items", body);
         response.EnsureSuccessStatusCode();

@@ -5,6 +5,7 @@ import * as api from '../api.js';
 import { el, itemLink, num, replace, stateBadge, table, when } from '../dom.js';
 import { choiceSelect, dataTypeSelect, filterForm, pager } from './filters.js';
 import { STATES } from './health.js';
+import { bulkActions } from './bulk.js';
 
 export const title = 'Work items';
 const LIMIT = 50;
@@ -32,7 +33,7 @@ export function mount(root, ctx) {
     ctx.setParams(filter);
     ctx.refresh();
   });
-  root.append(el('h1', { text: 'Work items' }), form, list);
+  root.append(el('h1', { text: 'Work items' }), form, bulkActions(filter, () => ctx.refresh()), list);
 
   // Until the node has answered once, it is not known whether it pages by keyset.
   let keysetPaging = null;
