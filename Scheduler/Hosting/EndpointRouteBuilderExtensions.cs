@@ -1,4 +1,5 @@
 using BatchScheduler.Api;
+using BatchScheduler.Audit;
 using BatchScheduler.Dashboard;
 using BatchScheduler.Health;
 using BatchScheduler.Observability;
@@ -11,11 +12,13 @@ internal static class EndpointRouteBuilderExtensions
     public static WebApplication MapBatchScheduler(this WebApplication app)
     {
         app.UseAuthentication();
+        app.UseAudit(); // after authentication (who), before authorization (its refusals are recorded too)
         app.UseAuthorization();
         app.MapNodeHealthChecks();
         app.MapSchedulerMetrics();
         app.MapDashboard();
-        app.MapGroup("/api").MapWorkItemsApi().MapDataTypesApi().MapBatchesApi().MapStatusApi().MapStatsApi();
+        app.MapGroup("/api").Audited().MapWorkItemsApi().MapDataTypesApi().MapBatchesApi().MapStatusApi().MapStatsApi();
+        app.MapGroup("/api").Audited().MapAuditApi();
         app.MapApiDocument();
         return app;
     }

@@ -1,6 +1,7 @@
 using BatchScheduler.Admin;
 using BatchScheduler.Alerts;
 using BatchScheduler.Api;
+using BatchScheduler.Audit;
 using BatchScheduler.Configuration;
 using BatchScheduler.Coordination;
 using BatchScheduler.Demo;
@@ -91,6 +92,7 @@ public static class NodeHost
         services.AddNodeHealthChecks();
         services.AddSchedulerMetrics(); // before the hosted services that execute: every execution is counted
         services.AddApiDocument();
+        services.AddAudit();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
         // Responses write numbers as numbers (bodies are read with JsonBody's own options), so the OpenAPI schemas say "integer", not "integer or string".
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);

@@ -13,7 +13,7 @@ public sealed class MigrationScriptsTests
     {
         var names = MigrationScripts.For(provider).Select(s => s.Name).ToArray();
 
-        Assert.Equal(["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql", "V004__health_counts_index.sql", "V005__batches.sql", "V006__stats_minutely.sql", "V007__quartz_trigger_write_costs.sql", "V008__quartz_lookup_indexes.sql", "V009__work_item_fence.sql", "V010__quartz_recovery_trigger_index.sql", "V011__run_at_and_pause.sql", "V012__run_at_fence_and_batch_records.sql"], names);
+        Assert.Equal(["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql", "V004__health_counts_index.sql", "V005__batches.sql", "V006__stats_minutely.sql", "V007__quartz_trigger_write_costs.sql", "V008__quartz_lookup_indexes.sql", "V009__work_item_fence.sql", "V010__quartz_recovery_trigger_index.sql", "V011__run_at_and_pause.sql", "V012__run_at_fence_and_batch_records.sql", "V016__audit_log.sql"], names);
     }
 
     [Fact]
@@ -39,6 +39,7 @@ public sealed class MigrationScriptsTests
                 "BatchScheduler.Database.postgres/V010__quartz_recovery_trigger_index.sql",
                 "BatchScheduler.Database.postgres/V011__run_at_and_pause.sql",
                 "BatchScheduler.Database.postgres/V012__run_at_fence_and_batch_records.sql",
+                "BatchScheduler.Database.postgres/V016__audit_log.sql",
                 "BatchScheduler.Database.sqlite/V001__quartz_tables.sql",
                 "BatchScheduler.Database.sqlite/V002__batchscheduler_tables.sql",
                 "BatchScheduler.Database.sqlite/V003__vendor_credits.sql",
@@ -51,6 +52,7 @@ public sealed class MigrationScriptsTests
                 "BatchScheduler.Database.sqlite/V010__quartz_recovery_trigger_index.sql",
                 "BatchScheduler.Database.sqlite/V011__run_at_and_pause.sql",
                 "BatchScheduler.Database.sqlite/V012__run_at_fence_and_batch_records.sql",
+                "BatchScheduler.Database.sqlite/V016__audit_log.sql",
                 "BatchScheduler.Database.sqlserver/V001__quartz_tables.sql",
                 "BatchScheduler.Database.sqlserver/V002__batchscheduler_tables.sql",
                 "BatchScheduler.Database.sqlserver/V003__vendor_credits.sql",
@@ -63,6 +65,7 @@ public sealed class MigrationScriptsTests
                 "BatchScheduler.Database.sqlserver/V010__quartz_recovery_trigger_index.sql",
                 "BatchScheduler.Database.sqlserver/V011__run_at_and_pause.sql",
                 "BatchScheduler.Database.sqlserver/V012__run_at_fence_and_batch_records.sql",
+                "BatchScheduler.Database.sqlserver/V016__audit_log.sql",
             ],
             resources);
     }
