@@ -207,4 +207,28 @@ public sealed class AuditTrailTests
             Assert.Contains(bad[..bad.IndexOf('=')], detail, StringComparison.Ordinal);
         }
     }
+    [Theory]
+    [InlineData(StorageProvider.Sqlite)]
+    [InlineData(StorageProvider.Postgres)]
+    public async Task AuditWrite_Failing_NeitherFailsNorUndoesTheRequest_AndIsCounted(StorageProvider provider)
+    {
+        using var sqlite = new SqliteTestDatabase();
+        await using var postgres = provider == StorageProvider.Postgres ? await PostgresTestDatabase.CreateAsync() : null;
+        await using var node = await TestNode.StartAsync(provider, postgres?.ConnectionString ?? sqlite.ConnectionString,
+            new Dictionary<string, string?> { ["Cluster:Role"] = "api", ["DataTypes:t:Executor"] = "noop" });
+        await using (var connection = await node.App.Services.GetRequiredService<ConnectionFactory>().OpenAsync(CancellationToken.None))
+        await using (var drop = connection.CreateCommand())
+        {
+            drop.CommandText = "DROP TABLE audit_log";
+            await drop.ExecuteNonQueryAsync();
+        }
+
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(node, HttpMethod.Put, "/api/work-items/t/kept", null, "{}"));
+        Assert.Equal(HttpStatusCode.NoContent, await StatusAsync(node, HttpMethod.Delete, "/api/work-items/t/kept", null));
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(node, HttpMethod.Put, "/api/work-items/t/kept", null, "{}"));
+
+        Assert.NotNull(await node.ItemAsync("t", "kept"));
+        var metrics = await BatchScheduler.Tests.Observability.MetricsScrape.GetAsync(node.Http);
+        Assert.Equal(3, metrics.Samples["batchscheduler_audit_write_failures_total"]);
+    }
 }
