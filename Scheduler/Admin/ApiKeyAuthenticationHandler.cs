@@ -11,7 +11,7 @@ namespace BatchScheduler.Admin;
 
 /// <summary>
 /// With <c>Admin:ApiKeys</c> configured: <c>Authorization: Bearer &lt;key&gt;</c> or
-/// <c>X-Api-Key: &lt;key&gt;</c> identifies the caller and its role. With none configured: loopback
+/// <c>X-Api-Key: &lt;key&gt;</c> identifies the caller (named by the key's <c>Name</c>) and its role. With none configured: loopback
 /// callers are admins for requests a web page on another origin cannot make (an allowed
 /// <c>Host</c>, not cross-site), and everyone else is refused.
 /// </summary>
@@ -35,7 +35,7 @@ internal sealed partial class ApiKeyAuthenticationHandler(
             {
                 var refusal = LoopbackRefusal();
                 if (refusal is null)
-                    return Task.FromResult(Success("loopback", AdminRoles.Admin));
+                    return Task.FromResult(Success(ApiKeyNames.Loopback, AdminRoles.Admin));
                 Context.Items[BrowserRefusalItem] = true;
                 return Task.FromResult(Fail(refusal));
             }
@@ -44,10 +44,10 @@ internal sealed partial class ApiKeyAuthenticationHandler(
         var presented = PresentedKey();
         if (presented is null)
             return Task.FromResult(AuthenticateResult.NoResult());
-        foreach (var key in keys)
+        for (var i = 0; i < keys.Count; i++)
         {
-            if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(key.Key), Encoding.UTF8.GetBytes(presented)))
-                return Task.FromResult(Success("api-key", key.Role));
+            if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(keys[i].Key), Encoding.UTF8.GetBytes(presented)))
+                return Task.FromResult(Success(ApiKeyNames.Of(keys[i], i), keys[i].Role));
         }
         return Task.FromResult(Fail("The API key is not valid."));
     }

@@ -88,11 +88,13 @@ internal static class BatchesApi
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
             bodySize.MaxRequestBodySize = null;
         var id = Guid.CreateVersion7(now).ToString("N");
+        Audit.AuditNotes.Record(context, target: $"batches/{id}", detail: $"data type {dataType}");
         monitor.Receiving(id);
         BatchRow batch;
         try
         {
             batch = await service.SubmitAsync(id, definition, format, contentType!, context.Request.Body, due, callbackUrl, cancellationToken);
+            Audit.AuditNotes.Record(context, batch.Total, $"batches/{id}", $"data type {dataType}, {batch.Invalid} invalid records");
             if (batch.Status == BatchStatuses.InProgress)
                 monitor.Adopt(id);
         }

@@ -187,8 +187,8 @@ internal static class DataTypesApi
         return (body.Reason.Trim(), null);
     }
 
-    /// <summary>Who asked: the caller's identity (<c>loopback</c> without keys; until keys have names, <c>api-key</c>).</summary>
-    internal static string Who(ClaimsPrincipal user) => user.Identity?.Name is { Length: > 0 } name ? name : "unknown";
+    /// <summary>Who asked: the key's name (<c>Admin:ApiKeys:&lt;i&gt;:Name</c>), or <c>loopback</c> without keys.</summary>
+    internal static string Who(ClaimsPrincipal user) => Admin.ApiKeyNames.Who(user);
 
     private static DataTypeStatus StatusOf(DataTypeDefinition definition, IReadOnlyDictionary<string, PauseInfo?> paused, IReadOnlyDictionary<string, List<string>> nodes) =>
         StatusOf(definition, paused) with

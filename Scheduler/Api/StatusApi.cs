@@ -56,7 +56,7 @@ internal static class StatusApi
     }
 
     private static async Task<Results<Ok<MarkedFailures>, ProblemHttpResult>> MarkAllDoneAsync(
-        FailureStore store, DataTypeCatalog catalog, CancellationToken cancellationToken,
+        HttpContext http, FailureStore store, DataTypeCatalog catalog, CancellationToken cancellationToken,
         string? dataType = null, string? entityId = null, string? before = null)
     {
         if (RejectFilters(dataType, entityId) is { } textError)
@@ -65,7 +65,10 @@ internal static class StatusApi
             return ApiProblems.BadRequest(catalog.Unknown(dataType));
         if (!RequestValues.TryInstant(before, "before", out var cutoff, out var beforeError))
             return ApiProblems.BadRequest(beforeError!);
-        return TypedResults.Ok(new MarkedFailures(await store.MarkAllDoneAsync(dataType, entityId, cutoff, cancellationToken)));
+        var marked = await store.MarkAllDoneAsync(dataType, entityId, cutoff, cancellationToken);
+        string?[] filter = [dataType is null ? null : $"dataType={dataType}", entityId is null ? null : $"entityId={entityId}", before is null ? null : $"before={before}"];
+        Audit.AuditNotes.Record(http, marked, filter.Any(f => f is not null) ? string.Join(" ", filter.OfType<string>()) : "every not-done failure");
+        return TypedResults.Ok(new MarkedFailures(marked));
     }
 
     private static string? RejectFilters(string? dataType, string? entityId) =>

@@ -162,6 +162,7 @@ internal static class WorkItemsApi
             registrations.Add(registration);
         }
         var accepted = await service.RegisterAsync(definition, registrations, cancellationToken);
+        Audit.AuditNotes.Record(request.HttpContext, accepted, definition.Name);
         return TypedResults.Ok(new BulkWorkItemsResponse(accepted));
     }
 

@@ -22,6 +22,13 @@ public sealed class ApiKeyOptions
 {
     public string Key { get; set; } = "";
 
+    /// <summary>
+    /// Who the key is, as the audit trail and "paused by" show it (e.g. <c>ops-alice</c>,
+    /// <c>billing-sync</c>): 1-64 letters, digits, '.', '_', '-' or '@', unique. Unset: <c>key-&lt;i&gt;</c>,
+    /// after the key's place in the list (see <see cref="Admin.ApiKeyNames"/>).
+    /// </summary>
+    public string? Name { get; set; }
+
     /// <summary><c>viewer</c> (read) or <c>admin</c> (read and change).</summary>
     public string Role { get; set; } = AdminRoles.Viewer;
 }

@@ -67,10 +67,18 @@ internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
                 errors.Add($"{key}:Key must be at least 8 characters; generate one with e.g. 'openssl rand -hex 24'.");
             if (k.Role is not (AdminRoles.Viewer or AdminRoles.Admin))
                 errors.Add($"{key}:Role must be '{AdminRoles.Viewer}' or '{AdminRoles.Admin}' (was '{k.Role}').");
+            if (Admin.ApiKeyNames.Problem(k.Name) is { } nameProblem)
+                errors.Add($"{key}:Name {nameProblem}");
         }
         var duplicates = o.ApiKeys.GroupBy(k => k.Key, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
         if (duplicates.Count > 0)
             errors.Add($"{AdminOptions.Section}:ApiKeys: each key may appear once; {duplicates.Count} key(s) appear more than once.");
+        foreach (var sameName in o.ApiKeys.Select((k, i) => (Name: Admin.ApiKeyNames.Of(k, i), Index: i))
+            .GroupBy(n => n.Name, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
+        {
+            errors.Add($"{AdminOptions.Section}:ApiKeys: the keys {string.Join(", ", sameName.Select(n => n.Index))} are all named '{sameName.Key}'; "
+                + "give each key a Name of its own, so the audit trail tells them apart.");
+        }
         for (var i = 0; i < o.AllowedHosts.Count; i++)
         {
             if (Admin.LoopbackHosts.SettingProblem(o.AllowedHosts[i]) is { } problem)

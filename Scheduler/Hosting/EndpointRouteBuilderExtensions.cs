@@ -1,4 +1,5 @@
 using BatchScheduler.Api;
+using BatchScheduler.Audit;
 using BatchScheduler.Dashboard;
 using BatchScheduler.Health;
 using BatchScheduler.Observability;
@@ -11,12 +12,14 @@ internal static class EndpointRouteBuilderExtensions
     public static WebApplication MapBatchScheduler(this WebApplication app)
     {
         app.UseAuthentication();
+        app.UseAudit(); // after authentication (who), before authorization (its refusals are recorded too)
         app.UseAuthorization();
         app.MapNodeHealthChecks();
         app.MapSchedulerMetrics();
         app.MapDashboard();
-        app.MapGroup("/api").MapBulkActionsApi().MapWorkItemsApi().MapDataTypesApi().MapBatchesApi().MapStatusApi().MapStatsApi();
-        app.MapGroup("/api").MapWorkItemCancelApi();
+        app.MapGroup("/api").Audited().MapBulkActionsApi().MapWorkItemsApi().MapDataTypesApi().MapBatchesApi().MapStatusApi().MapStatsApi();
+        app.MapGroup("/api").Audited().MapWorkItemCancelApi();
+        app.MapGroup("/api").Audited().MapAuditApi();
         app.MapApiDocument();
         return app;
     }

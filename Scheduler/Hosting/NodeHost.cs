@@ -2,6 +2,7 @@ using BatchScheduler.Admin;
 using BatchScheduler.Alerts;
 using BatchScheduler.Api;
 using BatchScheduler.BulkActions;
+using BatchScheduler.Audit;
 using BatchScheduler.Configuration;
 using BatchScheduler.Coordination;
 using BatchScheduler.Demo;
@@ -92,6 +93,7 @@ public static class NodeHost
         services.AddNodeHealthChecks();
         services.AddSchedulerMetrics(); // before the hosted services that execute: every execution is counted
         services.AddApiDocument();
+        services.AddAudit();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
         // Responses write numbers as numbers (bodies are read with JsonBody's own options), so the OpenAPI schemas say "integer", not "integer or string".
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);

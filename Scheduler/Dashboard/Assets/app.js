@@ -9,9 +9,10 @@ import * as batches from './views/batches.js';
 import * as batch from './views/batch.js';
 import * as vendors from './views/vendors.js';
 import * as nodes from './views/nodes.js';
+import * as audit from './views/audit.js';
 
 const REFRESH_MS = 5000;
-const views = { health, failures, items, item, batches, batch, vendors, nodes };
+const views = { health, failures, items, item, batches, batch, vendors, nodes, audit };
 
 const main = document.getElementById('view');
 const notice = document.getElementById('notice');
