@@ -6,7 +6,8 @@
 #                           (BatchScheduler's and plain Quartz's registrations, and BatchScheduler's 1- and
 #                           2-node drains, three times, interleaved; medians reported);
 #                           BatchScheduler also: 1,000,000 registered then API latency and RSS, due-to-start
-#                           at half load, failover after SIGKILL, credit-free drain beside credit-limited items
+#                           at half load, failover after SIGKILL, credit-free drain beside credit-limited items,
+#                           a drain beside a limited backlog, a bulk pause and resume of 1,000,000 items
 #   bench/run.sh --quick    a few minutes: 10,000 registered, 2,000 drained, 100,000 for the scale run
 #
 # PostgreSQL: a private throwaway server on 127.0.0.1:$BATCHSCHEDULER_PG_PORT (default 55434 here,
@@ -71,6 +72,10 @@ run batchscheduler failover --items 20
 run batchscheduler credits --items "$DRAIN"
 # Issue 21: every item of one cron data type due on the same tick (100,000; --quick: 10,000).
 run batchscheduler cron --items "$(( QUICK ? 10000 : 100000 ))"
+# Issue 22: the 1-node drain beside a waiting backlog of a data type limited to 2 at once (100,000;
+# --quick: 10,000), and a bulk pause then resume of the scale run's count beside a drain.
+run batchscheduler drain --items "$DRAIN" --nodes 1 --limited "$(( QUICK ? 10000 : 100000 ))"
+run batchscheduler bulk --items "$SCALE"
 
 # PostgreSQL's own single-row durable update limit on this machine, for scale.
 log "pgbench: single-row UPDATE + COMMIT for ${PGBENCH_SECONDS}s on 1 and 8 connections"

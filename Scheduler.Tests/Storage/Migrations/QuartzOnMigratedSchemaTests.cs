@@ -69,19 +69,20 @@ public sealed class QuartzOnMigratedSchemaTests(ITestOutputHelper output)
 
     [Fact]
     [Trait("Provider", "Postgres")]
-    public async Task MigratedQuartzSchema_Postgres_IsWhatQuartzProvisionsItself_WithV007V008AndV010Applied()
+    public async Task MigratedQuartzSchema_Postgres_IsWhatQuartzProvisionsItself_WithV007V008V010AndV017Applied()
     {
         await using var migrated = await PostgresTestDatabase.CreateAsync();
         await using var provisioned = await PostgresTestDatabase.CreateAsync();
         await _migrator.MigrateAsync(StorageProvider.Postgres, migrated.ConnectionString, CancellationToken.None);
         await ProvisionWithQuartzAsync(StorageProvider.Postgres, provisioned.ConnectionString);
         // V007 (no trigger-table foreign keys, a partial calendar index), V008 (no job or group
-        // index of triggers) and V010 (a partial index of recovery triggers) are the deliberate
+        // index of triggers), V010 (a partial index of recovery triggers) and V017 (triggers by group in due
+        // order, for the set-based rounds' claim by data type) are the deliberate
         // differences, and they apply as well to a schema Quartz created, whatever it named its keys.
         await using (var connection = new Npgsql.NpgsqlConnection(provisioned.ConnectionString))
         {
             await connection.OpenAsync();
-            foreach (var name in new[] { "V007__quartz_trigger_write_costs.sql", "V008__quartz_lookup_indexes.sql", "V010__quartz_recovery_trigger_index.sql" })
+            foreach (var name in new[] { "V007__quartz_trigger_write_costs.sql", "V008__quartz_lookup_indexes.sql", "V010__quartz_recovery_trigger_index.sql", "V017__quartz_trigger_group_due_index.sql" })
             {
                 await using var apply = new Npgsql.NpgsqlCommand(MigrationScripts.For(StorageProvider.Postgres).Single(s => s.Name == name).Contents, connection);
                 await apply.ExecuteNonQueryAsync();
