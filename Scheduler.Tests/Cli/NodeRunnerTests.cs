@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using BatchScheduler.Cli;
 using BatchScheduler.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
@@ -83,6 +85,29 @@ public sealed class NodeRunnerTests : IDisposable
 
         Assert.Equal(NodeRunner.BadSettings, exit);
         Assert.False(File.Exists(_database.FilePath));
+    }
+
+    [Fact]
+    public async Task Run_PortInUse_ExitsNonZeroWithOneLineNamingTheAddress_NoStackTrace()
+    {
+        Directory.CreateDirectory(_database.DirectoryPath);
+        using var other = new TcpListener(IPAddress.Loopback, 0); // the other process that holds the port
+        other.Start();
+        var url = $"http://127.0.0.1:{((IPEndPoint)other.LocalEndpoint).Port}";
+
+        var (exitCode, output) = await NodeProcess.RunUntilExitAsync(new Dictionary<string, string?>
+        {
+            ["Storage:ConnectionString"] = _database.ConnectionString,
+            ["urls"] = url,
+        });
+
+        Assert.Equal(NodeRunner.StartFailed, exitCode);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var line = Assert.Single(lines, l => l.Contains(url, StringComparison.Ordinal));
+        Assert.StartsWith("The node cannot start:", line, StringComparison.Ordinal);
+        Assert.Contains("--urls", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal)); // no stack trace
+        Assert.DoesNotContain(lines, l => l.Contains(" FTL]", StringComparison.Ordinal) || l.Contains(" ERR]", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -55,17 +55,26 @@ public sealed partial class NodeProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts a node that is expected to refuse to start: waits for it to exit and returns its exit
-    /// code and output. Fails if it starts listening instead (then it is killed).
+    /// code and output (stdout and stderr, in the order read). It listens on a free port unless <c>urls</c> is among the settings. Fails if it starts listening instead (then it is killed).
     /// </summary>
     public static async Task<(int ExitCode, string Output)> RunUntilExitAsync(IDictionary<string, string?> settings)
     {
-        var args = settings.Select(kv => $"--{kv.Key}={kv.Value}").Append("--urls=http://127.0.0.1:0");
+        var args = settings.Select(kv => $"--{kv.Key}={kv.Value}");
+        if (!settings.ContainsKey("urls"))
+            args = args.Append("--urls=http://127.0.0.1:0");
         await using var node = new NodeProcess(args);
         node._process.Start();
         node._process.BeginOutputReadLine();
         node._process.BeginErrorReadLine();
         var exited = node._process.WaitForExitAsync();
-        await Task.WhenAny(exited, node._listening.Task).WaitAsync(TimeSpan.FromSeconds(60));
+        try
+        {
+            await Task.WhenAny(exited, node._listening.Task).WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException timeout)
+        {
+            throw new TimeoutException($"The node neither exited nor listened within 60 s:\n{node.Output}", timeout);
+        }
         if (node._listening.Task.IsCompletedSuccessfully)
             throw new InvalidOperationException($"The node started (listening on {node._listening.Task.Result}) instead of refusing to:\n{node.Output}");
         await exited; // also waits for the redirected output to be read to its end

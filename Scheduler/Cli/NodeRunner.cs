@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using BatchScheduler.Configuration;
 using BatchScheduler.Hosting;
 using BatchScheduler.Storage.Migrations;
@@ -74,11 +75,23 @@ internal static class NodeRunner
             case SchemaMigrationException migration:
                 Console.Error.WriteLine($"The schema could not be migrated: {migration.Message}");
                 return StartFailed;
-            case IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException }:
-                Console.Error.WriteLine($"The node cannot start: {ex.Message} Another process listens there; choose another address with --urls or ASPNETCORE_URLS.");
+            case IOException when IsAddressInUse(ex):
+                Console.Error.WriteLine($"The node cannot start: {ex.Message} Another process listens there: stop it, " +
+                    "or choose another address with --urls (or the Urls setting, or ASPNETCORE_URLS).");
                 return StartFailed;
             default:
                 return null;
         }
+    }
+
+    /// <summary>Kestrel reports a busy port as an IOException around <see cref="Microsoft.AspNetCore.Connections.AddressInUseException"/> or a <see cref="SocketException"/>.</summary>
+    private static bool IsAddressInUse(Exception ex)
+    {
+        for (var inner = ex.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is Microsoft.AspNetCore.Connections.AddressInUseException or SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse })
+                return true;
+        }
+        return false;
     }
 }

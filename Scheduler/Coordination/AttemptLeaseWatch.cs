@@ -28,41 +28,48 @@ internal sealed partial class AttemptLeaseWatch(
     {
         var last = time.GetTimestamp();
         var sinceCheck = TimeSpan.Zero;
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            await Task.Delay(_interval, time, stoppingToken);
-            var now = time.GetTimestamp();
-            var gap = time.GetElapsedTime(last, now);
-            last = now;
-            if (gap > _failover && running.Count > 0)
+            while (!stoppingToken.IsCancellationRequested)
             {
-                var reason = $"Cancelled: this node was paused for {gap.TotalSeconds:0.0} s, past the cluster's failover time of {_failover.TotalSeconds:0.0} s; another node may have taken the item over";
-                Paused(logger, node.Id, gap.TotalSeconds, running.Count);
-                running.CancelAll(reason);
-            }
-            if (running.Count > 0)
-            {
+                await Task.Delay(_interval, time, stoppingToken);
+                var now = time.GetTimestamp();
+                var gap = time.GetElapsedTime(last, now);
+                last = now;
+                if (gap > _failover && running.Count > 0)
+                {
+                    var reason = $"Cancelled: this node was paused for {gap.TotalSeconds:0.0} s, past the cluster's failover time of {_failover.TotalSeconds:0.0} s; another node may have taken the item over";
+                    Paused(logger, node.Id, gap.TotalSeconds, running.Count);
+                    running.CancelAll(reason);
+                }
+                if (running.Count > 0)
+                {
+                    try
+                    {
+                        await CancelAskedAsync(stoppingToken);
+                    }
+                    catch (Exception ex) when (ex is System.Data.Common.DbException or TimeoutException)
+                    {
+                        AttemptControlLog.CancelCheckFailed(logger, node.Id, ex.Message);
+                    }
+                }
+                sinceCheck += gap;
+                if (sinceCheck < cluster.Value.CheckinInterval)
+                    continue;
+                sinceCheck = TimeSpan.Zero;
                 try
                 {
-                    await CancelAskedAsync(stoppingToken);
+                    await CancelSupersededAsync(stoppingToken);
                 }
                 catch (Exception ex) when (ex is System.Data.Common.DbException or TimeoutException)
                 {
-                    AttemptControlLog.CancelCheckFailed(logger, node.Id, ex.Message);
+                    CheckFailed(logger, node.Id, ex.Message); // a database outage: the attempts' writes are fenced anyway
                 }
             }
-            sinceCheck += gap;
-            if (sinceCheck < cluster.Value.CheckinInterval)
-                continue;
-            sinceCheck = TimeSpan.Zero;
-            try
-            {
-                await CancelSupersededAsync(stoppingToken);
-            }
-            catch (Exception ex) when (ex is System.Data.Common.DbException or TimeoutException)
-            {
-                CheckFailed(logger, node.Id, ex.Message); // a database outage: the attempts' writes are fenced anyway
-            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping (also when another service failed to start, e.g. on a busy port): not a crash to report.
         }
     }
 

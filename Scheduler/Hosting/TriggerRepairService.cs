@@ -25,16 +25,23 @@ internal sealed partial class TriggerRepairService(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(cluster.Value.RepairInterval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        try
         {
-            try
+            while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                await RepairAsync(stoppingToken);
+                try
+                {
+                    await RepairAsync(stoppingToken);
+                }
+                catch (Exception ex) when (ex is System.Data.Common.DbException or TimeoutException or InvalidOperationException)
+                {
+                    RepairFailed(logger, ex);
+                }
             }
-            catch (Exception ex) when (ex is System.Data.Common.DbException or TimeoutException or InvalidOperationException)
-            {
-                RepairFailed(logger, ex);
-            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping (also when another service failed to start, e.g. on a busy port): not a crash to report.
         }
     }
 

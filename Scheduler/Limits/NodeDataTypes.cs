@@ -28,16 +28,23 @@ internal sealed partial class NodeDataTypesPublisher(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(RefreshInterval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        try
         {
-            try
+            while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                await PublishAsync(stoppingToken);
+                try
+                {
+                    await PublishAsync(stoppingToken);
+                }
+                catch (System.Data.Common.DbException e)
+                {
+                    RefreshFailed(logger, e.Message); // the row written at start stays; the next tick tries again
+                }
             }
-            catch (System.Data.Common.DbException e)
-            {
-                RefreshFailed(logger, e.Message); // the row written at start stays; the next tick tries again
-            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping (also when another service failed to start, e.g. on a busy port): not a crash to report.
         }
     }
 
