@@ -41,6 +41,7 @@ public sealed class AppSettingsTests : IDisposable
         _ = services.GetRequiredService<IOptions<VendorsOptions>>().Value;
         _ = services.GetRequiredService<IOptions<DataTypesOptions>>().Value;
         _ = services.GetRequiredService<DataTypeCatalog>();
+        _ = services.GetRequiredService<IOptions<SettingKeysOptions>>().Value; // every key these tests set is one the node reads
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using BatchScheduler.Configuration;
+using BatchScheduler.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace BatchScheduler.BulkActions;
@@ -9,7 +10,7 @@ internal static class BulkActionServiceCollectionExtensions
     /// <summary>Register after Quartz: the runner then stops before it, marking its running actions interrupted.</summary>
     public static IServiceCollection AddBulkActions(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<BulkActionOptions>().Bind(configuration.GetSection(BulkActionOptions.Section)).ValidateOnStart();
+        services.AddSettingsSection<BulkActionOptions>(configuration, BulkActionOptions.Section);
         services.AddSingleton<IValidateOptions<BulkActionOptions>, BulkActionOptionsValidator>();
         services.AddSingleton<BulkActionStore>();
         services.AddSingleton<BulkActionRunner>();
