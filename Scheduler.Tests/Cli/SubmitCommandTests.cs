@@ -229,7 +229,7 @@ public sealed class SubmitCommandTests : IDisposable
 
         Assert.Equal(SubmitCommand.UsageError, exit);
         Assert.Empty(_node.Requests);
-        Assert.Contains("does not exist", _error.ToString());
+        Assert.Contains($"Cannot submit '{path}': the file does not exist.", _error.ToString()); // the absolute path it tried
     }
 
     [Fact]
