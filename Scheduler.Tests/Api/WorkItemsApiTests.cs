@@ -51,7 +51,7 @@ public sealed class WorkItemsApiTests(WorkItemsApiFixture fixture) : IClassFixtu
         using var response = await Http.PutAsync("/api/work-items/plain/a", Json("{\n  \"tier\": \"first\",\n  \"payload\": {"));
 
         var detail = await ApiResponses.ProblemDetailAsync(response, HttpStatusCode.BadRequest);
-        Assert.Contains("Malformed JSON", detail);
+        Assert.Contains("not valid JSON", detail);
         Assert.Matches(@"line \d+, position \d+", detail);
     }
 
@@ -61,8 +61,8 @@ public sealed class WorkItemsApiTests(WorkItemsApiFixture fixture) : IClassFixtu
         using var response = await Http.PutAsync("/api/work-items/tiered/a", Json("{\"tier\": 5}"));
 
         var detail = await ApiResponses.ProblemDetailAsync(response, HttpStatusCode.BadRequest);
-        Assert.Contains("Malformed JSON", detail);
-        Assert.Contains("tier", detail);
+        Assert.Contains("'tier' must be a string", detail);
+        Assert.DoesNotContain("BatchScheduler", detail);
     }
 
     [Theory]
@@ -204,7 +204,7 @@ public sealed class WorkItemsApiTests(WorkItemsApiFixture fixture) : IClassFixtu
         using var response = await Http.PostAsync("/api/work-items", Json("{\"dataType\": \"plain\", \"items\": [ {\"entityId\": \"a\"} "));
 
         var detail = await ApiResponses.ProblemDetailAsync(response, HttpStatusCode.BadRequest);
-        Assert.Contains("Malformed JSON", detail);
+        Assert.Contains("not valid JSON", detail);
         Assert.Matches(@"line \d+, position \d+", detail);
     }
 

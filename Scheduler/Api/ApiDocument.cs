@@ -12,6 +12,9 @@ internal static class ApiDocument
     public const string Name = "v1";
     public const string Route = "/openapi/{documentName}.json";
 
+    /// <summary>Where the document is served.</summary>
+    public const string Path = "/openapi/" + Name + ".json";
+
     public static IServiceCollection AddApiDocument(this IServiceCollection services) =>
         services.AddOpenApi(Name, options =>
         {

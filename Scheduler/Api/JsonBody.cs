@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Text.Unicode;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -28,7 +29,18 @@ internal sealed record JsonBodyLimits(
 /// </remarks>
 internal static class JsonBody
 {
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web);
+    /// <summary>
+    /// The web defaults, and a field the body's type does not have is refused: ignoring a misspelt
+    /// <c>"payloadd"</c> would store the item without its payload. Members of a <see cref="JsonElement"/>
+    /// (a work item's payload) are the client's own and not checked.
+    /// </summary>
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    // The serializer's own default depth: a body it would refuse is refused while counting, with a plain reason.
+    private const int MaxDepth = 64;
 
     private const int FirstRead = 16 * 1024;
 
@@ -128,17 +140,19 @@ internal static class JsonBody
         }
         catch (JsonException ex)
         {
-            var where = ex.LineNumber is { } line ? $" at line {line + 1}, position {ex.BytePositionInLine + 1}" : "";
-            var path = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "" : $" (field {ex.Path})";
-            return (null, ApiProblems.BadRequest($"Malformed JSON{where}{path}: {FirstSentence(ex.Message)}"));
+            // The reader's and serializer's messages name .NET types and parser internals; say it in the body's terms.
+            if (JsonErrors.NotJson(body, MaxDepth, lines: true) is { } notJson)
+                return (null, ApiProblems.BadRequest($"The request body is not valid JSON: it {notJson}."));
+            if (TextRules.RejectJson(body, "body") is { } textError)
+                return (null, ApiProblems.BadRequest(textError));
+            return (null, ApiProblems.BadRequest(JsonErrors.Shape(ex, typeof(T), Options)));
         }
     }
 
     /// <summary>Every value in the body, and the entries of the root object's <c>items</c> array; throws <see cref="JsonException"/> where the JSON is malformed.</summary>
     private static (long Values, long Items) Count(ReadOnlySpan<byte> body)
     {
-        // 64 is the serializer's own default depth: a body it would refuse is refused here first.
-        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 64 });
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
         long values = 0, items = 0;
         bool itemsNext = false, inItems = false;
         while (reader.Read())
@@ -195,13 +209,4 @@ internal static class JsonBody
         ApiProblems.PayloadTooLarge(declared is { } bytes
             ? $"The request body is {bytes:N0} bytes; the limit for this route is {limits.MaxBytes:N0} bytes ({limits.MaxBytesSetting})."
             : $"The request body is over this route's limit of {limits.MaxBytes:N0} bytes ({limits.MaxBytesSetting}).");
-
-    // The position is given already; the serializer's message repeats it (after " Path:"), the reader's too (" LineNumber:").
-    private static string FirstSentence(string message)
-    {
-        var path = message.IndexOf(" Path:", StringComparison.Ordinal);
-        var line = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
-        var cut = path > 0 && (line < 0 || path < line) ? path : line;
-        return cut > 0 ? message[..cut] : message;
-    }
 }

@@ -7,7 +7,7 @@ namespace BatchScheduler.Batches;
 /// <summary>JSON Lines: one JSON object per line.</summary>
 internal static class JsonlRecords
 {
-    private static readonly JsonDocumentOptions Strict = new() { AllowDuplicateProperties = false };
+    private static readonly JsonDocumentOptions Strict = new() { AllowDuplicateProperties = false, MaxDepth = 64 };
 
     public static async IAsyncEnumerable<BatchFileEntry> ReadAsync(Stream body, BatchFileLimits limits, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -27,9 +27,12 @@ internal static class JsonlRecords
         {
             document = JsonDocument.Parse(line.Bytes, Strict);
         }
-        catch (JsonException ex)
+        catch (JsonException)
         {
-            return BatchRecord.Invalid(line.Number, null, $"malformed JSON: {ex.Message}");
+            // The parser's message names its internals; JsonErrors says where the line stops being JSON.
+            return BatchRecord.Invalid(line.Number, null, JsonErrors.NotJson(line.Bytes.Span, Strict.MaxDepth, lines: false) is { } notJson
+                ? $"malformed JSON: the record {notJson}"
+                : "malformed JSON: a field name appears more than once in the record");
         }
         catch (InvalidOperationException) when (TextRules.RejectJson(line.Bytes.Span, "record") is { } textError)
         {

@@ -11,6 +11,7 @@ internal static class EndpointRouteBuilderExtensions
 {
     public static WebApplication MapBatchScheduler(this WebApplication app)
     {
+        app.UseProblemStatusPages(); // first: it wraps every answer after it, including the refusals of authentication
         app.UseAuthentication();
         app.UseAudit(); // after authentication (who), before authorization (its refusals are recorded too)
         app.UseAuthorization();
