@@ -98,6 +98,22 @@ if (( passed == 0 && failed == 0 )); then
 elif (( test_exit != 0 && failed == 0 )); then
   log "dotnet test exited with $test_exit"
 fi
+# The failures again at the end, where a CI log's tail shows them: name and the message's first lines.
+for trx in "$RESULTS_DIR"/**/*.trx; do
+  awk '
+    /<UnitTestResult / && /outcome="(Failed|Error|Timeout|Aborted)"/ {
+      name = $0; sub(/.*testName="/, "", name); sub(/" .*/, "", name); gsub(/&quot;/, "\"", name)
+      print "FAILED " name; want = 1; next
+    }
+    want && /<Message>/ { inmsg = 1; lines = 0; sub(/.*<Message>/, "") }
+    inmsg {
+      end = sub(/<\/Message>.*/, "")
+      gsub(/&quot;/, "\""); gsub(/&lt;/, "<"); gsub(/&gt;/, ">"); gsub(/&amp;/, "\\&")
+      if (lines++ < 6) print "  " $0
+      if (end) { inmsg = 0; want = 0 }
+    }
+  ' "$trx"
+done
 if compgen -G "$BATCHSCHEDULER_SCREENSHOTS/*.png" >/dev/null; then
   log "dashboard screenshots: $BATCHSCHEDULER_SCREENSHOTS"
 fi
