@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace BatchScheduler.Executors.Contract;
 
 /// <summary>Names an executor registered in code; data types refer to it by that name.</summary>
-public sealed record ExecutorRegistration(string Name, Type ExecutorType);
+internal sealed record ExecutorRegistration(string Name, Type ExecutorType);
 
 /// <summary>Registration of executors in code.</summary>
 public static class ExecutorServiceCollectionExtensions

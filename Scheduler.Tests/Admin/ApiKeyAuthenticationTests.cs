@@ -230,7 +230,7 @@ public sealed class ApiKeyAuthenticationTests(ApiKeysFixture fixture) : IClassFi
         {
             var methods = e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? [];
             var policies = e.Metadata.GetOrderedMetadata<IAuthorizeData>().Select(a => a.Policy).ToList();
-            var expected = methods.All(m => m is "GET" or "HEAD") ? "viewer" : "admin";
+            var expected = methods.All(m => m is "GET" or "HEAD") ? ApiPolicies.Viewer : ApiPolicies.Admin;
             Assert.True(policies.Contains(expected) && e.Metadata.GetMetadata<IAllowAnonymous>() is null,
                 $"{string.Join(",", methods)} {e.RoutePattern.RawText} should require the '{expected}' policy; has [{string.Join(", ", policies)}]");
         });

@@ -17,7 +17,7 @@ public sealed class LoopbackAccessFixture : IAsyncLifetime
 
     private readonly SqliteTestDatabase _database = new();
 
-    public TestNode Node { get; private set; } = null!;
+    internal TestNode Node { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {

@@ -29,7 +29,7 @@ public sealed class LoopbackHostsTests
     {
         var configured = new[] { "scheduler.example.test", "*.ops.example.test", "fd00::1" };
 
-        Assert.Equal(allowed, LoopbackHosts.IsAllowed(new HostString(host), configured));
+        Assert.Equal(allowed, LoopbackHosts.IsAllowed(new HostString(host) is { HasValue: true } h ? h.Host : null, configured));
     }
 
     [Theory]

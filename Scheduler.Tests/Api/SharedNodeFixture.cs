@@ -11,7 +11,7 @@ public abstract class SharedNodeFixture : IAsyncLifetime
 {
     private readonly SqliteTestDatabase _database = new();
 
-    public TestNode Node { get; private set; } = null!;
+    internal TestNode Node { get; private set; } = null!;
 
     protected abstract Dictionary<string, string?> Settings();
 

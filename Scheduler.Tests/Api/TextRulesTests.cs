@@ -17,7 +17,7 @@ public abstract class TextRulesFixture : IAsyncLifetime
 
     protected abstract StorageProvider Provider { get; }
 
-    public TestNode Node { get; private set; } = null!;
+    internal TestNode Node { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {

@@ -21,7 +21,7 @@ public sealed class DashboardAccessFixture : IAsyncLifetime
 
     private readonly SqliteTestDatabase _database = new();
 
-    public TestNode Node { get; private set; } = null!;
+    internal TestNode Node { get; private set; } = null!;
 
     public ChromiumBrowser Chromium { get; private set; } = null!;
 

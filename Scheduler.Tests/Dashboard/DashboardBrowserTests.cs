@@ -25,7 +25,7 @@ public sealed class DashboardFixture : IAsyncLifetime
 
     private readonly SqliteTestDatabase _database = new();
 
-    public TestNode Node { get; private set; } = null!;
+    internal TestNode Node { get; private set; } = null!;
 
     public ChromiumBrowser Chromium { get; private set; } = null!;
 

@@ -15,7 +15,7 @@ public sealed class DashboardLoopbackFixture : IAsyncLifetime
 
     private readonly SqliteTestDatabase _database = new();
 
-    public TestNode Node { get; private set; } = null!;
+    internal TestNode Node { get; private set; } = null!;
 
     public ChromiumBrowser Chromium { get; private set; } = null!;
 

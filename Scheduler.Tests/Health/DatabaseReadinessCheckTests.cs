@@ -29,7 +29,7 @@ public sealed class DatabaseReadinessCheckTests
         {
             Provider = StorageProvider.Postgres,
             ConnectionString = $"Host=127.0.0.1;Port={port};Username=nobody;Database=gone;Timeout=2",
-        }));
+        }), new PostgreSqlStoreDriver());
         var check = new DatabaseReadinessCheck(connections, NullLogger<DatabaseReadinessCheck>.Instance);
 
         var result = await check.CheckHealthAsync(new HealthCheckContext());

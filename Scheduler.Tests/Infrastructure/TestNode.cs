@@ -14,7 +14,7 @@ namespace BatchScheduler.Tests.Infrastructure;
 /// A real node (Kestrel on a loopback port, Quartz, the real store) started in-process with
 /// settings given by the test instead of appsettings.json.
 /// </summary>
-public sealed class TestNode : IAsyncDisposable
+internal sealed class TestNode : IAsyncDisposable
 {
     private TestNode(WebApplication app, Uri baseAddress)
     {

@@ -13,7 +13,7 @@ namespace BatchScheduler.Tests.Storage.Migrations;
 /// </summary>
 public sealed class QuartzOnMigratedSchemaTests(ITestOutputHelper output)
 {
-    private readonly SchemaMigrator _migrator = new(new TestOutputLogger<SchemaMigrator>(output));
+    private readonly AnyStoreMigrator _migrator = new(new TestOutputLogger<SchemaMigrator>(output));
 
     [Fact]
     [Trait("Provider", "Sqlite")]

@@ -1,0 +1,42 @@
+using System.Data.Common;
+using BatchScheduler.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace BatchScheduler.Storage;
+
+/// <summary>Opens connections to the configured store and knows its SQL dialect.</summary>
+internal sealed class ConnectionFactory : IAsyncDisposable
+{
+    private readonly DbDataSource _source;
+
+    public ConnectionFactory(IOptions<StorageOptions> options, StoreDriver driver)
+    {
+        Provider = options.Value.Provider;
+        if (driver.Provider != Provider)
+            throw new InvalidOperationException($"Storage:Provider is {Provider}, but the {driver.Provider} store was registered.");
+        Dialect = SqlDialect.For(Provider);
+        _source = driver.CreateDataSource(options.Value.ConnectionString);
+    }
+
+    public StorageProvider Provider { get; }
+
+    public SqlDialect Dialect { get; }
+
+    /// <summary>Opens a pooled connection.</summary>
+    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = _source.CreateConnection();
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    public ValueTask DisposeAsync() => _source.DisposeAsync();
+}

@@ -1,4 +1,0 @@
-namespace BatchScheduler.Executors.BuiltIn;
-
-/// <summary>A failure simulated by the <c>demo</c> executor.</summary>
-public sealed class DemoFailureException(string message) : Exception(message);
