@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Net;
 using System.Text;
 using BatchScheduler.Admin;
+using BatchScheduler.Api;
 using BatchScheduler.Configuration;
 using BatchScheduler.Tests.Api;
 using Microsoft.AspNetCore.Authentication;
