@@ -16,6 +16,10 @@
 # curl: the README examples test (Scheduler.Tests/Docs) runs the README's curl commands; it is
 # installed with apt-get (root only) when missing.
 #
+# npm: the OpenAPI lint test (Scheduler.Tests/Api/OpenApiLintTests.cs) runs @redocly/cli, installed in
+# tools/openapi-lint with `npm ci` (only when its package-lock.json changed); npm is installed with
+# apt-get (root only) when missing, and Node.js must be 20.19 or later.
+#
 # The last line printed is "N passed, N failed" (totals over the whole run, from the TRX files);
 # the exit code is non-zero when a test failed, when no test ran, or when `dotnet test` failed.
 set -euo pipefail
@@ -63,6 +67,21 @@ ensure_chromium
 
 # The README's request examples (Scheduler.Tests/Docs/ReadmeExamplesTests.cs) run with curl, as a reader would.
 ensure_command curl "the README examples tests"
+
+# The OpenAPI lint test (Scheduler.Tests/Api/OpenApiLintTests.cs) runs the @redocly/cli that
+# tools/openapi-lint/package-lock.json pins. `npm ci` runs only when that lock file changed since the
+# last install here (a copy of it in node_modules marks the install), so a second run costs nothing.
+ensure_openapi_lint() {
+  local dir=tools/openapi-lint stamp=tools/openapi-lint/node_modules/.installed-package-lock.json
+  ensure_command npm "the OpenAPI lint test"
+  node -e 'const [major, minor] = process.versions.node.split(".").map(Number); process.exit(major > 20 || (major === 20 && minor >= 19) ? 0 : 1)' \
+    || die "node $(node --version) is too old for @redocly/cli (tools/openapi-lint): it needs Node.js 20.19 or later; install a newer nodejs"
+  cmp -s "$dir/package-lock.json" "$stamp" && return
+  log "installing the OpenAPI linter (npm ci in $dir)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci in $dir failed; the OpenAPI lint test needs it"
+  cp "$dir/package-lock.json" "$stamp"
+}
+ensure_openapi_lint
 
 command -v dotnet >/dev/null || die "dotnet (the .NET 10 SDK) is not on PATH"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

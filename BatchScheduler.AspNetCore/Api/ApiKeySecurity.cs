@@ -9,7 +9,8 @@ namespace BatchScheduler.Api;
 
 /// <summary>
 /// Describes the API-key access of <see cref="ApiKeyAuthenticationHandler"/>: the two ways to
-/// present a key, and on every route that requires a policy, its role and its 401 and 403 answers.
+/// present a key, required by default; on every route that requires a policy, its role and its 401 and
+/// 403 answers; on an anonymous route (<c>/healthz</c>), an empty security requirement that lifts the default.
 /// Taken from the endpoints' authorization metadata, so the document cannot drift from what is enforced.
 /// </summary>
 internal sealed class ApiKeySecurity : IOpenApiDocumentTransformer, IOpenApiOperationTransformer
@@ -34,6 +35,7 @@ internal sealed class ApiKeySecurity : IOpenApiDocumentTransformer, IOpenApiOper
             Name = "X-Api-Key",
             Description = "An API key from Admin:ApiKeys as 'X-Api-Key: <key>'.",
         };
+        document.Security = [.. Schemes(document)];
         return Task.CompletedTask;
     }
 
@@ -42,19 +44,24 @@ internal sealed class ApiKeySecurity : IOpenApiDocumentTransformer, IOpenApiOper
             context.Document ?? throw new InvalidOperationException("The OpenAPI operation transformer ran without a document."),
             type => context.GetOrCreateSchemaAsync(type, null, cancellationToken));
 
-    /// <summary>Adds the role, the security requirements and the 401/403 answers of an endpoint that requires a policy.</summary>
+    /// <summary>
+    /// Adds the role, the security requirements and the 401/403 answers of an endpoint that requires a
+    /// policy; an anonymous endpoint gets <c>security: []</c>.
+    /// </summary>
     public static async Task DescribeAccessAsync(
         OpenApiOperation operation, IEnumerable<object> metadata, OpenApiDocument document, Func<Type, Task<OpenApiSchema>> createSchema)
     {
-        var policies = metadata.OfType<IAuthorizeData>().Select(a => a.Policy).Where(p => p is not null).ToList();
-        if (policies.Count == 0)
+        var authorization = metadata.OfType<IAuthorizeData>().ToList();
+        if (authorization.Count == 0 || metadata.OfType<IAllowAnonymous>().Any())
+        {
+            operation.Security = [];
             return;
+        }
+        var policies = authorization.Select(a => a.Policy).Where(p => p is not null).ToList();
 
         var role = policies.Contains(ApiPolicies.Admin) ? AdminRoles.Admin : AdminRoles.Viewer;
         operation.Description = $"{operation.Description}{(operation.Description is null ? "" : "\n\n")}Role: {role}.";
-        operation.Security ??= [];
-        foreach (var scheme in new[] { Bearer, Header })
-            operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(scheme, document)] = [] });
+        operation.Security = [.. Schemes(document)];
 
         var problem = await ProblemSchemaAsync(document, createSchema);
         operation.Responses ??= [];
@@ -64,6 +71,10 @@ internal sealed class ApiKeySecurity : IOpenApiDocumentTransformer, IOpenApiOper
             ? "The key has the viewer role and this route changes things; or the node has no Admin:ApiKeys and the caller is not on loopback."
             : "The node has no Admin:ApiKeys and the caller is not on loopback."));
     }
+
+    /// <summary>Either way of presenting a key satisfies the requirement.</summary>
+    private static IEnumerable<OpenApiSecurityRequirement> Schemes(OpenApiDocument document) =>
+        new[] { Bearer, Header }.Select(scheme => new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(scheme, document)] = [] });
 
     /// <summary>A reference to the shared problem-details schema, added to the components if no route declared a problem yet.</summary>
     private static async Task<IOpenApiSchema> ProblemSchemaAsync(OpenApiDocument document, Func<Type, Task<OpenApiSchema>> createSchema)

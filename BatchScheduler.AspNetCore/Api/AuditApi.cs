@@ -8,10 +8,11 @@ namespace BatchScheduler.Api;
 internal static class AuditApi
 {
     public const int MaxLimit = 1000;
+    private const int DefaultLimit = 100;
 
     public static RouteGroupBuilder MapAuditApi(this RouteGroupBuilder api)
     {
-        api.MapGet("/audit", ListAsync).WithTags("Audit").RequireAuthorization(ApiPolicies.Viewer)
+        api.MapGet("/audit", ListAsync).WithTags("Audit").RequireAuthorization(ApiPolicies.Viewer).WithName("listAuditEntries")
             .WithSummary("The audit trail: every changing request, newest first")
             .WithDescription("One row per changing request (PUT, POST, DELETE, ...) to /api from a caller with a key (or loopback without keys), "
                 + "answered or refused: at (UTC), who (the key's Admin:ApiKeys:<i>:Name, or loopback), action (method and route pattern), "
@@ -23,11 +24,15 @@ internal static class AuditApi
 
     private static async Task<Results<Ok<AuditPage>, ProblemHttpResult>> ListAsync(
         AuditStore store, CancellationToken cancellationToken,
-        string? who = null, string? action = null, string? since = null, string? after = null, string? limit = null)
+        [QueryText("Only changes by this caller: a key's Admin:ApiKeys:<i>:Name, or loopback.")] string? who = null,
+        [QueryText("Only this action, exactly: the method and route pattern, e.g. 'POST /api/batches/{id}/cancel'.")] string? action = null,
+        [QueryInstant("Only changes at or after this ISO 8601 instant (without an offset: UTC).")] string? since = null,
+        [QueryText("The cursor: the previous answer's next, as it is.")] string? after = null,
+        [QueryInteger(1, MaxLimit, DefaultLimit, "Entries per answer.")] string? limit = null)
     {
         if ((TextRules.RejectText(who, "who", AuditStore.MaxWho) ?? TextRules.RejectText(action, "action", AuditStore.MaxAction)) is { } textError)
             return ApiProblems.BadRequest(textError);
-        if (!RequestValues.TryInt(limit, "limit", 100, 1, MaxLimit, out var count, out var limitError))
+        if (!RequestValues.TryInt(limit, "limit", DefaultLimit, 1, MaxLimit, out var count, out var limitError))
             return ApiProblems.BadRequest(limitError!);
         if (!RequestValues.TryInstant(since, "since", out var from, out var sinceError))
             return ApiProblems.BadRequest(sinceError!);

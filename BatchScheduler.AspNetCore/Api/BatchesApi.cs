@@ -12,11 +12,13 @@ namespace BatchScheduler.Api;
 internal static class BatchesApi
 {
     private const int OutputPage = 5000;
+    private const int MaxPageSize = 100;
+    private const int DefaultPageSize = 20;
 
     public static RouteGroupBuilder MapBatchesApi(this RouteGroupBuilder api)
     {
         var batches = api.MapGroup("/batches").WithTags("Batches");
-        batches.MapPost("/", SubmitAsync).RequireAuthorization(ApiPolicies.Admin)
+        batches.MapPost("/", SubmitAsync).RequireAuthorization(ApiPolicies.Admin).WithName("submitBatch")
             .WithSummary("Submit a batch file")
             .WithDescription("The file is the body: .jsonl as application/x-ndjson or .csv as text/csv, one record per line with an entityId "
                 + "field or column, an optional tier, dataType and runAt (ISO 8601 with an offset: the item runs not before it; it must be before the deadline); "
@@ -24,26 +26,26 @@ internal static class BatchesApi
             .DescribesFileBody("application/x-ndjson", "text/csv")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        batches.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Viewer)
+        batches.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Viewer).WithName("listBatches")
             .WithSummary("List batches, newest first")
             .ProducesProblem(StatusCodes.Status400BadRequest);
-        batches.MapGet("/{id}", GetAsync).RequireAuthorization(ApiPolicies.Viewer)
+        batches.MapGet("/{id}", GetAsync).RequireAuthorization(ApiPolicies.Viewer).WithName("getBatch")
             .WithSummary("Get a batch's summary")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
-        batches.MapGet("/{id}/results", ResultsAsync).RequireAuthorization(ApiPolicies.Viewer)
+        batches.MapGet("/{id}/results", ResultsAsync).RequireAuthorization(ApiPolicies.Viewer).WithName("getBatchResults")
             .WithSummary("The result file: records that succeeded, in line order")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
-        batches.MapGet("/{id}/errors", ErrorsAsync).RequireAuthorization(ApiPolicies.Viewer)
+        batches.MapGet("/{id}/errors", ErrorsAsync).RequireAuthorization(ApiPolicies.Viewer).WithName("getBatchErrors")
             .WithSummary("The error file: invalid, failed, expired and cancelled records with the reason")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
-        batches.MapGet("/{id}/audit", AuditAsync).RequireAuthorization(ApiPolicies.Viewer)
+        batches.MapGet("/{id}/audit", AuditAsync).RequireAuthorization(ApiPolicies.Viewer).WithName("getBatchAudit")
             .WithSummary("The audit log: parameters, timings, item states and the verification input = succeeded + failed + invalid")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
-        batches.MapPost("/{id}/cancel", CancelAsync).RequireAuthorization(ApiPolicies.Admin)
+        batches.MapPost("/{id}/cancel", CancelAsync).RequireAuthorization(ApiPolicies.Admin).WithName("cancelBatch")
             .WithSummary("Cancel a validating or in-progress batch")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -53,7 +55,10 @@ internal static class BatchesApi
 
     private static async Task<Results<Created<BatchSummary>, ProblemHttpResult>> SubmitAsync(
         HttpContext context, BatchService service, BatchMonitor monitor, DataTypeCatalog catalog, OutboundPolicy outbound, TimeProvider time,
-        CancellationToken cancellationToken, string? dataType = null, string? deadline = null, string? callbackUrl = null)
+        CancellationToken cancellationToken,
+        [QueryText("The configured data type of the file's records (required).")] string? dataType = null,
+        [QueryInstant("An ISO 8601 instant in the future: when it passes, the batch ends expired and its items that have not started are withdrawn.")] string? deadline = null,
+        [QueryText("An http or https URL the batch summary is POSTed to once its outcome is set (the Outbound settings must allow it).", Format = "uri")] string? callbackUrl = null)
     {
         if (string.IsNullOrWhiteSpace(dataType))
             return ApiProblems.BadRequest("dataType is missing; name the data type of the file's records (?dataType=x).");
@@ -118,12 +123,14 @@ internal static class BatchesApi
 
     private static async Task<Results<Ok<BatchPage>, ProblemHttpResult>> ListAsync(
         BatchStore store, BatchService service, CancellationToken cancellationToken,
-        string? status = null, string? page = null, string? pageSize = null)
+        [QueryOneOf(typeof(BatchStatuses), "Only batches in this status.")] string? status = null,
+        [QueryInteger(1, WorkItemInput.MaxPage, 1, "Page number.")] string? page = null,
+        [QueryInteger(1, MaxPageSize, DefaultPageSize, "Batches per page.")] string? pageSize = null)
     {
         if (status is not null && !BatchStatuses.All.Contains(status))
             return ApiProblems.BadRequest($"Unknown status '{status}'; statuses are: {string.Join(", ", BatchStatuses.All)}.");
-        if (!RequestValues.TryInt(page, "page", 1, 1, 1_000_000, out var pageNumber, out var error)
-            || !RequestValues.TryInt(pageSize, "pageSize", 20, 1, 100, out var size, out error))
+        if (!RequestValues.TryInt(page, "page", 1, 1, WorkItemInput.MaxPage, out var pageNumber, out var error)
+            || !RequestValues.TryInt(pageSize, "pageSize", DefaultPageSize, 1, MaxPageSize, out var size, out error))
         {
             return ApiProblems.BadRequest(error!);
         }

@@ -26,7 +26,7 @@ internal static class BulkActionsApi
     public static RouteGroupBuilder MapBulkActionsApi(this RouteGroupBuilder api)
     {
         var actions = api.MapGroup("/work-items/actions").WithTags("Work items");
-        actions.MapPost("/", PostAsync).RequireAuthorization(ApiPolicies.Admin)
+        actions.MapPost("/", PostAsync).RequireAuthorization(ApiPolicies.Admin).WithName("startBulkAction")
             .WithSummary("Act on every work item matching a filter")
             .WithDescription("action: run (run now; the retry of dead-lettered items), delete, tier (with \"tier\"), pause (with \"reason\"), resume or cancel (with \"reason\"). "
                 + "filter: at least one of dataType, state, tier, entityPrefix (a prefix of the entity id) and errorContains (text of the item's last error, any case); all given must hold. "
@@ -38,11 +38,11 @@ internal static class BulkActionsApi
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        actions.MapGet("/matching", MatchingAsync).RequireAuthorization(ApiPolicies.Viewer)
+        actions.MapGet("/matching", MatchingAsync).RequireAuthorization(ApiPolicies.Viewer).WithName("countBulkActionMatches")
             .WithSummary("Count the work items a filter matches")
             .WithDescription("The filter of a bulk action as query parameters (dataType, state, tier, entityPrefix, errorContains; at least one): how many items an action would act on now.")
             .ProducesProblem(StatusCodes.Status400BadRequest);
-        actions.MapGet("/{id}", GetAsync).RequireAuthorization(ApiPolicies.Viewer)
+        actions.MapGet("/{id}", GetAsync).RequireAuthorization(ApiPolicies.Viewer).WithName("getBulkAction")
             .WithSummary("Get a bulk action and its progress")
             .WithDescription("state: running, done, failed (error says why) or interrupted (its node stopped first; what it applied stays applied, running it again is safe). "
                 + "Counts grow after each chunk; once done, applied + skipped + notApplied = matched.")
@@ -72,7 +72,11 @@ internal static class BulkActionsApi
 
     private static async Task<Results<Ok<BulkActionMatches>, ProblemHttpResult>> MatchingAsync(
         BulkActionStore store, DataTypeCatalog catalog, CancellationToken cancellationToken,
-        string? dataType = null, string? state = null, string? tier = null, string? entityPrefix = null, string? errorContains = null)
+        [QueryText("Only items of this configured data type.")] string? dataType = null,
+        [QueryOneOf(typeof(WorkItemStates), "Only items in this state.")] string? state = null,
+        [QueryText("Only items in this tier.")] string? tier = null,
+        [QueryText("Only items whose entity id starts with this text (case-sensitive).")] string? entityPrefix = null,
+        [QueryText("Only items whose last error contains this text, in any case.")] string? errorContains = null)
     {
         var (filter, error) = BulkActionInput.ReadFilter(new BulkActionFilter(dataType, state, tier, entityPrefix, errorContains), "", catalog);
         return filter is null ? ApiProblems.BadRequest(error!) : TypedResults.Ok(new BulkActionMatches(await store.CountAsync(filter, cancellationToken)));

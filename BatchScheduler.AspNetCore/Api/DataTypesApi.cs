@@ -52,12 +52,12 @@ internal static class DataTypesApi
     public static RouteGroupBuilder MapDataTypesApi(this RouteGroupBuilder api)
     {
         var types = api.MapGroup("/data-types").WithTags("Data types");
-        types.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Viewer)
+        types.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Viewer).WithName("listDataTypes")
             .WithSummary("List the configured data types")
             .WithDescription("Each data type with its executor, tiers and cadences, and whether it is paused (by whom, when, why); "
                 + "its concurrency limits (maxConcurrency across the cluster, maxConcurrencyPerNode; null: none), the live nodes that execute it (nodes, "
                 + "from Cluster:DataTypes), and unserved: true when no live node executes it, so its items wait until one that does starts.");
-        types.MapPost("/{dataType}/pause", PauseAsync).RequireAuthorization(ApiPolicies.Admin)
+        types.MapPost("/{dataType}/pause", PauseAsync).RequireAuthorization(ApiPolicies.Admin).WithName("pauseDataType")
             .WithSummary("Pause a data type")
             .WithDescription("No item of it starts until it is resumed, on any node; attempts running now finish. "
                 + "Its Quartz trigger group is paused (qrtz_paused_trigger_grps, with the reason and who asked). "
@@ -66,14 +66,14 @@ internal static class DataTypesApi
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        types.MapPost("/{dataType}/resume", ResumeAsync).RequireAuthorization(ApiPolicies.Admin)
+        types.MapPost("/{dataType}/resume", ResumeAsync).RequireAuthorization(ApiPolicies.Admin).WithName("resumeDataType")
             .WithSummary("Resume a data type")
             .WithDescription("What fell due while it was paused runs once, stalest first. Items paused by themselves stay paused.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         var items = api.MapGroup("/work-items").WithTags("Work items");
-        items.MapPost("/{dataType}/{entityId}/pause", PauseItemAsync).RequireAuthorization(ApiPolicies.Admin)
+        items.MapPost("/{dataType}/{entityId}/pause", PauseItemAsync).RequireAuthorization(ApiPolicies.Admin).WithName("pauseWorkItem")
             .WithSummary("Pause a work item")
             .WithDescription("The item is in state paused and does not start until resumed; an attempt running now finishes (its outcome is kept for the resume). "
                 + $"Body: {{\"reason\": \"...\"}} (required, at most {PauseRequest.MaxReasonLength} characters). Pausing a paused item changes nothing.")
@@ -81,7 +81,7 @@ internal static class DataTypesApi
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        items.MapPost("/{dataType}/{entityId}/resume", ResumeItemAsync).RequireAuthorization(ApiPolicies.Admin)
+        items.MapPost("/{dataType}/{entityId}/resume", ResumeItemAsync).RequireAuthorization(ApiPolicies.Admin).WithName("resumeWorkItem")
             .WithSummary("Resume a work item")
             .WithDescription("The item gets back the state it had; if it fell due while paused it runs once (unless its data type is paused).")
             .ProducesProblem(StatusCodes.Status400BadRequest)

@@ -14,13 +14,20 @@ namespace BatchScheduler.Api;
 /// </summary>
 internal static class PipelineEndpoints
 {
-    /// <summary>Serves the endpoint for <paramref name="methods"/> only and describes it for the OpenAPI document.</summary>
+    /// <summary>
+    /// Serves the endpoint for <paramref name="methods"/> only and describes it for the OpenAPI document;
+    /// each method's operationId is the method and <paramref name="operation"/> ("Liveness": getLiveness, headLiveness).
+    /// </summary>
     public static TBuilder Describe<TBuilder>(
-        this TBuilder endpoint, string[] methods, string tag, string summary, string description, params ProducesResponseTypeMetadata[] responses)
+        this TBuilder endpoint, string[] methods, string operation, string tag, string summary, string description,
+        params ProducesResponseTypeMetadata[] responses)
         where TBuilder : IEndpointConventionBuilder =>
         endpoint.WithTags(tag).WithSummary(summary).WithDescription(description)
-            .WithMetadata([new HttpMethodMetadata(methods), .. responses]);
+            .WithMetadata([new HttpMethodMetadata(methods), new PipelineOperation(operation), .. responses]);
 }
+
+/// <summary>What a pipeline endpoint does, as the noun of its operationIds.</summary>
+internal sealed record PipelineOperation(string Noun);
 
 /// <summary>Adds to the document the pipeline endpoints that declare their methods (see <see cref="PipelineEndpoints.Describe"/>).</summary>
 internal sealed class PipelineEndpointsTransformer(EndpointDataSource endpoints) : IOpenApiDocumentTransformer
@@ -50,6 +57,7 @@ internal sealed class PipelineEndpointsTransformer(EndpointDataSource endpoints)
     {
         var operation = new OpenApiOperation
         {
+            OperationId = metadata.GetMetadata<PipelineOperation>() is { } name ? method.ToLowerInvariant() + name.Noun : null,
             Summary = metadata.GetMetadata<IEndpointSummaryMetadata>()?.Summary,
             Description = metadata.GetMetadata<IEndpointDescriptionMetadata>()?.Description,
             Responses = [],

@@ -12,29 +12,29 @@ internal static class StatusApi
     public static RouteGroupBuilder MapStatusApi(this RouteGroupBuilder api)
     {
         api.MapGet("/health", async (HealthQuery health, CancellationToken ct) => TypedResults.Ok(await health.GetAsync(ct)))
-            .WithTags("Health").RequireAuthorization(ApiPolicies.Viewer)
+            .WithTags("Health").RequireAuthorization(ApiPolicies.Viewer).WithName("getHealth")
             .WithSummary("Health summary: running now, failures in 24 h, counts by data type, state and tier, live nodes");
         api.MapGet("/access", (HttpContext context) => TypedResults.Ok(new CallerAccess(
                 context.User.IsInRole(Configuration.AdminRoles.Admin) ? Configuration.AdminRoles.Admin : Configuration.AdminRoles.Viewer)))
-            .WithTags("Access").RequireAuthorization(ApiPolicies.Viewer)
+            .WithTags("Access").RequireAuthorization(ApiPolicies.Viewer).WithName("getAccess")
             .WithSummary("The caller's role (viewer or admin), so a client can offer only what the key may do");
         api.MapGet("/nodes", async (NodeStatusQuery nodes, CancellationToken ct) => TypedResults.Ok(await nodes.ListAsync(ct)))
-            .WithTags("Nodes").RequireAuthorization(ApiPolicies.Viewer)
+            .WithTags("Nodes").RequireAuthorization(ApiPolicies.Viewer).WithName("listNodes")
             .WithSummary("Nodes, their last check-in and whether they are alive");
         api.MapGet("/vendors", async (VendorsQuery vendors, CancellationToken ct) => TypedResults.Ok(await vendors.ListAsync(ct)))
-            .WithTags("Vendors").RequireAuthorization(ApiPolicies.Viewer)
+            .WithTags("Vendors").RequireAuthorization(ApiPolicies.Viewer).WithName("listVendors")
             .WithSummary("Credit use per vendor: the current window and recent ones");
         var failures = api.MapGroup("/failures").WithTags("Failures");
-        failures.MapGet("/", ListFailuresAsync).RequireAuthorization(ApiPolicies.Viewer)
+        failures.MapGet("/", ListFailuresAsync).RequireAuthorization(ApiPolicies.Viewer).WithName("listFailures")
             .WithSummary("List failed attempts, newest first")
             .WithDescription("Filtered by done (true/false), dataType and entityId; pageSize 1-1000 (default 100).")
             .ProducesProblem(StatusCodes.Status400BadRequest);
-        failures.MapPost("/done", MarkAllDoneAsync).RequireAuthorization(ApiPolicies.Admin)
+        failures.MapPost("/done", MarkAllDoneAsync).RequireAuthorization(ApiPolicies.Admin).WithName("markFailuresDone")
             .WithSummary("Mark every not-done failure matching the filter done")
             .WithDescription("All filters are optional; without any, every not-done failure is marked. before is an ISO 8601 instant "
                 + "(2026-11-23T18:00:00Z; without an offset it is UTC): only failures that happened before it are marked. One statement; marked counts the rows it changed.")
             .ProducesProblem(StatusCodes.Status400BadRequest);
-        failures.MapPost("/{id:long}/done", MarkDoneAsync).RequireAuthorization(ApiPolicies.Admin)
+        failures.MapPost("/{id:long}/done", MarkDoneAsync).RequireAuthorization(ApiPolicies.Admin).WithName("markFailureDone")
             .WithSummary("Mark one failure done")
             .ProducesProblem(StatusCodes.Status404NotFound);
         return api;
@@ -42,7 +42,11 @@ internal static class StatusApi
 
     private static async Task<Results<Ok<FailurePage>, ProblemHttpResult>> ListFailuresAsync(
         FailureStore store, DataTypeCatalog catalog, CancellationToken cancellationToken,
-        string? done = null, string? dataType = null, string? entityId = null, string? page = null, string? pageSize = null)
+        [QueryBoolean("Only failures marked done (true) or not (false).")] string? done = null,
+        [QueryText("Only failures of this configured data type.")] string? dataType = null,
+        [QueryText("Only failures of this entity id.")] string? entityId = null,
+        [QueryInteger(1, WorkItemInput.MaxPage, 1, "Page number.")] string? page = null,
+        [QueryInteger(1, WorkItemInput.MaxPageSize, WorkItemInput.DefaultPageSize, "Failures per page.")] string? pageSize = null)
     {
         if (RejectFilters(dataType, entityId) is { } textError)
             return ApiProblems.BadRequest(textError);
@@ -57,7 +61,9 @@ internal static class StatusApi
 
     private static async Task<Results<Ok<MarkedFailures>, ProblemHttpResult>> MarkAllDoneAsync(
         HttpContext http, FailureStore store, DataTypeCatalog catalog, CancellationToken cancellationToken,
-        string? dataType = null, string? entityId = null, string? before = null)
+        [QueryText("Only failures of this configured data type.")] string? dataType = null,
+        [QueryText("Only failures of this entity id.")] string? entityId = null,
+        [QueryInstant("Only failures that happened before this ISO 8601 instant (without an offset: UTC).")] string? before = null)
     {
         if (RejectFilters(dataType, entityId) is { } textError)
             return ApiProblems.BadRequest(textError);

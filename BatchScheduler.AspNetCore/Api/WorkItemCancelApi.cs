@@ -14,7 +14,7 @@ internal static class WorkItemCancelApi
     public static RouteGroupBuilder MapWorkItemCancelApi(this RouteGroupBuilder api)
     {
         api.MapGroup("/work-items").WithTags("Work items")
-            .MapPost("/{dataType}/{entityId}/cancel", CancelAsync).RequireAuthorization(ApiPolicies.Admin)
+            .MapPost("/{dataType}/{entityId}/cancel", CancelAsync).RequireAuthorization(ApiPolicies.Admin).WithName("cancelWorkItem")
             .WithSummary("Cancel a work item's running attempt")
             .WithDescription("The running attempt's cancellation token is cancelled on whichever node runs it (within about a second). "
                 + "The attempt is not counted; the item becomes paused (\"Cancelled by <who>: <reason>\") and runs again only when resumed. "

@@ -12,13 +12,13 @@ internal static class WorkItemsApi
     public static RouteGroupBuilder MapWorkItemsApi(this RouteGroupBuilder api)
     {
         var items = api.MapGroup("/work-items").WithTags("Work items");
-        items.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Viewer)
+        items.MapGet("/", ListAsync).RequireAuthorization(ApiPolicies.Viewer).WithName("listWorkItems")
             .WithSummary("List work items")
             .WithDescription("Filtered by dataType, state, tier and q (entity id prefix); ordered by data type, then entity id. "
                 + "By page number (page, pageSize 1-1000, default 100) with a total, or by cursor: limit (1-1000) and after (the previous answer's next), "
                 + "which stays as fast at page 10,000 as at page 1 and gives no total.")
             .ProducesProblem(StatusCodes.Status400BadRequest);
-        items.MapPost("/", RegisterManyAsync).RequireAuthorization(ApiPolicies.Admin)
+        items.MapPost("/", RegisterManyAsync).RequireAuthorization(ApiPolicies.Admin).WithName("registerWorkItems")
             .WithSummary("Register or update many items of one data type")
             .WithDescription("Up to 10,000 items (RequestLimits:MaxBulkItems) in a body of up to 8 MiB (RequestLimits:MaxBulkBodyBytes); "
                 + "re-registering an existing item updates its tier and payload, never duplicates it. accepted counts new and updated items. "
@@ -27,12 +27,12 @@ internal static class WorkItemsApi
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        items.MapGet("/{dataType}/{entityId}", GetAsync).RequireAuthorization(ApiPolicies.Viewer)
+        items.MapGet("/{dataType}/{entityId}", GetAsync).RequireAuthorization(ApiPolicies.Viewer).WithName("getWorkItem")
             .WithSummary("Get one work item")
             .WithDescription("A slash in an entity id is written %2F.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
-        items.MapPut("/{dataType}/{entityId}", PutAsync).RequireAuthorization(ApiPolicies.Admin)
+        items.MapPut("/{dataType}/{entityId}", PutAsync).RequireAuthorization(ApiPolicies.Admin).WithName("putWorkItem")
             .WithSummary("Register or update one work item")
             .WithDescription("Without a tier the data type's default tier applies; payload is any JSON up to 65,536 characters. "
                 + "runAt (ISO 8601 with an offset, e.g. 2026-11-23T08:00:00Z, at most 3,660 days ahead): the next run does not start before it and nextRunAt shows it; absent or past: due now. "
@@ -42,13 +42,13 @@ internal static class WorkItemsApi
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        items.MapPost("/{dataType}/{entityId}/run", RunAsync).RequireAuthorization(ApiPolicies.Admin)
+        items.MapPost("/{dataType}/{entityId}/run", RunAsync).RequireAuthorization(ApiPolicies.Admin).WithName("runWorkItemNow")
             .WithSummary("Run a work item now")
             .WithDescription("Schedules an immediate run (also a manual retry of a dead-lettered or expired item); nextRunAt is now. An item in flight runs again once its running attempt has ended. 409 for an item in tier exclude or paused.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
-        items.MapDelete("/{dataType}/{entityId}", DeleteAsync).RequireAuthorization(ApiPolicies.Admin)
+        items.MapDelete("/{dataType}/{entityId}", DeleteAsync).RequireAuthorization(ApiPolicies.Admin).WithName("deleteWorkItem")
             .WithSummary("Remove a work item")
             .WithDescription("Removes the item's row and trigger; its failure rows stay.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -58,8 +58,14 @@ internal static class WorkItemsApi
 
     private static async Task<Results<Ok<WorkItemPage>, ProblemHttpResult>> ListAsync(
         WorkItemStore store, DataTypeCatalog catalog, CancellationToken cancellationToken,
-        string? dataType = null, string? state = null, string? tier = null, string? page = null, string? pageSize = null,
-        string? q = null, string? after = null, string? limit = null)
+        [QueryText("Only items of this configured data type.")] string? dataType = null,
+        [QueryOneOf(typeof(WorkItemStates), "Only items in this state.")] string? state = null,
+        [QueryText("Only items in this tier.")] string? tier = null,
+        [QueryInteger(1, WorkItemInput.MaxPage, 1, "Page number (paging by page; not with after, limit or q).")] string? page = null,
+        [QueryInteger(1, WorkItemInput.MaxPageSize, WorkItemInput.DefaultPageSize, "Items per page (paging by page).")] string? pageSize = null,
+        [QueryText("Only items whose entity id starts with this text (paging by cursor).")] string? q = null,
+        [QueryText("The cursor: the previous answer's next, as it is (paging by cursor).")] string? after = null,
+        [QueryInteger(1, WorkItemInput.MaxPageSize, WorkItemInput.DefaultPageSize, "Items per answer (paging by cursor).")] string? limit = null)
     {
         if ((TextRules.RejectText(dataType, "dataType", TextRules.MaxDataTypeLength)
             ?? TextRules.RejectText(tier, "tier", TextRules.MaxTierLength)
@@ -75,7 +81,7 @@ internal static class WorkItemsApi
         {
             if (page is not null)
                 return ApiProblems.BadRequest("page does not go with after, limit or q; page through those with after (the previous answer's next).");
-            if (!RequestValues.TryInt(limit, "limit", 100, 1, WorkItemInput.MaxPageSize, out var count, out var limitError))
+            if (!RequestValues.TryInt(limit, "limit", WorkItemInput.DefaultPageSize, 1, WorkItemInput.MaxPageSize, out var count, out var limitError))
                 return ApiProblems.BadRequest(limitError!);
             string? afterType = null, afterId = null;
             if (after is not null)

@@ -19,14 +19,15 @@ internal static class HealthEndpoints
     public static IEndpointRouteBuilder MapNodeHealthChecks(this IEndpointRouteBuilder app)
     {
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync })
-            .Describe("Liveness: the process answers", "Always 200 while the process runs; checks nothing else, so a load balancer does not restart a node for a database outage.");
+            .Describe("Liveness", "Liveness: the process answers", "Always 200 while the process runs; checks nothing else, so a load balancer does not restart a node for a database outage.");
         app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync })
-            .Describe("Readiness: the store answers", "200 while the database answers a query within 2 s; 503 with the description 'database unreachable' while it does not (the reason goes to the node's log, not to this anonymous answer).");
+            .Describe("Readiness", "Readiness: the store answers", "200 while the database answers a query within 2 s; 503 with the description 'database unreachable' while it does not (the reason goes to the node's log, not to this anonymous answer).");
         return app;
     }
 
-    private static void Describe(this IEndpointConventionBuilder endpoint, string summary, string description) =>
-        endpoint.Describe([HttpMethods.Get, HttpMethods.Head], "Liveness and readiness", summary, description,
+    /// <summary>Anonymous (a probe carries no key), for GET and HEAD.</summary>
+    private static void Describe(this IEndpointConventionBuilder endpoint, string operation, string summary, string description) =>
+        endpoint.AllowAnonymous().Describe([HttpMethods.Get, HttpMethods.Head], operation, "Liveness and readiness", summary, description,
             new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(HealthReportBody), ["application/json"]),
             new ProducesResponseTypeMetadata(StatusCodes.Status503ServiceUnavailable, typeof(HealthReportBody), ["application/json"]));
 

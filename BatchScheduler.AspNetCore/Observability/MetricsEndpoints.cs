@@ -22,7 +22,7 @@ internal static class MetricsEndpoints
         // Only the registry is resolved here: settings are validated when the node starts, not while routes are mapped.
         app.MapMetrics("/metrics", app.ServiceProvider.GetRequiredService<CollectorRegistry>())
             .RequireAuthorization(ApiPolicies.Viewer)
-            .Describe([HttpMethods.Get], "Metrics", "Prometheus metrics",
+            .Describe([HttpMethods.Get], "Metrics", "Metrics", "Prometheus metrics",
                 "Executions by data type and outcome, execution duration and due-to-start histograms, dead-letters (this node's), "
                 + "items by state, vendor credits and node check-ins (the cluster's, refreshed every 15 s), in Prometheus text format.",
                 new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(string), ["text/plain"]));

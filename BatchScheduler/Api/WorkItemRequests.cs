@@ -63,12 +63,14 @@ internal static class WorkItemInput
 {
     public const int MaxPayloadChars = 64 * 1024;
     public const int MaxPageSize = 1000;
+    public const int MaxPage = 1_000_000;
+    public const int DefaultPageSize = 100;
 
     public static bool TryPage(string? page, string? pageSize, out int pageNumber, out int size, out string? error)
     {
         size = 0;
-        return RequestValues.TryInt(page, "page", 1, 1, 1_000_000, out pageNumber, out error)
-               && RequestValues.TryInt(pageSize, "pageSize", 100, 1, MaxPageSize, out size, out error);
+        return RequestValues.TryInt(page, "page", 1, 1, MaxPage, out pageNumber, out error)
+               && RequestValues.TryInt(pageSize, "pageSize", DefaultPageSize, 1, MaxPageSize, out size, out error);
     }
 
     /// <summary>Resolves the tier (default when absent), reads runAt and serialises the payload, or explains why not.</summary>

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using BatchScheduler.Batches;
+using BatchScheduler.WorkItems;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Metadata;
@@ -71,7 +73,7 @@ public sealed class OpenApiDocumentTests(OpenApiFixture fixture) : IClassFixture
         return routes;
     }
 
-    private static JsonElement? Operation(JsonElement document, string key)
+    internal static JsonElement? Operation(JsonElement document, string key)
     {
         var (method, path) = (key[..key.IndexOf(' ')], key[(key.IndexOf(' ') + 1)..]);
         return document.GetProperty("paths").TryGetProperty(path, out var item) && item.TryGetProperty(method.ToLowerInvariant(), out var operation)
@@ -80,7 +82,7 @@ public sealed class OpenApiDocumentTests(OpenApiFixture fixture) : IClassFixture
     }
 
     /// <summary>Follows <c>$ref</c> into components, and a nullable <c>oneOf [null, $ref]</c> to its non-null branch.</summary>
-    private static JsonElement Resolve(JsonElement document, JsonElement schema)
+    internal static JsonElement Resolve(JsonElement document, JsonElement schema)
     {
         if (schema.TryGetProperty("$ref", out var reference))
             return Resolve(document, document.GetProperty("components").GetProperty("schemas").GetProperty(reference.GetString()!.Split('/')[^1]));
@@ -91,9 +93,14 @@ public sealed class OpenApiDocumentTests(OpenApiFixture fixture) : IClassFixture
         static bool IsNull(JsonElement s) => s.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String && t.GetString() == "null";
     }
 
-    private static JsonElement ResponseSchema(JsonElement document, string key, string status) =>
+    internal static JsonElement ResponseSchema(JsonElement document, string key, string status) =>
         Resolve(document, Operation(document, key)!.Value.GetProperty("responses").GetProperty(status)
             .GetProperty("content").GetProperty("application/json").GetProperty("schema"));
+
+    /// <summary>Every operation of the document as ("GET /api/work-items", operation).</summary>
+    internal static IEnumerable<(string Key, JsonElement Operation)> Operations(JsonElement document) =>
+        document.GetProperty("paths").EnumerateObject().SelectMany(path => path.Value.EnumerateObject()
+            .Select(operation => ($"{operation.Name.ToUpperInvariant()} {path.Name}", operation.Value)));
 
     private static string[] PropertyNames(JsonElement schema) =>
         [.. schema.GetProperty("properties").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal)];
@@ -249,4 +256,100 @@ public sealed class OpenApiDocumentTests(OpenApiFixture fixture) : IClassFixture
         Assert.Equal(PropertyNames(ResponseSchema(document, "GET /healthz/ready", "200")),
             (await ApiResponses.JsonAsync(ready)).EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
     }
+
+    /// <summary>Issue 23: client generators name their methods after operationIds, so each operation has one, unique, a camelCase verb and noun.</summary>
+    [Fact]
+    public async Task Document_EveryOperation_HasAUniqueCamelCaseOperationId()
+    {
+        var document = await DocumentAsync();
+
+        var problems = new List<string>();
+        var ids = new List<string>();
+        foreach (var (key, operation) in Operations(document))
+        {
+            if (!operation.TryGetProperty("operationId", out var id) || id.GetString() is not { } name)
+            {
+                problems.Add($"{key}: no operationId (give the route .WithName(\"verbNoun\"))");
+                continue;
+            }
+            if (!System.Text.RegularExpressions.Regex.IsMatch(name, "^[a-z]+(?:[A-Z][a-z0-9]*)+$"))
+                problems.Add($"{key}: operationId '{name}' is not a camelCase verb and noun");
+            ids.Add(name);
+        }
+        problems.AddRange(ids.GroupBy(i => i).Where(g => g.Count() > 1).Select(g => $"operationId '{g.Key}' is used {g.Count()} times"));
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+        Assert.Equal("listWorkItems", Operation(document, "GET /api/work-items")!.Value.GetProperty("operationId").GetString());
+        Assert.Equal("runWorkItemNow", Operation(document, "POST /api/work-items/{dataType}/{entityId}/run")!.Value.GetProperty("operationId").GetString());
+        Assert.Equal("getLiveness", Operation(document, "GET /healthz")!.Value.GetProperty("operationId").GetString());
+    }
+
+    /// <summary>
+    /// Issue 23: a route anyone may call says so with an empty security requirement (<c>security: []</c>),
+    /// overriding the document's own (a key as Bearer or X-Api-Key); every other route names the key schemes.
+    /// </summary>
+    [Fact]
+    public async Task Document_AnonymousRoutes_DeclareEmptySecurity_OthersTheKeySchemes()
+    {
+        var document = await DocumentAsync();
+
+        var global = document.GetProperty("security").EnumerateArray().Select(r => string.Join("+", r.EnumerateObject().Select(s => s.Name))).Order(StringComparer.Ordinal);
+        Assert.Equal(["apiKey", "bearer"], global);
+        var anonymous = new List<string>();
+        foreach (var (key, endpoint) in MappedRoutes().Where(r => !Undescribed.Contains(r.Key)))
+        {
+            var security = Operation(document, key)!.Value.GetProperty("security");
+            if (endpoint.Metadata.GetOrderedMetadata<IAuthorizeData>().Count == 0 || endpoint.Metadata.GetMetadata<IAllowAnonymous>() is not null)
+            {
+                Assert.True(security.GetArrayLength() == 0, $"{key} is anonymous but its security is {security}");
+                anonymous.Add(key);
+            }
+            else
+            {
+                Assert.True(security.GetArrayLength() > 0, $"{key} requires a key but declares no security scheme");
+            }
+        }
+        Assert.Equal(["GET /healthz", "GET /healthz/ready", "HEAD /healthz", "HEAD /healthz/ready"], anonymous.Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>Issue 23: string properties with a fixed set of values list them (enum), and real answers keep to them.</summary>
+    [Fact]
+    public async Task Document_StatesAndStatuses_ListTheirValues()
+    {
+        var document = await DocumentAsync();
+
+        var item = ResponseSchema(document, "GET /api/work-items/{dataType}/{entityId}", "200");
+        Assert.Equal(WorkItemStates.All, Values(item, "state"));
+        var batch = ResponseSchema(document, "GET /api/batches/{id}", "200");
+        Assert.Equal(BatchStatuses.All, Values(batch, "status"));
+        Assert.Equal(["completed", "partial_success", "failed", "expired", "cancelled", "archived"], Values(batch, "outcome"));
+        Assert.True(ValuesIncludeNull(batch, "outcome")); // no outcome while the batch runs
+        var errors = Resolve(document, ResponseSchema(document, "GET /api/batches/{id}/errors", "200").GetProperty("items"));
+        Assert.Equal(["invalid", "failed", "expired", "cancelled"], Values(errors, "outcome"));
+        var action = ResponseSchema(document, "GET /api/work-items/actions/{id}", "200");
+        Assert.Equal(["running", "done", "failed", "interrupted"], Values(action, "state"));
+        Assert.Equal(["run", "delete", "tier", "pause", "resume", "cancel"], Values(action, "action"));
+        var filter = Resolve(document, action.GetProperty("properties").GetProperty("filter"));
+        Assert.Equal(WorkItemStates.All, Values(filter, "state"));
+        Assert.True(ValuesIncludeNull(filter, "state")); // a filter without a state
+        Assert.Equal(["Unhealthy", "Degraded", "Healthy"], Values(ResponseSchema(document, "GET /healthz/ready", "503"), "status"));
+        Assert.Equal(["viewer", "admin"], Values(ResponseSchema(document, "GET /api/access", "200"), "role"));
+
+        var entityId = $"openapi-enum-{Guid.NewGuid():N}";
+        using (var put = await Http.PutAsync($"/api/work-items/t/{entityId}", new StringContent("{}", Encoding.UTF8, "application/json")))
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        using var got = await Http.GetAsync($"/api/work-items/t/{entityId}");
+        Assert.Contains((await ApiResponses.JsonAsync(got)).GetProperty("state").GetString(), Values(item, "state"));
+        using var access = await Http.GetAsync("/api/access");
+        Assert.Contains((await ApiResponses.JsonAsync(access)).GetProperty("role").GetString(), Values(ResponseSchema(document, "GET /api/access", "200"), "role"));
+    }
+
+    /// <summary>The string values of a property's <c>enum</c>; empty when it has none.</summary>
+    private static string[] Values(JsonElement schema, string property) =>
+        [.. Enum(schema, property).Where(v => v.ValueKind == JsonValueKind.String).Select(v => v.GetString()!)];
+
+    private static bool ValuesIncludeNull(JsonElement schema, string property) =>
+        Enum(schema, property).Any(v => v.ValueKind == JsonValueKind.Null);
+
+    private static IEnumerable<JsonElement> Enum(JsonElement schema, string property) =>
+        schema.GetProperty("properties").GetProperty(property).TryGetProperty("enum", out var values) ? values.EnumerateArray() : [];
 }
