@@ -74,8 +74,8 @@ internal sealed partial class ItemLifecycle
             }
             // The trigger moves before the state is written: a crash in between leaves an item that runs
             // again (executors are idempotent), never a recurring item without a trigger.
-            var move = await PlaceAsync(dataType, attempt.EntityId, item.Tier, next, now, cancellationToken);
-            if (move is TriggerMove.Armed or TriggerMove.Scheduled)
+            var move = await PlaceAsync(dataType, attempt.EntityId, item.Tier, next, item.Paused, now, cancellationToken);
+            if (move is TriggerMove.Armed)
                 await HoldIfPausedAsync(dataType.Name, attempt.EntityId, item, cancellationToken);
             MovedLog(_logger, @event, attempt.DataType, attempt.EntityId, _node.Id, move);
             return write is null || await write(row);
@@ -113,8 +113,8 @@ internal sealed partial class ItemLifecycle
                 return BeforeStart.Busy;
             if (next is not null)
             {
-                var move = await PlaceAsync(dataType, entityId, item.Tier, next, now, cancellationToken);
-                if (move is TriggerMove.Armed or TriggerMove.Scheduled)
+                var move = await PlaceAsync(dataType, entityId, item.Tier, next, item.Paused, now, cancellationToken);
+                if (move is TriggerMove.Armed)
                     await HoldIfPausedAsync(dataType.Name, entityId, item, cancellationToken);
                 MovedLog(_logger, @event, dataType.Name, entityId, _node.Id, move);
             }
@@ -137,9 +137,7 @@ internal sealed partial class ItemLifecycle
                 var current = await _triggers.CurrentAsync(dataType, entityId, cancellationToken);
                 if (current.IsPendingRequest || (current.IsPending && firing.Kind is not (FiringKind.Manual or FiringKind.Upstream)))
                     return false;
-                await _triggers.ScheduleOneOffAsync(dataType, entityId, at, firing, cancellationToken);
-                if (row.Row is { } item)
-                    await HoldIfPausedAsync(dataType, entityId, item, cancellationToken);
+                await _triggers.ScheduleOneOffAsync(dataType, entityId, at, firing, row.Row?.Paused ?? false, cancellationToken);
                 MovedLog(_logger, LifecycleEvent.Busy, dataType, entityId, _node.Id, TriggerMove.Scheduled);
                 return true;
             }, cancellationToken)

@@ -80,7 +80,7 @@ internal sealed partial class ItemLifecycle
                 SupersededLog(_logger, attempt.DataType, attempt.EntityId, attempt.Firing.Attempt, attempt.Fence, _node.Id, item.Fence, nameof(LifecycleEvent.Cancelled));
                 return false;
             }
-            var move = await PlaceAsync(dataType, attempt.EntityId, item.Tier, new Next.OneOff(now, attempt.Firing with { Kind = FiringKind.Deferred }), now, cancellationToken);
+            var move = await PlaceAsync(dataType, attempt.EntityId, item.Tier, new Next.OneOff(now, attempt.Firing with { Kind = FiringKind.Deferred }), item.Paused, now, cancellationToken);
             if (move is TriggerMove.Scheduled or TriggerMove.KeptRequest)
                 await _triggers.PauseAsync(dataType.Name, [attempt.EntityId], new PauseDetails { Reason = cancel.Reason, RequestedBy = cancel.By }, cancellationToken);
             MovedLog(_logger, LifecycleEvent.Cancelled, attempt.DataType, attempt.EntityId, _node.Id, move);

@@ -108,13 +108,15 @@ internal sealed partial class ItemLifecycle
             if (current.IsPending && current.OneOffKind is not null)
                 return false;
             var data = firing.Kind is FiringKind.Manual or FiringKind.Upstream ? firing : firing with { Kind = FiringKind.Deferred };
-            await _triggers.ScheduleOneOffAsync(dataType.Name, entityId, dueAt, data, cancellationToken);
-            await HoldIfPausedAsync(dataType.Name, entityId, item, cancellationToken);
+            await _triggers.ScheduleOneOffAsync(dataType.Name, entityId, dueAt, data, item.Paused, cancellationToken);
             MovedLog(_logger, LifecycleEvent.PausedBeforeStart, dataType.Name, entityId, _node.Id, TriggerMove.Scheduled);
             return true;
         }, cancellationToken);
 
-    /// <summary>A trigger just placed for a paused item is paused too (a data type's pause Quartz imposes by itself).</summary>
+    /// <summary>
+    /// A regular trigger just put back for a paused item is paused too (a data type's pause Quartz imposes by itself);
+    /// a one-off is stored paused at once (<c>WorkItemScheduler.ScheduleOneOffAsync</c>).
+    /// </summary>
     private async Task HoldIfPausedAsync(string dataType, string entityId, ItemRow row, CancellationToken cancellationToken)
     {
         if (row.Paused)

@@ -46,7 +46,7 @@ internal sealed partial class ItemLifecycle
                 return RunNowResult.Excluded;
             if (row.Row.Paused)
                 return RunNowResult.Paused;
-            await _triggers.ScheduleOneOffAsync(dataType.Name, entityId, now, new FiringData(1, now, FiringKind.Manual), cancellationToken);
+            await _triggers.ScheduleOneOffAsync(dataType.Name, entityId, now, new FiringData(1, now, FiringKind.Manual), paused: false, cancellationToken);
             MovedLog(_logger, LifecycleEvent.RunNow, dataType.Name, entityId, _node.Id, TriggerMove.Scheduled);
             return RunNowResult.Accepted;
         }, cancellationToken);
@@ -65,8 +65,7 @@ internal sealed partial class ItemLifecycle
             var current = await _triggers.CurrentAsync(dataType.Name, entityId, cancellationToken);
             if (current.IsPendingRequest && current.NextFireTime <= now)
                 return true; // a run-now or arm due already runs it
-            await _triggers.ScheduleOneOffAsync(dataType.Name, entityId, now, new FiringData(1, now, FiringKind.Upstream), cancellationToken);
-            await HoldIfPausedAsync(dataType.Name, entityId, item, cancellationToken);
+            await _triggers.ScheduleOneOffAsync(dataType.Name, entityId, now, new FiringData(1, now, FiringKind.Upstream), item.Paused, cancellationToken);
             MovedLog(_logger, LifecycleEvent.UpstreamCompleted, dataType.Name, entityId, _node.Id, TriggerMove.Scheduled);
             return true;
         }, cancellationToken);

@@ -59,9 +59,10 @@ internal sealed partial class ItemLifecycle
 
     /// <summary>
     /// Puts the item's trigger where <paramref name="next"/> says, keeping a pending request (run-now,
-    /// upstream arm) unless the item is excluded; returns what it did, for logs and tests.
+    /// upstream arm) unless the item is excluded; returns what it did, for logs and tests. A one-off of a
+    /// <paramref name="paused"/> item is stored paused.
     /// </summary>
-    private async Task<TriggerMove> PlaceAsync(DataTypeDefinition dataType, string entityId, string? tier, Next next, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task<TriggerMove> PlaceAsync(DataTypeDefinition dataType, string entityId, string? tier, Next next, bool paused, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var current = await _triggers.CurrentAsync(dataType.Name, entityId, cancellationToken);
         if (tier == Tiers.Exclude)
@@ -83,7 +84,7 @@ internal sealed partial class ItemLifecycle
                 await _triggers.ArmAsync(dataType, [(entityId, tier, due, false)], cancellationToken);
                 return TriggerMove.Armed;
             case Next.OneOff(var at, var data):
-                await _triggers.ScheduleOneOffAsync(dataType.Name, entityId, at, data, cancellationToken);
+                await _triggers.ScheduleOneOffAsync(dataType.Name, entityId, at, data, paused, cancellationToken);
                 return TriggerMove.Scheduled;
             case Next.NoRepeat:
                 // A spent one-off or one-shot goes with Quartz's completion of the firing.

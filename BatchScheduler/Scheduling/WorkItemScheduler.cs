@@ -86,12 +86,20 @@ internal sealed class WorkItemScheduler(
         return new ItemTrigger(trigger.NextFireTimeUtc, FiringData.OneOffKindOf(trigger));
     }
 
-    /// <summary>Replaces the item's trigger with a single firing at <paramref name="at"/>.</summary>
-    public async Task ScheduleOneOffAsync(string dataType, string entityId, DateTimeOffset at, FiringData data, CancellationToken cancellationToken)
+    /// <summary>
+    /// Replaces the item's trigger with a single firing at <paramref name="at"/>; for a <paramref name="paused"/> item
+    /// stored paused in the same store operation, since a one-off due at once, stored waiting and paused after, can
+    /// fire in between (and, turned away as busy, come back later than its place in the due order).
+    /// </summary>
+    public async Task ScheduleOneOffAsync(string dataType, string entityId, DateTimeOffset at, FiringData data, bool paused, CancellationToken cancellationToken)
     {
         var scheduler = await schedulers.GetScheduler(cancellationToken);
         var quiet = catalog.TryGet(dataType, out var definition) ? definition.QuietHours : null;
-        await scheduler.ScheduleTrigger(WorkItemTriggers.OneOff(dataType, entityId, at, data, quiet), TriggerConflict.Replace, cancellationToken);
+        var trigger = WorkItemTriggers.OneOff(dataType, entityId, at, data, quiet);
+        if (paused)
+            await scheduler.ScheduleJob(trigger, new ScheduleJobOptions { Replace = true, Paused = true }, cancellationToken);
+        else
+            await scheduler.ScheduleTrigger(trigger, TriggerConflict.Replace, cancellationToken);
     }
 
     /// <summary>

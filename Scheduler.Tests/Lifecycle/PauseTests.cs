@@ -173,7 +173,8 @@ public sealed class PauseTests
 
     /// <summary>
     /// A firing handed out just before a pause (here: the row paused behind Quartz's back, its trigger left
-    /// waiting) is refused by the start statement and comes back paused, then runs on resume.
+    /// waiting and only then made due) is refused by the start statement and comes back paused at its own
+    /// due time, then runs on resume.
     /// </summary>
     [Theory]
     [InlineData("Sqlite")]
@@ -184,9 +185,9 @@ public sealed class PauseTests
         var (node, database, _) = await StartAsync(provider, recorder);
         await using var _ = database;
         await using var __ = node;
-        var due = SecondsAhead(2);
-        await node.PutAsync(Reminders, "raced", new { runAt = due.ToString("O") });
-        await node.PutAsync(Control, "after", new { runAt = due.AddSeconds(1).ToString("O") });
+        // Not due until the row is paused: with a runAt a few seconds ahead, a busy machine let the item run
+        // before the test had paused it.
+        await node.PutAsync(Reminders, "raced", new { runAt = SecondsAhead(3600).ToString("O") });
         var connections = node.App.Services.GetRequiredService<ConnectionFactory>();
         await using (var connection = await connections.OpenAsync(CancellationToken.None))
         await using (var pause = connection.Command(
@@ -194,12 +195,18 @@ public sealed class PauseTests
         {
             Assert.Equal(1, await pause.ExecuteNonQueryAsync());
         }
+        var scheduler = await node.App.Services.GetRequiredService<Quartz.ISchedulerFactory>().GetScheduler();
+        var key = BatchScheduler.Scheduling.WorkItemKeys.Trigger(Reminders, "raced");
+        var due = TimeProvider.System.GetUtcNow();
+        var waiting = await scheduler.GetTrigger(key);
+        await scheduler.RescheduleJob(key, waiting!.GetTriggerBuilder().StartAt(due).Build()); // due now, behind the lifecycle's back
 
-        await ControlRanAsync(node, recorder, ["after"]);
-        await Eventually.TrueAsync(async () => (await node.ItemAsync(Reminders, "raced"))!.NextRunAt is not null, TimeSpan.FromSeconds(30),
+        // Only the refusal pauses this trigger (the test paused the row alone); a start would have ended it.
+        await Eventually.TrueAsync(async () => await TriggerStateAsync(connections, Reminders, "raced") == "PAUSED", TimeSpan.FromSeconds(30),
             "the refused firing should come back as a paused trigger");
         Assert.Equal(0, recorder.Of(Reminders, "raced"));
-        Assert.Equal("PAUSED", await TriggerStateAsync(connections, Reminders, "raced"));
+        // At its own place in the due order: a firing of it in between (turned away as busy) would have put it 5 s later.
+        Assert.Equal(due, (await node.ItemAsync(Reminders, "raced"))!.NextRunAt);
 
         await PostAsync(node, $"/api/work-items/{Reminders}/raced/resume");
 

@@ -30,7 +30,7 @@ public sealed class RegularTriggerOverOneOffTests
         var scheduler = node.App.Services.GetRequiredService<WorkItemScheduler>();
         Assert.True(node.App.Services.GetRequiredService<DataTypeCatalog>().TryGet("feed", out var dataType));
         var now = TimeProvider.System.GetUtcNow();
-        await scheduler.ScheduleOneOffAsync("feed", "k", now.AddMinutes(5), new FiringData(2, now.AddDays(-1), FiringKind.Retry), CancellationToken.None);
+        await scheduler.ScheduleOneOffAsync("feed", "k", now.AddMinutes(5), new FiringData(2, now.AddDays(-1), FiringKind.Retry), paused: false, CancellationToken.None);
 
         await scheduler.ArmAsync(dataType, [("k", "hourly", now.AddHours(1), false)], CancellationToken.None);
 
