@@ -13,7 +13,7 @@
 # (and BATCHSCHEDULER_CHROMIUM does not name one), it is installed with apt-get (root only). Their
 # screenshots go to $RESULTS_DIR/screenshots/.
 #
-# curl: the README examples test (Scheduler.Tests/Docs) runs the README's curl commands; it is
+# curl: the docs examples test (Scheduler.Tests/Docs) runs the curl commands of README.md and docs/; it is
 # installed with apt-get (root only) when missing.
 #
 # npm: the OpenAPI lint test (Scheduler.Tests/Api/OpenApiLintTests.cs) runs @redocly/cli, installed in
@@ -65,8 +65,8 @@ ensure_chromium() {
 }
 ensure_chromium
 
-# The README's request examples (Scheduler.Tests/Docs/ReadmeExamplesTests.cs) run with curl, as a reader would.
-ensure_command curl "the README examples tests"
+# The shell examples of README.md and docs/ (Scheduler.Tests/Docs/DocsExamplesTests.cs) run with curl, as a reader would.
+ensure_command curl "the docs examples tests"
 
 # The OpenAPI lint test (Scheduler.Tests/Api/OpenApiLintTests.cs) runs the @redocly/cli that
 # tools/openapi-lint/package-lock.json pins. `npm ci` runs only when that lock file changed since the

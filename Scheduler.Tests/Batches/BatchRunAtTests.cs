@@ -189,13 +189,13 @@ public sealed class BatchRunAtTests
     }
 }
 
-/// <summary>The README's <c>runAt</c> batch example (Batches from files), run as written against a node with the shipped <c>dose-reminder</c>.</summary>
+/// <summary>The <c>runAt</c> batch example of docs/batches.md, run as written against a node with the shipped <c>dose-reminder</c>.</summary>
 public sealed class BatchRunAtReadmeTests
 {
     [Fact]
     public async Task ReadmeExample_CsvWithRunAt_AnswersAsTheReadmeSays()
     {
-        var readme = File.ReadAllText(Path.Combine(BatchScheduler.Tests.Infrastructure.RepositoryRoot.Path, "README.md")).ReplaceLineEndings("\n");
+        var readme = File.ReadAllText(Path.Combine(BatchScheduler.Tests.Infrastructure.RepositoryRoot.Path, "docs", "batches.md")).ReplaceLineEndings("\n");
         var csv = System.Text.RegularExpressions.Regex.Match(readme, "cat > doses.csv <<'CSV'\n(?<file>.*?\n)CSV\n", System.Text.RegularExpressions.RegexOptions.Singleline).Groups["file"].Value;
         var query = System.Text.RegularExpressions.Regex.Match(readme, "curl -s -X POST \"\\$B(?<path>/api/batches\\?dataType=dose-reminder&deadline=[^\"]+)\" -H 'Content-Type: text/csv' --data-binary @doses.csv").Groups["path"].Value;
         var nextRunAt = System.Text.RegularExpressions.Regex.Match(readme, "patient-7   # \\{.*\"nextRunAt\":\"(?<at>[^\"]+)\"").Groups["at"].Value;

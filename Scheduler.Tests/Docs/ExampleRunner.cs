@@ -39,8 +39,10 @@ public sealed partial class ExampleRunner(string nodeAddress, string directory, 
                 await CliAsync(where, text, command.Expected);
             else if (text.StartsWith("cat > ", StringComparison.Ordinal) && text.Contains("<<", StringComparison.Ordinal))
                 await ShellAsync(where, text);
+            else if (Sleep().IsMatch(text))
+                await ShellAsync(where, text);
             else
-                Assert.Fail($"{where}: the docs runner does not know how to run `{text}`. Teach ExampleRunner, or skip the block with a reason in ReadmeExamplesTests.");
+                Assert.Fail($"{where}: the docs runner does not know how to run `{text}`. Teach ExampleRunner, or put `{ShellBlock.SkipMarker}REASON -->` on the line above the block.");
         }
     }
 
@@ -83,7 +85,10 @@ public sealed partial class ExampleRunner(string nodeAddress, string directory, 
         // Relative file names are the files earlier commands wrote here, where the docs' shell stands.
         var args = words.Split('\0', StringSplitOptions.RemoveEmptyEntries)
             .Select(word => File.Exists(Path.Combine(directory, word)) ? Path.Combine(directory, word) : word).ToList();
-        if (!args.Contains("--url"))
+        if (args[0] == "migrate")
+            // The docs' shell migrates the SQLite file of its own directory, as `dotnet run` there would.
+            args.Add($"--Storage:ConnectionString=Data Source={Path.Combine(directory, "batchscheduler.db")}");
+        else if (!args.Contains("--url"))
             args.AddRange(["--url", nodeAddress]);
         var output = new StringWriter { NewLine = "\n" };
         var errors = new StringWriter { NewLine = "\n" };
@@ -128,6 +133,9 @@ public sealed partial class ExampleRunner(string nodeAddress, string directory, 
         }
         return (process.ExitCode, await output, await error);
     }
+
+    [GeneratedRegex(@"^sleep [0-9]{1,2}\s*(#.*)?$")]
+    private static partial Regex Sleep();
 
     [GeneratedRegex(@"^(?<name>[A-Za-z_]\w*)=\S*\s*(#.*)?$")]
     private static partial Regex Assignment();
