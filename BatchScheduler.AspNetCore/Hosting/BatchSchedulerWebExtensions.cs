@@ -60,17 +60,6 @@ namespace Microsoft.Extensions.DependencyInjection
             options.GetPolicy(name) ?? throw new InvalidOperationException(
                 $"BatchScheduler was told to use the authorization policy '{name}' (UseAuthorizationPolicies), but the app has no policy of that name.");
     }
-}
-
-namespace BatchScheduler.Hosting
-{
-    /// <summary>The app's own authorization for BatchScheduler's routes, in place of <c>Admin:ApiKeys</c>.</summary>
-    internal sealed class BatchSchedulerAuthorization
-    {
-        public string? ViewerPolicy { get; set; }
-
-        public string? AdminPolicy { get; set; }
-    }
 
     /// <summary>The ASP.NET Core side of <see cref="BatchSchedulerBuilder"/>.</summary>
     public static class BatchSchedulerBuilderWebExtensions
@@ -93,6 +82,17 @@ namespace BatchScheduler.Hosting
             });
             return builder;
         }
+    }
+}
+
+namespace BatchScheduler.Hosting
+{
+    /// <summary>The app's own authorization for BatchScheduler's routes, in place of <c>Admin:ApiKeys</c>.</summary>
+    internal sealed class BatchSchedulerAuthorization
+    {
+        public string? ViewerPolicy { get; set; }
+
+        public string? AdminPolicy { get; set; }
     }
 }
 
