@@ -1,5 +1,6 @@
 using BatchScheduler.Admin;
 using BatchScheduler.Configuration;
+using BatchScheduler.Observability;
 using BatchScheduler.Storage;
 using Serilog;
 using Serilog.Core;
@@ -8,8 +9,9 @@ namespace BatchScheduler.Hosting;
 
 /// <summary>
 /// Composes the executable's node from the packages (engine, API and dashboard, all three stores) and
-/// makes the process-wide choices the packages leave to an app: Serilog's console, JSON options, the
-/// API key as the default authentication scheme, no data-protection key ring, the shutdown timeout.
+/// makes the process-wide choices the packages leave to an app: Serilog's console (text or JSON), the
+/// OTLP export of traces when configured, JSON options, the API key as the default authentication
+/// scheme, no data-protection key ring, the shutdown timeout.
 /// </summary>
 public static class NodeHost
 {
@@ -44,12 +46,14 @@ public static class NodeHost
                 .ReadFrom.Configuration(configuration)
                 .Enrich.FromLogContext()
                 .Enrich.WithProperty("NodeId", provider.GetRequiredService<NodeIdentity>().Id)
-                .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {Message:lj}{NewLine}{Exception}");
+                .WriteConsole(configuration); // Logging:Console:Format: text or json
             foreach (var sink in provider.GetServices<ILogEventSink>())
                 logger.WriteTo.Sink(sink);
         }, preserveStaticLogger: true); // each node (several share a process in tests) keeps its own logger
         // The engine, API and dashboard, with the store Storage:Provider names (the executable carries all three).
         BatchSchedulerServiceCollectionExtensions.AddCore(services, configuration, bs => bs.UseStore(StoreFor(storage.Provider), connectionString: null));
+        // The console log's format and, when an OTLP endpoint is configured, the export of the engine's spans.
+        services.AddNodeTelemetry(configuration);
 
         // What the packages leave to the app, chosen here for the executable:
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);

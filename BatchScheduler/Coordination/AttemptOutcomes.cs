@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using BatchScheduler.Alerts;
 using BatchScheduler.Configuration;
 using BatchScheduler.Credits;
@@ -14,7 +15,8 @@ namespace BatchScheduler.Coordination;
 /// The second half of a firing: runs the admitted attempt's executor and records what came of it.
 /// Success writes <c>updates_end</c> (batched, fenced); failure is a retry, dead-letter or expiry; a
 /// deferral or a cancellation hands the item back without counting the attempt. Every move goes through
-/// <see cref="ItemLifecycle"/>, and every write is conditional on the attempt's fence.
+/// <see cref="ItemLifecycle"/>, and every write is conditional on the attempt's fence. Each attempt is one
+/// span (<see cref="AttemptTracing"/>) from the executor's call to its outcome's write.
 /// </summary>
 internal sealed class AttemptOutcomes(
     AttemptWriter attempts,
@@ -35,9 +37,11 @@ internal sealed class AttemptOutcomes(
         claim.Started(attempt.Fence);
         CoordinatorLog.Starting(logger, item, entityId, firing.Attempt, node.Id);
         var context = new WorkItemContext(item, entityId, WorkItemPayload.Parse(row.Payload), firing.Attempt, node.Id) { Fence = attempt.Fence };
+        // Current while the executor runs, so its HTTP calls carry the span's traceparent; null when nothing listens.
+        using var span = AttemptTracing.Start(item, entityId, firing.Attempt, node.Id);
         Exception? thrown = null;
         using (var deadline = new AttemptDeadline(claim, dataType.Options.Timeout, time,
-            overdue: () => _ = OverdueAsync(dataType, admitted, claim, context)))
+            overdue: () => _ = OverdueAsync(dataType, admitted, claim, context, span)))
         {
             try
             {
@@ -62,10 +66,10 @@ internal sealed class AttemptOutcomes(
         {
             case var _ when claim.Cancellation is { EndsAfterGrace: true } stop:
                 // Timed out or cancelled by an operator: so it is, whatever the executor did once its token was cancelled.
-                await StoppedAsync(dataType, admitted, stop, thrown);
+                await StoppedAsync(dataType, admitted, stop, thrown, span);
                 return false;
             case WorkItemDeferredException deferred:
-                await DeferAsync(dataType, attempt, LifecycleEvent.DeferredByExecutor, deferred.RetryAfter, deferred.Message, started, dueToStart);
+                await DeferAsync(dataType, attempt, LifecycleEvent.DeferredByExecutor, deferred.RetryAfter, deferred.Message, started, dueToStart, span);
                 return false;
             case OperationCanceledException when claim.Token.IsCancellationRequested:
                 var reason = claim.CancelReason ?? RunningItems.ShutdownReason;
@@ -73,10 +77,10 @@ internal sealed class AttemptOutcomes(
                     CoordinatorLog.HandedBack(logger, item, entityId, firing.Attempt, node.Id);
                 else
                     CoordinatorLog.Cancelled(logger, item, entityId, firing.Attempt, attempt.Fence, node.Id, reason);
-                await DeferAsync(dataType, attempt, LifecycleEvent.HandedBack, TimeSpan.Zero, reason, started, dueToStart);
+                await DeferAsync(dataType, attempt, LifecycleEvent.HandedBack, TimeSpan.Zero, reason, started, dueToStart, span);
                 return false;
             case not null:
-                await FailAsync(dataType, attempt, AttemptError.Of(thrown), started, dueToStart);
+                await FailAsync(dataType, attempt, AttemptError.Of(thrown), started, dueToStart, span);
                 return false;
         }
 
@@ -89,6 +93,7 @@ internal sealed class AttemptOutcomes(
             hasDependencies ? () => dependencies.CompletedAsync(item, entityId, started) : null);
         CoordinatorLog.Completed(logger, item, entityId, firing.Attempt, node.Id, (finished - started).TotalSeconds);
         metrics.AttemptFinished(item, FiringOutcome.Succeeded, finished - started, dueToStart);
+        AttemptTracing.Settled(span, FiringOutcome.Succeeded);
         return true;
     }
 
@@ -96,7 +101,7 @@ internal sealed class AttemptOutcomes(
     /// The grace period after a timeout or cancel ended and the executor has not returned: the attempt's outcome
     /// is written now (unless its return won the race), and the executor keeps its slot until it returns.
     /// </summary>
-    private async Task OverdueAsync(DataTypeDefinition dataType, Admitted admitted, RunningClaim claim, WorkItemContext context)
+    private async Task OverdueAsync(DataTypeDefinition dataType, Admitted admitted, RunningClaim claim, WorkItemContext context, Activity? span)
     {
         if (claim.Cancellation is not { } stop || !claim.TrySettle())
             return;
@@ -107,7 +112,7 @@ internal sealed class AttemptOutcomes(
         try
         {
             await SettleAsync(admitted.Reservation, context);
-            await StoppedAsync(dataType, admitted, stop, thrown: null,
+            await StoppedAsync(dataType, admitted, stop, thrown: null, span,
                 detail: $"{stop.Reason}. The executor ignored its cancellation: still running on {node.Id} {AttemptDeadline.Grace.TotalSeconds:0} s later, "
                     + "it keeps its slot there until it returns; what it does then is not written.");
         }
@@ -120,7 +125,7 @@ internal sealed class AttemptOutcomes(
     }
 
     /// <summary>An attempt stopped by its timeout (a failure: retry or dead-letter) or by an operator (not counted, the item paused).</summary>
-    private async Task StoppedAsync(DataTypeDefinition dataType, Admitted admitted, AttemptCancel stop, Exception? thrown, string? detail = null)
+    private async Task StoppedAsync(DataTypeDefinition dataType, Admitted admitted, AttemptCancel stop, Exception? thrown, Activity? span, string? detail = null)
     {
         detail ??= thrown?.ToString() ?? stop.Reason;
         var attempt = admitted.Attempt;
@@ -128,7 +133,7 @@ internal sealed class AttemptOutcomes(
         {
             metrics.AttemptCancelled(attempt.DataType, stop.Cause);
             await FailAsync(dataType, attempt, new AttemptError(typeof(TimeoutException).FullName!, stop.Reason, detail, Summary: stop.Reason),
-                admitted.StartedAt, admitted.DueToStart);
+                admitted.StartedAt, admitted.DueToStart, span);
             return;
         }
         var now = time.GetUtcNow();
@@ -139,9 +144,10 @@ internal sealed class AttemptOutcomes(
             return;
         metrics.AttemptCancelled(attempt.DataType, stop.Cause);
         metrics.AttemptFinished(attempt.DataType, FiringOutcome.Deferred, now - admitted.StartedAt, admitted.DueToStart);
+        AttemptTracing.Settled(span, FiringOutcome.Deferred);
     }
 
-    private async Task FailAsync(DataTypeDefinition dataType, StartedAttempt attempt, AttemptError error, DateTimeOffset started, TimeSpan dueToStart)
+    private async Task FailAsync(DataTypeDefinition dataType, StartedAttempt attempt, AttemptError error, DateTimeOffset started, TimeSpan dueToStart, Activity? span)
     {
         var (item, entityId, firing) = (attempt.DataType, attempt.EntityId, attempt.Firing);
         var failedAt = time.GetUtcNow();
@@ -173,10 +179,12 @@ internal sealed class AttemptOutcomes(
             _ => FiringOutcome.Expired,
         };
         metrics.AttemptFinished(item, outcome, failedAt - started, dueToStart);
+        AttemptTracing.Settled(span, outcome, error.Summary);
     }
 
     private async Task DeferAsync(
-        DataTypeDefinition dataType, StartedAttempt attempt, LifecycleEvent @event, TimeSpan delay, string reason, DateTimeOffset started, TimeSpan dueToStart)
+        DataTypeDefinition dataType, StartedAttempt attempt, LifecycleEvent @event, TimeSpan delay, string reason, DateTimeOffset started, TimeSpan dueToStart,
+        Activity? span)
     {
         var now = time.GetUtcNow();
         // The attempt is not counted: the next firing carries the same number again.
@@ -184,6 +192,7 @@ internal sealed class AttemptOutcomes(
             return;
         CoordinatorLog.Deferred(logger, attempt.DataType, attempt.EntityId, attempt.Firing.Attempt, node.Id, now + delay, reason);
         metrics.AttemptFinished(attempt.DataType, FiringOutcome.Deferred, now - started, dueToStart);
+        AttemptTracing.Settled(span, FiringOutcome.Deferred);
     }
 
     /// <summary>What the call cost: the executor's report, or the reservation.</summary>

@@ -129,7 +129,8 @@ public sealed partial class NodeProcess : IAsyncDisposable
             _listening.TrySetResult(new Uri(match.Groups[1].Value));
     }
 
-    [GeneratedRegex(@"Now listening on: (http://\S+)")]
+    // Also in a JSON log (Logging:Console:Format=json), where the rendered message quotes the address: "on: \"http://…\"".
+    [GeneratedRegex(@"Now listening on: (?:\\"")?(http://[^\s""\\]+)")]
     private static partial Regex ListeningLine();
 
     public async ValueTask DisposeAsync()

@@ -7,7 +7,7 @@ using BatchScheduler.Executors.BuiltIn;
 namespace BatchScheduler.Tests.Executors.BuiltIn;
 
 /// <summary>A request as the loopback server saw it.</summary>
-internal sealed record ReceivedRequest(string Method, string RawUrl, string? ContentType, string Body, string? Fence = null);
+internal sealed record ReceivedRequest(string Method, string RawUrl, string? ContentType, string Body, string? Fence = null, string? Traceparent = null);
 
 /// <summary>
 /// A real HTTP server on 127.0.0.1 and a free port. Each request is recorded, then answered by
@@ -95,7 +95,7 @@ internal sealed class LoopbackHttpServer : IAsyncDisposable
             using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
             var request = new ReceivedRequest(
                 context.Request.HttpMethod, context.Request.RawUrl ?? "", context.Request.ContentType, await reader.ReadToEndAsync(),
-                context.Request.Headers[HttpExecutor.FenceHeader]);
+                context.Request.Headers[HttpExecutor.FenceHeader], context.Request.Headers["traceparent"]);
             _received.Enqueue(request);
             lock (_handlers)
             {
