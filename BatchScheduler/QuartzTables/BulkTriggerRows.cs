@@ -12,7 +12,7 @@ internal static class BulkTriggerRows
     /// <summary>
     /// Writes Quartz's own rows for a work item's regular trigger, exactly as Quartz 4.7.3 writes them
     /// for <c>WorkItemTriggers.Regular</c> (a test compares the two column by column): a simple trigger
-    /// in state WAITING, due at @next (.NET ticks) plus the item's position in its registration (@n, from 1)
+    /// in state WAITING, or PAUSED when Quartz would store it paused (<see cref="State"/>), due at @next (.NET ticks) plus the item's position in its registration (@n, from 1)
     /// minus one, so in request order whatever order the arrays are in (one tick, 100 ns, apart: items due at one identical instant make PostgreSQL pick Quartz's
     /// (state, next fire time) index for its per-trigger claim UPDATE and scan every such trigger,
     /// 0.5 ms per claim at 10,000 items, where distinct times make that index as selective as the
@@ -36,8 +36,10 @@ internal static class BulkTriggerRows
           {Insert}
           ON CONFLICT DO NOTHING
           RETURNING trigger_name
-        )
-        , cron AS (
+        ), paused_group AS (
+          {PausedGroupRow} AND EXISTS (SELECT 1 FROM inserted)
+          ON CONFLICT DO NOTHING
+        ), cron AS (
           INSERT INTO qrtz_cron_triggers (sched_name, trigger_name, trigger_group, cron_expression, time_zone_id)
           SELECT @sched, rows.trigger_name, @group, rows.cron_expression, @tz
           FROM inserted JOIN rows USING (trigger_name) WHERE rows.cron_expression IS NOT NULL
@@ -57,7 +59,10 @@ internal static class BulkTriggerRows
     /// </summary>
     public const string InsertNewRegularTriggers =
         $"""
-        WITH rows AS ({Rows})
+        WITH rows AS ({Rows}), paused_group AS (
+          {PausedGroupRow} AND EXISTS (SELECT 1 FROM rows)
+          ON CONFLICT DO NOTHING
+        )
         {Insert}
         """;
 
@@ -97,6 +102,9 @@ internal static class BulkTriggerRows
         ), triggers AS (
           {Insert}
           RETURNING trigger_name
+        ), paused_group AS (
+          {PausedGroupRow} AND EXISTS (SELECT 1 FROM triggers)
+          ON CONFLICT DO NOTHING
         ), simple AS (
           INSERT INTO qrtz_simple_triggers (sched_name, trigger_name, trigger_group, repeat_count, repeat_interval, times_triggered)
           SELECT @sched, rows.trigger_name, @group, rows.repeat_count, rows.repeat_interval, 0
@@ -123,13 +131,48 @@ internal static class BulkTriggerRows
           FROM unnest(@e::text[], @r::bigint[], @i::bigint[], @n::bigint[], @a::bigint[], @c::text[]) AS u(e, r, i, n, a, c)
         """;
 
-    internal const string Insert =
+    /// <summary>
+    /// The state Quartz 4.7.3 stores a new trigger of group @group (job group @jobGroup) in
+    /// (<c>AdoJobStoreBase.ApplyPausedGroupState</c>): PAUSED when its trigger group is paused, when all groups
+    /// are (Quartz's <c>_$_ALL_GROUPS_PAUSED_$_</c> row) or when its job group is; else WAITING. A paused
+    /// trigger written WAITING would fire, have its start refused and come back as a paused one-off, one by
+    /// one, with the other data types' items due after it waiting their turn. The pause rows read are
+    /// locked (<c>FOR KEY SHARE</c>) until the transaction ends, as Quartz reads them under its
+    /// <c>TRIGGER_ACCESS</c> lock: a resume deleting one waits, then resumes these triggers too, where it would
+    /// otherwise miss them and leave them paused. A pause committed after this statement's snapshot is not
+    /// seen: those triggers are written WAITING and their firings refused by the start statement.
+    /// </summary>
+    internal const string State =
         """
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM qrtz_paused_trigger_grps g
+                                 WHERE g.sched_name = @sched AND g.trigger_group IN (@group, '_$_ALL_GROUPS_PAUSED_$_')
+                                 FOR KEY SHARE)
+                      OR EXISTS (SELECT 1 FROM qrtz_paused_job_grps g
+                                 WHERE g.sched_name = @sched AND g.job_group = @jobGroup
+                                 FOR KEY SHARE)
+                    THEN 'PAUSED' ELSE 'WAITING' END
+        """;
+
+    /// <summary>
+    /// The row Quartz writes for the group when it stores a trigger while all groups are paused and the group
+    /// has no row of its own, so that resuming the group alone resumes it. Completed by a condition that
+    /// triggers are written, and <c>ON CONFLICT DO NOTHING</c>.
+    /// </summary>
+    internal const string PausedGroupRow =
+        """
+        INSERT INTO qrtz_paused_trigger_grps (sched_name, trigger_group)
+          SELECT @sched, @group
+          WHERE EXISTS (SELECT 1 FROM qrtz_paused_trigger_grps g WHERE g.sched_name = @sched AND g.trigger_group = '_$_ALL_GROUPS_PAUSED_$_')
+            AND NOT EXISTS (SELECT 1 FROM qrtz_paused_trigger_grps g WHERE g.sched_name = @sched AND g.trigger_group = @group)
+        """;
+
+    internal const string Insert =
+        $"""
         INSERT INTO qrtz_triggers (sched_name, trigger_name, trigger_group, job_name, job_group, next_fire_time, priority,
                                      trigger_state, trigger_type, start_time, misfire_instr, preferred_node_auto,
                                      retry_policy, retry_attempt, overlap_policy, calendar_name)
           SELECT @sched, rows.trigger_name, @group, @jobName, @jobGroup, rows.next_fire_time, 5,
-                 'WAITING', CASE WHEN rows.cron_expression IS NULL THEN 'SIMPLE' ELSE 'CRON' END, rows.start_time,
+                 ({State}), CASE WHEN rows.cron_expression IS NULL THEN 'SIMPLE' ELSE 'CRON' END, rows.start_time,
                  CASE WHEN rows.cron_expression IS NOT NULL THEN 1 WHEN rows.repeat_count = 0 THEN 1 ELSE 2 END, false,
                  'none', 0, NULL, @cal
           FROM rows

@@ -90,6 +90,49 @@ public sealed class BulkTriggerTests
     }
 
     /// <summary>
+    /// Under a pause the bulk rows are Quartz's too: PAUSED when the data type's trigger group is paused or
+    /// all groups are, and then, as Quartz does, with the group's own paused row written; a resume of the group
+    /// treats them as Quartz's own. The bulk item is registered first, so the group's row is the bulk write's.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task BulkWrittenTriggerRows_UnderAPause_AreStoredPausedAsQuartzStoresThem(bool allGroups)
+    {
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        await using var api = await StartApiAsync(database);
+        var (dataType, service) = Registration(api);
+        var scheduler = await api.App.Services.GetRequiredService<Quartz.ISchedulerFactory>().GetScheduler();
+        if (allGroups)
+            await scheduler.PauseAll();
+        else
+            await scheduler.PauseTriggerGroups(Quartz.GroupMatcher<Quartz.TriggerKey>.GroupEquals(DataType));
+
+        await service.RegisterAsync(dataType, [new WorkItemRegistration("bulk-once", "once", null)], CancellationToken.None);
+        var groupRows = await CountAsync(database.ConnectionString, $"SELECT COUNT(*) FROM qrtz_paused_trigger_grps WHERE trigger_group = '{DataType}'");
+        await api.App.Services.GetRequiredService<WorkItemScheduler>().ArmAsync(dataType, [("quartz-once", "once", null, true)], CancellationToken.None);
+
+        var rows = await TriggerRowsAsync(database.ConnectionString);
+        Assert.Equal(("PAUSED", "PAUSED"), ((string?)rows["bulk-once"]["trigger_state"], (string?)rows["quartz-once"]["trigger_state"]));
+        Assert.Equal(1, groupRows);
+
+        await scheduler.ResumeTriggerGroups(Quartz.GroupMatcher<Quartz.TriggerKey>.GroupEquals(DataType));
+
+        rows = await TriggerRowsAsync(database.ConnectionString);
+        Assert.Equal((string?)rows["quartz-once"]["trigger_state"], (string?)rows["bulk-once"]["trigger_state"]);
+        if (!allGroups)
+            Assert.Equal("WAITING", (string?)rows["bulk-once"]["trigger_state"]);
+    }
+
+    private static async Task<long> CountAsync(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
     /// Whether Quartz's own rounds fire them or the set-based ones (<see cref="SetFiringRounds"/>),
     /// the rows end the same: each item ran once, a spent trigger is gone with its rows, a recurring
     /// one waits at its next fire time, fired once.
