@@ -80,6 +80,7 @@ internal static class ApiDocument
             });
             options.AddOperationTransformer<ApiKeySecurity>();
             options.AddOperationTransformer<QueryParameterDocs>();
+            options.AddOperationTransformer<NextPageLinkDocs>();
             options.AddSchemaTransformer<FixedValueSchemas>();
         });
 
@@ -164,6 +165,29 @@ internal sealed class QueryParameterDocs : IOpenApiOperationTransformer
                 documented.Description = doc.Description;
                 documented.Schema = doc.Schema();
             }
+        }
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Endpoint metadata: the 200 answer is one page of an array and names the following page in a <c>Link</c> header (RFC 8288, <c>rel="next"</c>).</summary>
+internal sealed class NextPageLink
+{
+    public static readonly NextPageLink Instance = new();
+
+    public const string Description = "Present when more rows follow: <URL of the next page>; rel=\"next\", this request's path and filters with after=<cursor>. Absent on the last page.";
+}
+
+/// <summary>Documents the <c>Link</c> header of the routes marked with <see cref="NextPageLink"/>.</summary>
+internal sealed class NextPageLinkDocs : IOpenApiOperationTransformer
+{
+    public Task TransformAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        if (context.Description.ActionDescriptor.EndpointMetadata.OfType<NextPageLink>().Any()
+            && operation.Responses?.TryGetValue("200", out var ok) == true && ok is OpenApiResponse response)
+        {
+            response.Headers ??= new Dictionary<string, IOpenApiHeader>();
+            response.Headers["Link"] = new OpenApiHeader { Description = NextPageLink.Description, Schema = new OpenApiSchema { Type = JsonSchemaType.String } };
         }
         return Task.CompletedTask;
     }

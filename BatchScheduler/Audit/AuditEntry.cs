@@ -15,8 +15,5 @@ namespace BatchScheduler.Audit;
 internal sealed record AuditEntry(
     long Id, DateTimeOffset At, string Who, string Action, string? Target, long? Count, string? Detail, int Status, string Node);
 
-/// <summary>A page of <c>GET /api/audit</c>, newest first; <paramref name="Next"/> is the cursor of the following page (null on the last).</summary>
-internal sealed record AuditPage(IReadOnlyList<AuditEntry> Items, int Limit, string? Next);
-
 /// <summary>The filters of <c>GET /api/audit</c>; each optional.</summary>
 internal sealed record AuditQuery(string? Who, string? Action, DateTimeOffset? Since, long? Before, int Limit);

@@ -71,7 +71,7 @@ public sealed class ViewerRefusalTests(ApiKeysFixture fixture) : IClassFixture<A
         using var audit = new HttpRequestMessage(HttpMethod.Get, "/api/audit?who=key-0&limit=1000");
         audit.Headers.Add("X-Api-Key", ApiKeysFixture.ViewerKey);
         using var listed = await fixture.Node.Http.SendAsync(audit);
-        var rows = (await ApiResponses.JsonAsync(listed)).GetProperty("items").EnumerateArray()
+        var rows = (await ApiResponses.JsonAsync(listed)).EnumerateArray()
             .Where(r => r.GetProperty("status").GetInt32() == 403).Select(r => r.GetProperty("action").GetString()).ToHashSet();
         Assert.Empty(routes.Select(r => r.Action).Where(a => a[(a.IndexOf(' ') + 1)..].StartsWith("/api/", StringComparison.Ordinal)).Except(rows));
     }

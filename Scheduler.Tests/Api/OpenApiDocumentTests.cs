@@ -189,6 +189,16 @@ public sealed class OpenApiDocumentTests(OpenApiFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task Document_Audit_IsAnArrayWithTheNextPageInALinkHeader()
+    {
+        var document = await DocumentAsync();
+
+        Assert.Equal("\"array\"", ResponseSchema(document, "GET /api/audit", "200").GetProperty("type").GetRawText());
+        var ok = Operation(document, "GET /api/audit")!.Value.GetProperty("responses").GetProperty("200");
+        Assert.Contains("rel=\"next\"", ok.GetProperty("headers").GetProperty("Link").GetProperty("description").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Document_Shapes_AreTheCamelCaseJsonTheApiSends()
     {
         var document = await DocumentAsync();

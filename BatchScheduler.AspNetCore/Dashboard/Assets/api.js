@@ -45,7 +45,7 @@ export async function checkAccess() {
   hooks.readOnly(readOnlyReason());
 }
 
-export async function request(method, path, { query, body, accept = 'application/json' } = {}) {
+export async function request(method, path, { query, body, accept = 'application/json', paged = false } = {}) {
   // Paths are written from the API's root ('/api/…') and resolved against the page, so a dashboard
   // mapped under a prefix (/jobs/) calls /jobs/api/….
   const url = new URL(path.replace(/^\//, ''), document.baseURI);
@@ -64,6 +64,7 @@ export async function request(method, path, { query, body, accept = 'application
   }
   if (response.ok) {
     if (response.status === 204) return null;
+    if (paged) return { items: await response.json(), next: nextCursor(response) };
     const type = response.headers.get('Content-Type') ?? '';
     return type.includes('json') ? response.json() : response.text();
   }
@@ -77,6 +78,13 @@ export async function request(method, path, { query, body, accept = 'application
 }
 
 export const get = (path, query) => request('GET', path, { query });
+/** A listing that answers an array and names its next page in a Link header (rel="next"): {items, next}, next the cursor to pass as after, or null. */
+export const getPage = (path, query) => request('GET', path, { query, paged: true });
+
+function nextCursor(response) {
+  const link = /<([^>]*)>\s*;\s*rel="?next"?/.exec(response.headers.get('Link') ?? '');
+  return link ? new URL(link[1], document.baseURI).searchParams.get('after') : null;
+}
 export const post = (path, query, body) => request('POST', path, { query, body });
 
 async function problemMessage(response) {

@@ -1,5 +1,5 @@
 // Audit: GET /api/audit, every changing API request newest first, filtered by who and action
-// (both exact), paged by cursor (after=<the previous answer's next>&limit=). Read-only: viewers see it too.
+// (both exact), paged by cursor (after=<from the previous answer's Link rel="next">&limit=). Read-only: viewers see it too.
 import * as api from '../api.js';
 import { el, itemLink, num, replace, route, table, when } from '../dom.js';
 import { filterForm, pager } from './filters.js';
@@ -54,7 +54,7 @@ export function mount(root, ctx) {
 
   async function refresh() {
     const limit = Number(filter.limit) || LIMIT;
-    const answer = await api.get('/api/audit', { who: filter.who, action: filter.action, limit, after: cursors[page - 1] ?? undefined });
+    const answer = await api.getPage('/api/audit', { who: filter.who, action: filter.action, limit, after: cursors[page - 1] ?? undefined });
     if (answer.next) cursors[page] = answer.next;
     const shown = answer.items.length;
     const first = (page - 1) * limit + (shown ? 1 : 0);
