@@ -31,18 +31,18 @@ internal sealed partial class ItemLifecycle
         }, cancellationToken);
 
     /// <summary>
-    /// Pauses each stored item not paused yet (as <see cref="PauseAsync"/>: the rows first, then the triggers). The rows
-    /// are committed before the triggers are paused: trigger repair resumes a paused trigger whose row it reads as not
-    /// paused, and a chunk's triggers paused while its rows' pause was still uncommitted were each resumed that way
-    /// (200 at a time in the bench). Once the rows say paused no start of them is made, so the triggers may follow.
+    /// Pauses each stored item not paused yet (as <see cref="PauseAsync"/>): the rows first, then the triggers, before
+    /// the rows commit, so every other mover of the items (a resume on another node) waits until both are done. Trigger
+    /// repair, which resumes a paused trigger whose row reads as not paused, skips rows another transaction holds.
     /// </summary>
     public Task<IReadOnlyList<string>> PauseManyAsync(DataTypeDefinition dataType, IReadOnlyList<string> entityIds, string by, string? reason, CancellationToken cancellationToken) =>
         UnderLocksAsync(dataType.Name, entityIds, LifecycleEvent.Pause, TriggerMove.Paused, async (rows, now) =>
         {
             var pause = rows.Found.Values.Where(f => !f.Paused).Select(f => f.EntityId).ToList();
             await rows.PauseAsync(dataType.Name, pause, by, reason, now, cancellationToken);
+            await _triggers.PauseAsync(dataType.Name, pause, Details(by, reason), cancellationToken);
             return pause;
-        }, cancellationToken, afterCommit: paused => _triggers.PauseAsync(dataType.Name, paused, Details(by, reason), cancellationToken));
+        }, cancellationToken);
 
     /// <summary>Resumes each stored item that is paused (as <see cref="ResumeAsync"/>).</summary>
     public Task<IReadOnlyList<string>> ResumeManyAsync(DataTypeDefinition dataType, IReadOnlyList<string> entityIds, CancellationToken cancellationToken) =>
@@ -54,11 +54,10 @@ internal sealed partial class ItemLifecycle
             return resume;
         }, cancellationToken);
 
-    /// <summary>Runs <paramref name="move"/> on the items' rows under their locks, commits what it wrote, runs <paramref name="afterCommit"/>, and logs each item it moved.</summary>
+    /// <summary>Runs <paramref name="move"/> on the items' rows under their locks, commits what it wrote, and logs each item it moved.</summary>
     private async Task<IReadOnlyList<string>> UnderLocksAsync(
         string dataType, IReadOnlyList<string> entityIds, LifecycleEvent @event, TriggerMove trigger,
-        Func<LockedRows, DateTimeOffset, Task<IReadOnlyList<string>>> move, CancellationToken cancellationToken,
-        Func<IReadOnlyList<string>, Task>? afterCommit = null)
+        Func<LockedRows, DateTimeOffset, Task<IReadOnlyList<string>>> move, CancellationToken cancellationToken)
     {
         if (entityIds.Count == 0)
             return [];
@@ -66,8 +65,6 @@ internal sealed partial class ItemLifecycle
         await using var rows = await _rows.LockManyAsync(dataType, entityIds, cancellationToken);
         var moved = await move(rows, _time.GetUtcNow());
         await rows.CommitAsync(cancellationToken);
-        if (afterCommit is not null)
-            await afterCommit(moved); // still under the in-process locks: this node's own movers of the items wait for it
         if (_logger.IsEnabled(LogLevel.Debug))
         {
             foreach (var entityId in moved)

@@ -17,6 +17,8 @@ namespace BatchScheduler.QuartzTables;
 /// data type was being resumed, each of which saw the other as still paused. Done under Quartz's
 /// <c>TRIGGER_ACCESS</c> lock (on PostgreSQL and SQL Server taken as Quartz takes it), so a group pause
 /// Quartz is making meanwhile is either seen whole or not begun; SQLite, one writer at a time, needs none.
+/// An item whose row another transaction holds (a pause between its row's write and its commit) is skipped:
+/// on PostgreSQL <c>FOR UPDATE SKIP LOCKED</c>, on SQL Server <c>READPAST</c>.
 /// </para>
 /// </remarks>
 internal sealed class StuckTriggerRepair(ConnectionFactory connections, IOptions<ClusterOptions> cluster)
@@ -45,6 +47,14 @@ internal sealed class StuckTriggerRepair(ConnectionFactory connections, IOptions
             StorageProvider.SqlServer => "SELECT 1 FROM qrtz_locks WITH (UPDLOCK, ROWLOCK) WHERE sched_name = @sched AND lock_name = 'TRIGGER_ACCESS';",
             _ => "",
         };
+        // An item whose row is locked is being moved: a pause holds its row from the row's write until its trigger is
+        // paused and both commit, so until then the row reads as not paused. Such an item is left to the next round.
+        var (skipLockedHint, skipLocked) = connections.Provider switch
+        {
+            StorageProvider.Postgres => ("", "FOR UPDATE SKIP LOCKED"),
+            StorageProvider.SqlServer => ("WITH (UPDLOCK, ROWLOCK, READPAST)", ""),
+            _ => ("", ""),
+        };
         await using var command = connection.Command(
             $"""
             {takeLock}
@@ -52,9 +62,11 @@ internal sealed class StuckTriggerRepair(ConnectionFactory connections, IOptions
             WHERE sched_name = @sched AND trigger_state = 'PAUSED' AND job_group = @jobGroup
               AND NOT EXISTS (SELECT 1 FROM qrtz_paused_trigger_grps g
                               WHERE g.sched_name = qrtz_triggers.sched_name AND g.trigger_group IN (qrtz_triggers.trigger_group, '_$_ALL_GROUPS_PAUSED_$_'))
-              AND NOT EXISTS (SELECT 1 FROM work_items w
+              AND (NOT EXISTS (SELECT 1 FROM work_items w
+                               WHERE w.data_type = qrtz_triggers.trigger_group AND w.entity_id = qrtz_triggers.trigger_name)
+                   OR EXISTS (SELECT 1 FROM work_items w {skipLockedHint}
                               WHERE w.data_type = qrtz_triggers.trigger_group AND w.entity_id = qrtz_triggers.trigger_name
-                                AND w.paused_at IS NOT NULL);
+                                AND w.paused_at IS NULL {skipLocked}));
             """, transaction).With("@sched", cluster.Value.SchedulerName).With("@jobGroup", Scheduling.WorkItemKeys.JobGroup);
         var resumed = await command.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);

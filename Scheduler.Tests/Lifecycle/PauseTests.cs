@@ -370,6 +370,47 @@ public sealed class PauseTests
     }
 
     /// <summary>
+    /// A pause holds the item's row from the row's write until its trigger is paused and both commit (one item or a
+    /// bulk chunk), so another node's resume waits for the whole pause. Meanwhile the row still reads as not paused:
+    /// trigger repair must leave a paused trigger whose row another transaction holds alone, not resume it under the pause.
+    /// The test makes that moment from outside: the row's pause written and held uncommitted, the trigger paused.
+    /// </summary>
+    [Fact]
+    [Trait("Provider", "Postgres")]
+    public async Task TriggerRepair_LeavesATriggerWhoseRowAPauseHolds_Alone()
+    {
+        var recorder = new Recorder();
+        var (node, database, connectionString) = await StartAsync("Postgres", recorder);
+        await using var _ = database;
+        await using var __ = node;
+        await node.PutAsync(Reminders, "held", new { runAt = SecondsAhead(3600).ToString("O") });
+        var connections = node.App.Services.GetRequiredService<ConnectionFactory>();
+        var repair = node.App.Services.GetRequiredService<BatchScheduler.QuartzTables.StuckTriggerRepair>();
+
+        await using (var pauser = new Npgsql.NpgsqlConnection(connectionString))
+        {
+            await pauser.OpenAsync();
+            await using var pause = await pauser.BeginTransactionAsync();
+            await using (var write = new Npgsql.NpgsqlCommand(
+                "UPDATE work_items SET paused_at = now(), paused_state = state, state = 'paused' WHERE data_type = @t AND entity_id = 'held'", pauser, pause))
+            {
+                write.Parameters.AddWithValue("t", Reminders);
+                Assert.Equal(1, await write.ExecuteNonQueryAsync());
+            }
+            var scheduler = await node.App.Services.GetRequiredService<Quartz.ISchedulerFactory>().GetScheduler();
+            await scheduler.PauseTrigger(BatchScheduler.Scheduling.WorkItemKeys.Trigger(Reminders, "held"));
+
+            Assert.Equal(0, await repair.RepairAsync(CancellationToken.None));
+            Assert.Equal("PAUSED", await TriggerStateAsync(connections, Reminders, "held"));
+            await pause.CommitAsync();
+        }
+
+        Assert.Equal(0, await repair.RepairAsync(CancellationToken.None));
+        Assert.Equal("PAUSED", await TriggerStateAsync(connections, Reminders, "held"));
+        Assert.Equal(WorkItemStates.Paused, (await node.ItemAsync(Reminders, "held"))!.State);
+    }
+
+    /// <summary>
     /// A never-run item registered while its data type is paused is stored with its trigger PAUSED, as Quartz
     /// stores a trigger of a paused group (PostgreSQL's registration writes the row itself), so it never fires
     /// while paused; it keeps its place (due at once, ahead) and runs promptly on resume, not a cadence later.
