@@ -9,7 +9,7 @@ internal sealed class SqliteStoreDriver : StoreDriver
 {
     public override StorageProvider Provider => StorageProvider.Sqlite;
 
-    public override DbDataSource CreateDataSource(string connectionString) => SqliteFactory.Instance.CreateDataSource(connectionString);
+    public override DbDataSource CreateDataSource(string connectionString) => new SqliteTunedDataSource(connectionString);
 
     public override DbConnectionStringBuilder ParseConnectionString(string connectionString) => new SqliteConnectionStringBuilder(connectionString);
 

@@ -32,6 +32,11 @@ internal static class QuartzServiceCollectionExtensions
                 // Quartz's default idle wait is 30 s: an item registered through another node would
                 // wait that long on an idle one. A cheap acquisition query per second instead.
                 s.IdleWaitTime = cluster.IdleWaitTime < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : cluster.IdleWaitTime;
+                // SQLite, without set-based rounds: Quartz acquires and fires up to a free thread's worth of due
+                // triggers per lock and transaction, not one (its default), which bounded the drain to one
+                // acquisition and one firing transaction per execution on the scheduler's single loop.
+                if (storage.Provider == StorageProvider.Sqlite)
+                    s.MaxBatchSize = Math.Max(1, cluster.MaxConcurrency);
             });
             q.UseDefaultThreadPool(Math.Max(1, cluster.MaxConcurrency));
             // Concurrency limits per data type and node pools (issue 22): Quartz's own execution limits.
@@ -63,7 +68,8 @@ internal static class QuartzServiceCollectionExtensions
                         store.UseSqlServer(storage.ConnectionString);
                         break;
                     default:
-                        store.UseSqlite(storage.ConnectionString);
+                        // Through the node's own data source, so that Quartz's connections get its settings (SqliteTunedDataSource).
+                        store.UseSqlite(o => o.DataSourceFactory = provider => provider.GetRequiredService<ConnectionFactory>().DataSource);
                         break;
                 }
                 // SQLite is one node: Quartz refuses to cluster on it.

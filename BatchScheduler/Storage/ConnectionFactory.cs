@@ -22,6 +22,9 @@ internal sealed class ConnectionFactory : IAsyncDisposable
 
     public SqlDialect Dialect { get; }
 
+    /// <summary>The data source connections come from (Quartz's too, on SQLite).</summary>
+    public DbDataSource DataSource => _source;
+
     /// <summary>Opens a pooled connection.</summary>
     public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {

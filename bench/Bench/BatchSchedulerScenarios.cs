@@ -12,7 +12,7 @@ using Npgsql;
 namespace BatchScheduler.Bench;
 
 /// <summary>This project, measured through its own API and its own tables (full bookkeeping).</summary>
-public static class BatchSchedulerScenarios
+public static partial class BatchSchedulerScenarios
 {
     private const string System = "batchscheduler";
     private const string DataType = "bench";
@@ -31,6 +31,8 @@ public static class BatchSchedulerScenarios
         "credits" => await CreditsAsync(options),
         "cron" => await CronTickAsync(options),
         "bulk" => await BulkActionAsync(options),
+        "sqlite-register" => await SqliteRegisterAsync(options),
+        "sqlite-drain" => await SqliteDrainAsync(options),
         _ => throw new ArgumentException($"unknown scenario '{scenario}'"),
     };
 
@@ -530,7 +532,10 @@ public static class BatchSchedulerScenarios
         response.EnsureSuccessStatusCode();
     }
 
-    private static async Task<WebApplication> StartNodeAsync(BenchDatabase db, string role, string nodeId, Dictionary<string, string?>? extra = null)
+    private static Task<WebApplication> StartNodeAsync(BenchDatabase db, string role, string nodeId, Dictionary<string, string?>? extra = null) =>
+        StartNodeAsync("Postgres", db.ConnectionString, role, nodeId, extra);
+
+    private static async Task<WebApplication> StartNodeAsync(string provider, string connectionString, string role, string nodeId, Dictionary<string, string?>? extra = null)
     {
         var app = NodeHost.Build([], builder =>
         {
@@ -538,8 +543,8 @@ public static class BatchSchedulerScenarios
             var settings = new Dictionary<string, string?>
             {
                 ["urls"] = "http://127.0.0.1:0",
-                ["Storage:Provider"] = "Postgres",
-                ["Storage:ConnectionString"] = db.ConnectionString,
+                ["Storage:Provider"] = provider,
+                ["Storage:ConnectionString"] = connectionString,
                 ["Cluster:Role"] = role,
                 ["Cluster:NodeId"] = nodeId,
                 ["Demo:SeedItems"] = "false",
