@@ -61,7 +61,7 @@ SELECT t.sched_name,
        CASE WHEN t.prev_fire_time > 0 THEN timestamptz '1970-01-01 00:00:00+00' + interval '1 microsecond'
             * ((t.prev_fire_time - 621355968000000000) / 10) END AS prev_fire_at,
        t.trigger_state,
-       (t.trigger_state IN ('PAUSED', 'PAUSED_BLOCKED') OR g.trigger_group IS NOT NULL OR w.paused_at IS NOT NULL) AS paused,
+       (coalesce(t.trigger_state IN ('PAUSED', 'PAUSED_BLOCKED'), false) OR g.trigger_group IS NOT NULL OR w.paused_at IS NOT NULL) AS paused,
        g.trigger_group IS NOT NULL AS data_type_paused,
        g.paused_by AS data_type_paused_by,
        g.pause_reason AS data_type_paused_reason,
@@ -71,8 +71,8 @@ SELECT t.sched_name,
        lower(t.trigger_type) AS trigger_type,
        CASE WHEN c.cron_expression IS NOT NULL THEN 'cron:' || c.cron_expression
             WHEN s.repeat_count = 0 THEN 'once'
-            WHEN s.repeat_count < 0 THEN CASE WHEN s.repeat_interval < 36000000 THEN '0' ELSE '' END
-                 || (s.repeat_interval / 3600000)::text
+            WHEN s.repeat_count < 0 THEN CASE WHEN s.repeat_interval >= 86400000 THEN (s.repeat_interval / 86400000)::text || '.' ELSE '' END
+                 || lpad((s.repeat_interval / 3600000 % 24)::text, 2, '0')
                  || ':' || lpad((s.repeat_interval / 60000 % 60)::text, 2, '0')
                  || ':' || lpad((s.repeat_interval / 1000 % 60)::text, 2, '0') END AS cadence,
        c.time_zone_id AS time_zone,

@@ -69,8 +69,8 @@ SELECT t.sched_name,
        lower(t.trigger_type) AS trigger_type,
        CASE WHEN c.cron_expression IS NOT NULL THEN 'cron:' || c.cron_expression
             WHEN s.repeat_count = 0 THEN 'once'
-            WHEN s.repeat_count < 0 THEN printf('%02d:%02d:%02d',
-                 s.repeat_interval / 3600000, s.repeat_interval / 60000 % 60, s.repeat_interval / 1000 % 60) END AS cadence,
+            WHEN s.repeat_count < 0 THEN CASE WHEN s.repeat_interval >= 86400000 THEN printf('%d.', s.repeat_interval / 86400000) ELSE '' END
+                 || printf('%02d:%02d:%02d', s.repeat_interval / 3600000 % 24, s.repeat_interval / 60000 % 60, s.repeat_interval / 1000 % 60) END AS cadence,
        c.time_zone_id AS time_zone,
        t.priority
 FROM work_items w
