@@ -268,7 +268,8 @@ public sealed partial class OpsViewsTests(ITestOutputHelper output)
     private static async Task<Dictionary<string, JsonElement>> NodesAsync(OpsScenario scenario) =>
         (await scenario.GetAsync("/api/nodes")).EnumerateArray().ToDictionary(d => d.GetProperty("nodeId").GetString()!, d => d);
 
-    private static string Key(Dictionary<string, object?> row) => $"{row["data_type"]}/{row["entity_id"]}";
+    private static string Key(Dictionary<string, object?> row) =>
+        row.TryGetValue("entity_id", out var entityId) ? $"{row["data_type"]}/{entityId}" : $"{row["data_type"]}";
 
     private static List<string> SameKeys(string view, List<Dictionary<string, object?>> rows, Dictionary<string, JsonElement> api)
     {
