@@ -2,12 +2,15 @@ using System.Data.Common;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
+using BatchScheduler.Configuration;
 using BatchScheduler.Executors.Contract;
 using BatchScheduler.Storage;
 using BatchScheduler.Tests.Coordination;
 using BatchScheduler.Tests.Infrastructure;
 using BatchScheduler.Tests.Storage.Migrations;
 using BatchScheduler.WorkItems;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace BatchScheduler.Tests.Storage;
 
@@ -34,6 +37,8 @@ internal sealed class OpsScenario : IAsyncDisposable
     public GateExecutor Gate { get; }
 
     public StorageProvider Provider => Store.Provider;
+
+    public string SchedulerName => Node.App.Services.GetRequiredService<IOptions<ClusterOptions>>().Value.SchedulerName;
 
     public static async Task<OpsScenario> StartAsync(StorageProvider provider)
     {

@@ -147,6 +147,7 @@ public sealed partial class OpsViewsTests(ITestOutputHelper output)
             var cadence = next is null ? null
                 : state is WorkItemStates.Retrying or WorkItemStates.Deferred ? "once"
                 : dataType.GetProperty("cadence").GetProperty(Text(item, "tier")!).GetString() ?? "once";
+            Expect(problems, "ops_schedule", row, "sched_name", scenario.SchedulerName);
             Expect(problems, "ops_schedule", row, "state", state);
             ExpectTime(problems, "ops_schedule", row, "next_run_at", next);
             Expect(problems, "ops_schedule", row, "paused", (state == WorkItemStates.Paused || typePaused).ToString());

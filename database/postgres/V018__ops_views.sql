@@ -12,8 +12,9 @@
 -- due, before the trigger's start_time, which Quartz itself never does (WorkItemTriggers.DueTime):
 -- due = next_fire_time < start_time ? next_fire_time + lead : next_fire_time.
 -- A node is alive while its check-in is at most its interval plus 7.5 s old (Quartz's failure rule,
--- Health.NodeStatusQuery). work_items has no scheduler name: the views assume one Quartz scheduler
--- name per database (Cluster:SchedulerName), as the engine does, and show it as sched_name.
+-- Health.NodeStatusQuery). work_items has no scheduler name: ops_schedule takes it from the data
+-- type's job (qrtz_job_details, one per data type and scheduler name, a few rows), which also lets
+-- each item's trigger be found by Quartz's primary key (sched_name first) rather than by a scan.
 --
 -- Safe to run again: CREATE OR REPLACE (a later version that changes a view's columns drops it first).
 
@@ -45,7 +46,7 @@ SELECT w.data_type,
 FROM work_items w;
 
 CREATE OR REPLACE VIEW ops_schedule AS
-SELECT t.sched_name,
+SELECT j.sched_name,
        w.data_type,
        w.entity_id,
        w.tier,
@@ -76,16 +77,19 @@ SELECT t.sched_name,
                  || ':' || lpad((s.repeat_interval / 60000 % 60)::text, 2, '0')
                  || ':' || lpad((s.repeat_interval / 1000 % 60)::text, 2, '0') END AS cadence,
        c.time_zone_id AS time_zone,
-       t.priority
+       t.priority,
+       t.next_fire_time
 FROM work_items w
+LEFT JOIN qrtz_job_details j
+  ON j.job_name = w.data_type
 LEFT JOIN qrtz_triggers t
-  ON t.trigger_group = w.data_type AND t.trigger_name = w.entity_id
+  ON t.sched_name = j.sched_name AND t.trigger_group = w.data_type AND t.trigger_name = w.entity_id
 LEFT JOIN qrtz_simple_triggers s
   ON s.sched_name = t.sched_name AND s.trigger_group = t.trigger_group AND s.trigger_name = t.trigger_name
 LEFT JOIN qrtz_cron_triggers c
   ON c.sched_name = t.sched_name AND c.trigger_group = t.trigger_group AND c.trigger_name = t.trigger_name
 LEFT JOIN qrtz_paused_trigger_grps g
-  ON g.trigger_group = w.data_type AND (t.sched_name IS NULL OR g.sched_name = t.sched_name);
+  ON g.sched_name = j.sched_name AND g.trigger_group = w.data_type;
 
 CREATE OR REPLACE VIEW ops_in_flight AS
 SELECT w.data_type,

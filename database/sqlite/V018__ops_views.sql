@@ -43,7 +43,7 @@ SELECT w.data_type,
 FROM work_items w;
 
 CREATE VIEW ops_schedule AS
-SELECT t.sched_name,
+SELECT j.sched_name,
        w.data_type,
        w.entity_id,
        w.tier,
@@ -72,16 +72,19 @@ SELECT t.sched_name,
             WHEN s.repeat_count < 0 THEN CASE WHEN s.repeat_interval >= 86400000 THEN printf('%d.', s.repeat_interval / 86400000) ELSE '' END
                  || printf('%02d:%02d:%02d', s.repeat_interval / 3600000 % 24, s.repeat_interval / 60000 % 60, s.repeat_interval / 1000 % 60) END AS cadence,
        c.time_zone_id AS time_zone,
-       t.priority
+       t.priority,
+       t.next_fire_time
 FROM work_items w
+LEFT JOIN QRTZ_JOB_DETAILS j
+  ON j.job_name = w.data_type
 LEFT JOIN QRTZ_TRIGGERS t
-  ON t.trigger_group = w.data_type AND t.trigger_name = w.entity_id
+  ON t.sched_name = j.sched_name AND t.trigger_group = w.data_type AND t.trigger_name = w.entity_id
 LEFT JOIN QRTZ_SIMPLE_TRIGGERS s
   ON s.sched_name = t.sched_name AND s.trigger_group = t.trigger_group AND s.trigger_name = t.trigger_name
 LEFT JOIN QRTZ_CRON_TRIGGERS c
   ON c.sched_name = t.sched_name AND c.trigger_group = t.trigger_group AND c.trigger_name = t.trigger_name
 LEFT JOIN QRTZ_PAUSED_TRIGGER_GRPS g
-  ON g.trigger_group = w.data_type AND (t.sched_name IS NULL OR g.sched_name = t.sched_name);
+  ON g.sched_name = j.sched_name AND g.trigger_group = w.data_type;
 
 CREATE VIEW ops_in_flight AS
 SELECT w.data_type,

@@ -37,7 +37,7 @@ FROM work_items w;
 GO
 
 CREATE OR ALTER VIEW ops_schedule AS
-SELECT t.SCHED_NAME AS sched_name,
+SELECT j.SCHED_NAME AS sched_name,
        w.data_type,
        w.entity_id,
        w.tier,
@@ -72,10 +72,13 @@ SELECT t.SCHED_NAME AS sched_name,
                  N':', RIGHT(CONCAT(N'0', s.REPEAT_INTERVAL / 60000 % 60), 2),
                  N':', RIGHT(CONCAT(N'0', s.REPEAT_INTERVAL / 1000 % 60), 2)) END AS cadence,
        c.TIME_ZONE_ID AS time_zone,
-       t.PRIORITY AS priority
+       t.PRIORITY AS priority,
+       t.NEXT_FIRE_TIME AS next_fire_time
 FROM work_items w
+LEFT JOIN QRTZ_JOB_DETAILS j
+  ON j.JOB_NAME = w.data_type
 LEFT JOIN QRTZ_TRIGGERS t
-  ON t.TRIGGER_GROUP = w.data_type AND t.TRIGGER_NAME = w.entity_id
+  ON t.SCHED_NAME = j.SCHED_NAME AND t.TRIGGER_GROUP = w.data_type AND t.TRIGGER_NAME = w.entity_id
 CROSS APPLY (SELECT CASE WHEN t.NEXT_FIRE_TIME < t.START_TIME THEN t.NEXT_FIRE_TIME + 25920000000000
                          ELSE t.NEXT_FIRE_TIME END AS due) d
 LEFT JOIN QRTZ_SIMPLE_TRIGGERS s
@@ -83,7 +86,7 @@ LEFT JOIN QRTZ_SIMPLE_TRIGGERS s
 LEFT JOIN QRTZ_CRON_TRIGGERS c
   ON c.SCHED_NAME = t.SCHED_NAME AND c.TRIGGER_GROUP = t.TRIGGER_GROUP AND c.TRIGGER_NAME = t.TRIGGER_NAME
 LEFT JOIN QRTZ_PAUSED_TRIGGER_GRPS g
-  ON g.TRIGGER_GROUP = w.data_type AND (t.SCHED_NAME IS NULL OR g.SCHED_NAME = t.SCHED_NAME);
+  ON g.SCHED_NAME = j.SCHED_NAME AND g.TRIGGER_GROUP = w.data_type;
 GO
 
 CREATE OR ALTER VIEW ops_in_flight AS
