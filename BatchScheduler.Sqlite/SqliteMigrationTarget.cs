@@ -51,5 +51,6 @@ internal sealed class SqliteMigrationTarget : IMigrationTarget
         DeployChanges.To
             .SqliteDatabase(_connectionString)
             .JournalToSqliteTable(SchemaMigrator.JournalTable)
-            .WithPreprocessor(new SqliteAddColumnGuard(_connectionString));
+            .WithPreprocessor(new SqliteAddColumnGuard(_connectionString))
+            .WithPreprocessor(new SqliteRebuildGuard());
 }
