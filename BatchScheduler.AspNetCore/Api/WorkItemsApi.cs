@@ -57,7 +57,7 @@ internal static class WorkItemsApi
     }
 
     private static async Task<Results<Ok<WorkItemPage>, ProblemHttpResult>> ListAsync(
-        WorkItemStore store, DataTypeCatalog catalog, CancellationToken cancellationToken,
+        WorkItemStore store, DataTypeCatalog catalog, Health.HealthQuery health, CancellationToken cancellationToken,
         [QueryText("Only items of this configured data type.")] string? dataType = null,
         [QueryOneOf(typeof(WorkItemStates), "Only items in this state.")] string? state = null,
         [QueryText("Only items in this tier.")] string? tier = null,
@@ -97,7 +97,9 @@ internal static class WorkItemsApi
         }
         if (!WorkItemInput.TryPage(page, pageSize, out var pageNumber, out var size, out var pageError))
             return ApiProblems.BadRequest(pageError!);
-        var (found, total) = await store.ListAsync(new WorkItemQuery(dataType, state, tier, pageNumber, size), cancellationToken);
+        // The total comes from the health summary's counts: exact on a store where counting is quick, at most seconds old on a large one.
+        var (found, total) = await store.ListAsync(new WorkItemQuery(dataType, state, tier, pageNumber, size), cancellationToken,
+            ct => health.CountMatchingAsync(dataType, state, tier, ct));
         return TypedResults.Ok(new WorkItemPage(found, pageNumber, size, total));
     }
 

@@ -105,6 +105,7 @@ internal sealed partial class HealthQuery(ConnectionFactory connections, DataTyp
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var states = catalog.All.ToDictionary(d => d.Name, _ => EmptyStates(), StringComparer.Ordinal);
         var tiers = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        var groups = new List<CountGroup>();
         await using var connection = await connections.OpenAsync(cancellationToken);
         await using (var command = connection.Command("SELECT data_type, state, tier, COUNT(*) AS n FROM work_items GROUP BY data_type, state, tier"))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
@@ -114,11 +115,12 @@ internal sealed partial class HealthQuery(ConnectionFactory connections, DataTyp
                 var n = reader.GetInt64("n");
                 var byState = states.TryGetValue(reader.GetString(0), out var s) ? s : states[reader.GetString(0)] = EmptyStates();
                 byState[reader.GetString(1)] += n;
-                var tier = reader.IsDBNull(2) ? NoTier : reader.GetString(2);
-                tiers[tier] = tiers.GetValueOrDefault(tier) + n;
+                var tier = reader.IsDBNull(2) ? null : reader.GetString(2);
+                tiers[tier ?? NoTier] = tiers.GetValueOrDefault(tier ?? NoTier) + n;
+                groups.Add(new CountGroup(reader.GetString(0), reader.GetString(1), tier, n));
             }
         }
-        return new ItemCounts(at, clock.Elapsed, states, tiers);
+        return new ItemCounts(at, clock.Elapsed, states, tiers, groups);
     }
 
     private static Dictionary<string, long> EmptyStates() =>
@@ -127,6 +129,18 @@ internal sealed partial class HealthQuery(ConnectionFactory connections, DataTyp
     [LoggerMessage(2160, LogLevel.Warning, "Refreshing the health summary's item counts failed; the last counts stay")]
     private static partial void RefreshFailed(ILogger logger, Exception exception);
 
+    /// <summary>
+    /// How many items match a listing's filters (each optional; a null tier matches any), from the same counts as the
+    /// summary: exact while counting is quick, otherwise the last count (at most seconds old).
+    /// </summary>
+    public async Task<long> CountMatchingAsync(string? dataType, string? state, string? tier, CancellationToken cancellationToken) =>
+        (await CountsAsync(cancellationToken)).Groups
+            .Where(g => (dataType is null || g.DataType == dataType) && (state is null || g.State == state) && (tier is null || g.Tier == tier))
+            .Sum(g => g.Count);
+
+    private sealed record CountGroup(string DataType, string State, string? Tier, long Count);
+
     /// <summary>Item counts read at <paramref name="At"/>, which took <paramref name="Took"/>.</summary>
-    private sealed record ItemCounts(DateTimeOffset At, TimeSpan Took, Dictionary<string, Dictionary<string, long>> States, SortedDictionary<string, long> Tiers);
+    private sealed record ItemCounts(
+        DateTimeOffset At, TimeSpan Took, Dictionary<string, Dictionary<string, long>> States, SortedDictionary<string, long> Tiers, List<CountGroup> Groups);
 }

@@ -573,8 +573,12 @@ internal sealed class WorkItemStore(ConnectionFactory connections, IOptions<Clus
     internal static string EscapeLike(string value) =>
         value.Replace("!", "!!", StringComparison.Ordinal).Replace("%", "!%", StringComparison.Ordinal).Replace("_", "!_", StringComparison.Ordinal);
 
-    /// <summary>A page of items ordered by data type and entity id, and the total matching.</summary>
-    public async Task<(IReadOnlyList<WorkItem> Items, long Total)> ListAsync(WorkItemQuery query, CancellationToken cancellationToken)
+    /// <summary>
+    /// A page of items ordered by data type and entity id, and the total matching: <paramref name="countTotal"/>'s
+    /// answer when given (the API's, from the health summary's counts), otherwise counted here.
+    /// </summary>
+    public async Task<(IReadOnlyList<WorkItem> Items, long Total)> ListAsync(
+        WorkItemQuery query, CancellationToken cancellationToken, Func<CancellationToken, Task<long>>? countTotal = null)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
         const string where = """
@@ -585,8 +589,16 @@ internal sealed class WorkItemStore(ConnectionFactory connections, IOptions<Clus
         DbCommand Filtered(string sql) => connection.Command(sql)
             .With("@dataType", query.DataType).With("@state", query.State).With("@tier", query.Tier);
 
-        await using var count = Filtered($"SELECT COUNT(*) FROM work_items w {where}");
-        var total = Convert.ToInt64(await count.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        long total;
+        if (countTotal is not null)
+        {
+            total = await countTotal(cancellationToken);
+        }
+        else
+        {
+            await using var count = Filtered($"SELECT COUNT(*) FROM work_items w {where}");
+            total = Convert.ToInt64(await count.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        }
 
         await using var page = Filtered(
             $"{SelectItems} {where} ORDER BY w.data_type, w.entity_id {connections.Dialect.Page("@offset", "@limit")}")

@@ -5,6 +5,7 @@ using BatchScheduler.WorkItems;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using System.Net.Http.Json;
 
 namespace BatchScheduler.Tests.Health;
 
@@ -21,6 +22,7 @@ public sealed class HealthSummaryCountsTests
     {
         ["Cluster:Role"] = "api",
         ["DataTypes:t:Executor"] = "noop",
+        ["DataTypes:u:Executor"] = "noop",
     };
 
     private static HealthQuery QueryOf(TestNode node, TimeProvider time) => new(
@@ -70,6 +72,26 @@ public sealed class HealthSummaryCountsTests
         await Eventually.TrueAsync(async () => (await health.GetAsync(CancellationToken.None)).CountedAt == refreshedAt,
             TimeSpan.FromSeconds(10), "the old count should be refreshed in the background");
         Assert.Equal(2, Total(await health.GetAsync(CancellationToken.None)));
+    }
+
+    [Fact]
+    public async Task CountMatchingAsync_QuickCount_IsTheListingsTotal()
+    {
+        using var database = new SqliteTestDatabase();
+        await using var node = await TestNode.StartAsync(StorageProvider.Sqlite, database.ConnectionString, Settings());
+        var health = node.App.Services.GetRequiredService<HealthQuery>();
+        foreach (var id in new[] { "a", "b", "c" })
+            await node.PutAsync("t", id, new { });
+        await node.PutAsync("u", "x", new { });
+
+        Assert.Equal((4, 3, 1, 3, 0), (
+            await health.CountMatchingAsync(null, null, null, CancellationToken.None),
+            await health.CountMatchingAsync("t", null, null, CancellationToken.None),
+            await health.CountMatchingAsync("u", WorkItemStates.NeverRun, null, CancellationToken.None),
+            await health.CountMatchingAsync("t", WorkItemStates.NeverRun, null, CancellationToken.None),
+            await health.CountMatchingAsync("t", WorkItemStates.Completed, null, CancellationToken.None)));
+        var page = await node.Http.GetFromJsonAsync<System.Text.Json.JsonElement>("/api/work-items?dataType=t&pageSize=2");
+        Assert.Equal(3, page.GetProperty("total").GetInt64());
     }
 
     [Theory]
