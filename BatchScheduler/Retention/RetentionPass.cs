@@ -22,67 +22,68 @@ internal sealed partial class RetentionPass(
     /// <summary>Most items deleted under their locks at once: as many as registration arms at once.</summary>
     public const int MaxItemsPerChunk = 1000;
 
-    /// <summary>Deletes what has aged out; returns the rows deleted per table.</summary>
-    public async Task<IReadOnlyDictionary<string, long>> RunAsync(CancellationToken cancellationToken)
+    /// <summary>Deletes what has aged out; returns, per table, the rows deleted and the chunks it took.</summary>
+    public async Task<IReadOnlyDictionary<string, Deleted>> RunAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var o = options.Value;
-        var deleted = new Dictionary<string, long>(StringComparer.Ordinal)
+        var done = now - o.Failures.Done;
+        var open = now - o.Failures.Open;
+        var minutes = now - o.MinuteStats;
+        var audit = now - o.Audit;
+        return new Dictionary<string, Deleted>(StringComparer.Ordinal)
         {
             ["failures"] = await DeleteChunksAsync("failures", "id", "done = @yes AND done_at < @before",
-                    c => c.With("@yes", true).With("@before", now - o.Failures.Done), now - o.Failures.Done, cancellationToken)
+                    c => c.With("@yes", true).With("@before", done), done, cancellationToken)
                 + await DeleteChunksAsync("failures", "id", "done = @no AND failed_at < @before",
-                    c => c.With("@no", false).With("@before", now - o.Failures.Open), now - o.Failures.Open, cancellationToken),
+                    c => c.With("@no", false).With("@before", open), open, cancellationToken),
             ["stats_minutely"] = await DeleteChunksAsync("stats_minutely", "minute_start, data_type, node_id", "minute_start < @before",
-                c => c.With("@before", MinuteStats.MinuteOf(now - o.MinuteStats)), now - o.MinuteStats, cancellationToken),
-            ["audit_log"] = await DeleteChunksAsync("audit_log", "id", "recorded_at < @before",
-                c => c.With("@before", now - o.Audit), now - o.Audit, cancellationToken),
+                c => c.With("@before", MinuteStats.MinuteOf(minutes)), minutes, cancellationToken),
+            ["audit_log"] = await DeleteChunksAsync("audit_log", "id", "recorded_at < @before", c => c.With("@before", audit), audit, cancellationToken),
             ["work_items"] = await PurgeCompletedItemsAsync(now, cancellationToken),
         };
-        return deleted;
     }
 
     /// <summary>Deletes rows of <paramref name="table"/> matching <paramref name="condition"/> a chunk at a time, until a chunk comes back short.</summary>
-    private async Task<long> DeleteChunksAsync(
-        string table, string key, string condition, Func<DbCommand, DbCommand> parameters, DateTimeOffset before,
-        CancellationToken cancellationToken)
+    private async Task<Deleted> DeleteChunksAsync(
+        string table, string key, string condition, Func<DbCommand, DbCommand> parameters, DateTimeOffset before, CancellationToken cancellationToken)
     {
         var chunk = options.Value.ChunkSize;
         var sql = connections.Dialect.DeleteChunk(table, key, condition);
-        long total = 0;
-        int deleted;
+        var total = Deleted.None;
+        int rows;
         do
         {
             await using var connection = await connections.OpenAsync(cancellationToken);
             await using var command = parameters(connection.Command(sql)).With("@chunk", chunk);
-            deleted = await command.ExecuteNonQueryAsync(cancellationToken);
-            total += deleted;
+            rows = await command.ExecuteNonQueryAsync(cancellationToken);
+            total += new Deleted(rows, 1);
         }
-        while (deleted >= chunk && !cancellationToken.IsCancellationRequested);
-        Finished(table, null, total, before);
+        while (rows >= chunk && !cancellationToken.IsCancellationRequested);
+        Finished(table, null, total.Rows, before);
         return total;
     }
 
     /// <summary>Each data type with a <c>Retention:Completed</c>: its aged-out completed one-shot items, a chunk at a time under their locks.</summary>
-    private async Task<long> PurgeCompletedItemsAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task<Deleted> PurgeCompletedItemsAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         var chunk = Math.Min(options.Value.ChunkSize, MaxItemsPerChunk);
-        long total = 0;
+        var total = Deleted.None;
         foreach (var dataType in catalog.All.Where(d => d.Options.Retention.Completed is not null).OrderBy(d => d.Name, StringComparer.Ordinal))
         {
             var oneShotTiers = dataType.Options.Cadence.Keys.Where(t => t != Tiers.Exclude && dataType.CadenceOf(t) is null).Order(StringComparer.Ordinal).ToList();
             var agedOut = new AgedOutCompleted(dataType.Name, oneShotTiers, now - dataType.Options.Retention.Completed!.Value, cluster.Value.SchedulerName);
-            long deleted = 0;
+            var deleted = Deleted.None;
             while (!cancellationToken.IsCancellationRequested)
             {
                 var candidates = await CandidatesAsync(agedOut, chunk, cancellationToken);
                 var purged = await lifecycle.PurgeAsync(agedOut, candidates, cancellationToken);
-                deleted += purged;
+                deleted += new Deleted(purged, 1);
                 // A short chunk was the last; one whose items all changed meanwhile is left to the next pass.
                 if (candidates.Count < chunk || purged == 0)
                     break;
             }
-            Finished("work_items", dataType.Name, deleted, agedOut.Before);
+            Finished("work_items", dataType.Name, deleted.Rows, agedOut.Before);
             total += deleted;
         }
         return total;
@@ -117,4 +118,12 @@ internal sealed partial class RetentionPass(
 
     [LoggerMessage(2401, LogLevel.Information, "Retention deleted {Count} completed one-shot {DataType} items unchanged since {Before:O}")]
     private static partial void PurgedLog(ILogger logger, long count, string dataType, DateTimeOffset before);
+}
+
+/// <summary>What retention deleted from a table: rows, and the chunks (statements, or item chunks under their locks) it took.</summary>
+internal readonly record struct Deleted(long Rows, int Chunks)
+{
+    public static readonly Deleted None = new(0, 0);
+
+    public static Deleted operator +(Deleted a, Deleted b) => new(a.Rows + b.Rows, a.Chunks + b.Chunks);
 }
