@@ -209,6 +209,37 @@ public sealed class RetentionTests
         Assert.Empty(triggers.Except(stored));
     }
 
+    /// <summary>
+    /// The race made deterministic on two PostgreSQL nodes: node A's run-now of an aged-out item holds the item's row lock
+    /// while Quartz stores its trigger (held there); node B's pass reaches the item and waits for the lock. Once A commits,
+    /// B must see the trigger and keep the item: deleting it then would leave an accepted run-now with no item.
+    /// </summary>
+    [Fact]
+    public async Task Pass_WaitingForARunNowOnAnotherNode_KeepsTheItemItMadeDueAgain()
+    {
+        await using var postgres = await PostgresTestDatabase.CreateAsync();
+        await CompleteAsync(StorageProvider.Postgres, postgres.ConnectionString, [("t", "x", "once")]);
+        var held = new HeldStoreCall(StoreCall.TriggerStore, new Quartz.TriggerKey("x", "t"));
+        await using var a = await TestNode.StartAsync(StorageProvider.Postgres, postgres.ConnectionString, Settings("api"), held.Install);
+        await using var b = await TestNode.StartAsync(StorageProvider.Postgres, postgres.ConnectionString, Settings("api"));
+        var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+        await ExecAsync(b, "UPDATE work_items SET updated_at = @at", ("@at", clock.GetUtcNow() - 8 * Day));
+
+        var run = PostAsync(a, "/api/work-items/t/x/run");
+        await held.Reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var pass = PassOn(b, clock).RunAsync(CancellationToken.None);
+        await Eventually.TrueAsync(async () => (await StringsAsync(b,
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))[0] != "0",
+            TimeSpan.FromSeconds(30), "node B's pass should wait for the row node A's run-now holds");
+        held.Release();
+        await run;
+        var deleted = await pass;
+
+        Assert.Equal(0, deleted["work_items"].Rows);
+        Assert.Equal(["x"], await StringsAsync(b, "SELECT entity_id FROM work_items"));
+        Assert.Equal(["x"], await StringsAsync(b, "SELECT trigger_name FROM qrtz_triggers WHERE trigger_group = 't'"));
+    }
+
     [Theory]
     [InlineData("Retention:Failures:Open", "00:00:00")]
     [InlineData("Retention:Failures:Done", "-1.00:00:00")]
