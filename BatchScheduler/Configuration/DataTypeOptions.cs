@@ -53,6 +53,11 @@ internal sealed class DataTypeOptions
     /// follows <see cref="Retry"/>; null: no limit.
     /// </summary>
     public TimeSpan? Timeout { get; set; }
+
+    // Issue 24, retention (Retention/RetentionPass applies it).
+
+    /// <summary>How long the data type's completed one-shot items are kept; by default for ever.</summary>
+    public DataTypeRetentionOptions Retention { get; set; } = new();
 }
 
 /// <summary>One quiet-hours window (<c>DataTypes:&lt;name&gt;:QuietHours:&lt;n&gt;</c>).</summary>

@@ -39,6 +39,8 @@ internal sealed class DataTypesOptionsValidator(
                 errors.Add($"{key}:Expiry must be a positive duration such as \"01:00:00\" (was {expiry}).");
             if (dt.Timeout is { } timeout && (timeout <= TimeSpan.Zero || timeout > MaxTimeout))
                 errors.Add($"{key}:Timeout must be greater than 00:00:00 and at most {MaxTimeout:c}, such as \"00:05:00\" (was {timeout:c}); leave it out for no limit.");
+            if (dt.Retention.Completed is { } completed)
+                RetentionOptionsValidator.Age($"{key}:{nameof(dt.Retention)}:{nameof(dt.Retention.Completed)}", completed, errors);
             if (dt.Vendor is { Length: > 0 } vendor && !vendors.Value.Items.ContainsKey(vendor))
                 errors.Add($"{key}:Vendor '{vendor}' is not configured under {VendorOptions.Section}; configured: {string.Join(", ", vendors.Value.Items.Keys)}.");
             if (dt.CreditsPerCall < 0)

@@ -10,6 +10,7 @@ using BatchScheduler.Lifecycle;
 using BatchScheduler.Outbound;
 using BatchScheduler.Observability;
 using BatchScheduler.QuartzTables;
+using BatchScheduler.Retention;
 using BatchScheduler.Scheduling;
 using BatchScheduler.Storage;
 using BatchScheduler.Storage.Migrations;
@@ -105,6 +106,7 @@ internal static class EngineComposition
             driver.AddWorkerServices(services); // PostgreSQL: the wake-up listener
         services.AddHostedService(sp => sp.GetRequiredService<Batches.BatchMonitor>());
         services.AddHostedService(sp => sp.GetRequiredService<Stats.MinuteStats>());
+        services.AddRetention(configuration); // issue 24: bounded tables (failures, stats_minutely, audit_log, completed one-shots)
         services.AddHostedService<DemoSeeder>();
         return bs;
     }

@@ -201,9 +201,17 @@ internal sealed class LockedRows(IReadOnlyDictionary<string, LockedItem> found, 
     public Task DeleteAsync(string dataType, IReadOnlyList<string> entityIds, CancellationToken cancellationToken) =>
         EachChunkAsync(RowWrites.Delete, dataType, entityIds, c => c, cancellationToken);
 
-    private async Task EachChunkAsync(
+    /// <summary>
+    /// Deletes the rows among <paramref name="entityIds"/> that are still aged-out completed one-shot items
+    /// (<see cref="AgedOutCompleted"/>, tested again by the delete itself); returns how many it deleted.
+    /// </summary>
+    public Task<int> DeleteAgedOutAsync(string dataType, IReadOnlyList<string> entityIds, AgedOutCompleted agedOut, CancellationToken cancellationToken) =>
+        EachChunkAsync(keys => $"DELETE FROM work_items WHERE {agedOut.Condition} AND {keys}", dataType, entityIds, agedOut.Parameters, cancellationToken);
+
+    private async Task<int> EachChunkAsync(
         Func<string, string> statement, string dataType, IReadOnlyList<string> entityIds, Func<DbCommand, DbCommand> parameters, CancellationToken cancellationToken)
     {
+        var written = 0;
         // 200 keys a statement: within every provider's parameter limit (SQL Server's is 2,100).
         foreach (var chunk in entityIds.Chunk(200))
         {
@@ -211,8 +219,9 @@ internal sealed class LockedRows(IReadOnlyDictionary<string, LockedItem> found, 
                 .With("@dataType", dataType));
             for (var i = 0; i < chunk.Length; i++)
                 command.With($"@e{i}", chunk[i]);
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            written += await command.ExecuteNonQueryAsync(cancellationToken);
         }
+        return written;
     }
 }
 

@@ -33,6 +33,7 @@ internal enum LifecycleEvent
     PausedBeforeStart,
     CancelRequested,
     Cancelled,
+    Purge,
 }
 
 /// <summary>One row of the lifecycle table: from which states an event applies, the state it leaves, and what it does to the trigger.</summary>
@@ -79,6 +80,7 @@ internal static class Transitions
         new(LifecycleEvent.PausedBeforeStart, "paused, or its data type (a firing handed out before the pause)", null, "one-off at the firing's own due time, paused (a pending run-now or arm is kept)", "the start statement refuses paused items"),
         new(LifecycleEvent.CancelRequested, "in_flight on a live node", null, "none; the running node cancels the attempt's token (at once on the node asked, within 1 s elsewhere)", "for the attempt's fence only; refused (409) when no attempt runs"),
         new(LifecycleEvent.Cancelled, WorkItemStates.InFlight, WorkItemStates.Paused, "one-off due now for the same attempt, paused (a pending run-now or arm is kept, paused)", "fence; the attempt is not counted; paused by who cancelled (an item paused already keeps its pause); paused_state deferred"),
+        new(LifecycleEvent.Purge, "completed, tier runs once, not paused, not a batch's, unchanged for DataTypes:<name>:Retention:Completed", "(row deleted)", "none (it has none)", "re-read under the lock: a re-registration, run-now, arm or runAt since keeps it"),
     ];
 
     /// <summary>The table as docs/lifecycle.md shows it (a test keeps the two equal).</summary>

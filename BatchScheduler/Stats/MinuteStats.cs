@@ -12,7 +12,8 @@ namespace BatchScheduler.Stats;
 /// counted in memory per minute and data type and added to this node's own rows every
 /// <see cref="FlushInterval"/>, so the hot path costs a dictionary update and no row is written by
 /// two nodes. Once a minute one node (whichever claims the minute first) samples the backlog, the
-/// triggers due but not started per data type. Rows older than <see cref="Retention"/> are deleted.
+/// triggers due but not started per data type. Rows older than <c>Retention:MinuteStats</c> are deleted by
+/// <see cref="Retention.RetentionPass"/>.
 /// </summary>
 internal sealed partial class MinuteStats(
     ConnectionFactory connections, NodeIdentity node, IOptions<ClusterOptions> cluster, TimeProvider time, ILogger<MinuteStats> logger)
@@ -22,11 +23,9 @@ internal sealed partial class MinuteStats(
     public const string ClusterRow = "*";
 
     public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(5);
-    public static readonly TimeSpan Retention = TimeSpan.FromDays(7);
 
     private readonly ConcurrentDictionary<(long Minute, string DataType), Counts> _pending = new();
     private long _sampledMinute;
-    private DateTimeOffset _pruned;
 
     /// <summary>
     /// Counts one settled firing in the minute it settled (called through <see cref="SchedulerMetrics.AttemptFinished"/>);
@@ -61,22 +60,13 @@ internal sealed partial class MinuteStats(
         await FlushAsync(CancellationToken.None);
     }
 
-    /// <summary>Writes what was counted, takes the minute's backlog sample if no node has, prunes old rows.</summary>
+    /// <summary>Writes what was counted and takes the minute's backlog sample if no node has.</summary>
     public async Task RoundAsync(CancellationToken cancellationToken)
     {
         try
         {
             await FlushAsync(cancellationToken);
             await SampleBacklogAsync(cancellationToken);
-            var now = time.GetUtcNow();
-            if (now - _pruned > TimeSpan.FromHours(1))
-            {
-                await using var connection = await connections.OpenAsync(cancellationToken);
-                await using var prune = connection.Command("DELETE FROM stats_minutely WHERE minute_start < @before")
-                    .With("@before", MinuteOf(now - Retention));
-                await prune.ExecuteNonQueryAsync(cancellationToken);
-                _pruned = now;
-            }
         }
         catch (Exception ex) when (ex is System.Data.Common.DbException or TimeoutException or InvalidOperationException
                                    && !cancellationToken.IsCancellationRequested)

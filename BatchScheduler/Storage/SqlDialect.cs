@@ -137,6 +137,14 @@ internal class SqlDialect
     public virtual string Page(string offsetParameter, string limitParameter) =>
         $"LIMIT {limitParameter} OFFSET {offsetParameter}";
 
+    /// <summary>
+    /// Deletes at most @chunk rows of <paramref name="table"/> matching <paramref name="condition"/>, found by their
+    /// <paramref name="key"/> columns (retention: one short transaction per statement). The condition is tested again on
+    /// each row deleted, so a row changed meanwhile (a failure marked done) is judged as it is now.
+    /// </summary>
+    public virtual string DeleteChunk(string table, string key, string condition) =>
+        $"DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE {condition} LIMIT @chunk) AND {condition}";
+
     /// <summary>Creates the row of vendor @v's window @w with budget @c unless it exists.</summary>
     public virtual string EnsureVendorWindow =>
         "INSERT INTO vendor_credits (vendor, window_start, credits, reserved, used) VALUES (@v, @w, @c, 0, 0) ON CONFLICT (vendor, window_start) DO NOTHING";
@@ -169,6 +177,9 @@ internal sealed class SqlServerDialect : SqlDialect
 
     public override string Page(string offsetParameter, string limitParameter) =>
         $"OFFSET {offsetParameter} ROWS FETCH NEXT {limitParameter} ROWS ONLY";
+
+    public override string DeleteChunk(string table, string key, string condition) =>
+        $"DELETE TOP (@chunk) FROM {table} WHERE {condition}";
 
     public override string EnsureVendorWindow =>
         """

@@ -14,6 +14,9 @@ public enum StoreCall
 
     /// <summary>The deletion of a trigger (<c>UnscheduleJob</c>).</summary>
     TriggerDeletion,
+
+    /// <summary>The storing of a trigger (<c>ScheduleTrigger</c>: a run-now's one-off, say).</summary>
+    TriggerStore,
 }
 
 /// <summary>
@@ -54,6 +57,12 @@ public sealed class HeldStoreCall(StoreCall call, TriggerKey trigger, int nth = 
         {
             await held.HoldAsync(StoreCall.Completion, trigger.Key);
             await base.TriggeredJobComplete(trigger, jobDetail, triggerInstructionCode, cancellationToken);
+        }
+
+        public override async ValueTask<ScheduleTriggerResult> StoreTrigger(IOperableTrigger newTrigger, TriggerConflict conflict, CancellationToken cancellationToken = default)
+        {
+            await held.HoldAsync(StoreCall.TriggerStore, newTrigger.Key);
+            return await base.StoreTrigger(newTrigger, conflict, cancellationToken);
         }
 
         public override async ValueTask<bool> DeleteTrigger(TriggerKey triggerKey, CancellationToken cancellationToken = default)

@@ -13,7 +13,7 @@ public sealed class MigrationScriptsTests
     {
         var names = MigrationScripts.For(provider).Select(s => s.Name).ToArray();
 
-        Assert.Equal(["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql", "V004__health_counts_index.sql", "V005__batches.sql", "V006__stats_minutely.sql", "V007__quartz_trigger_write_costs.sql", "V008__quartz_lookup_indexes.sql", "V009__work_item_fence.sql", "V010__quartz_recovery_trigger_index.sql", "V011__run_at_and_pause.sql", "V012__run_at_fence_and_batch_records.sql", "V013__node_data_types.sql", "V014__attempt_cancel.sql", "V015__bulk_actions.sql", "V016__audit_log.sql", "V017__quartz_trigger_group_due_index.sql", "V018__ops_views.sql"], names);
+        Assert.Equal(["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql", "V004__health_counts_index.sql", "V005__batches.sql", "V006__stats_minutely.sql", "V007__quartz_trigger_write_costs.sql", "V008__quartz_lookup_indexes.sql", "V009__work_item_fence.sql", "V010__quartz_recovery_trigger_index.sql", "V011__run_at_and_pause.sql", "V012__run_at_fence_and_batch_records.sql", "V013__node_data_types.sql", "V014__attempt_cancel.sql", "V015__bulk_actions.sql", "V016__audit_log.sql", "V017__quartz_trigger_group_due_index.sql", "V018__ops_views.sql", "V019__retention_indexes.sql"], names);
     }
 
     [Fact]
@@ -45,6 +45,7 @@ public sealed class MigrationScriptsTests
                 "BatchScheduler.Database.postgres/V016__audit_log.sql",
                 "BatchScheduler.Database.postgres/V017__quartz_trigger_group_due_index.sql",
                 "BatchScheduler.Database.postgres/V018__ops_views.sql",
+                "BatchScheduler.Database.postgres/V019__retention_indexes.sql",
                 "BatchScheduler.Database.sqlite/V001__quartz_tables.sql",
                 "BatchScheduler.Database.sqlite/V002__batchscheduler_tables.sql",
                 "BatchScheduler.Database.sqlite/V003__vendor_credits.sql",
@@ -63,6 +64,7 @@ public sealed class MigrationScriptsTests
                 "BatchScheduler.Database.sqlite/V016__audit_log.sql",
                 "BatchScheduler.Database.sqlite/V017__quartz_trigger_group_due_index.sql",
                 "BatchScheduler.Database.sqlite/V018__ops_views.sql",
+                "BatchScheduler.Database.sqlite/V019__retention_indexes.sql",
                 "BatchScheduler.Database.sqlserver/V001__quartz_tables.sql",
                 "BatchScheduler.Database.sqlserver/V002__batchscheduler_tables.sql",
                 "BatchScheduler.Database.sqlserver/V003__vendor_credits.sql",
@@ -81,6 +83,7 @@ public sealed class MigrationScriptsTests
                 "BatchScheduler.Database.sqlserver/V016__audit_log.sql",
                 "BatchScheduler.Database.sqlserver/V017__quartz_trigger_group_due_index.sql",
                 "BatchScheduler.Database.sqlserver/V018__ops_views.sql",
+                "BatchScheduler.Database.sqlserver/V019__retention_indexes.sql",
             ],
             resources);
     }

@@ -9,7 +9,7 @@ namespace BatchScheduler.Tests.Storage.Migrations;
 
 public sealed class SchemaMigratorTests(ITestOutputHelper output)
 {
-    private static readonly string[] AllScripts = ["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql", "V004__health_counts_index.sql", "V005__batches.sql", "V006__stats_minutely.sql", "V007__quartz_trigger_write_costs.sql", "V008__quartz_lookup_indexes.sql", "V009__work_item_fence.sql", "V010__quartz_recovery_trigger_index.sql", "V011__run_at_and_pause.sql", "V012__run_at_fence_and_batch_records.sql", "V013__node_data_types.sql", "V014__attempt_cancel.sql", "V015__bulk_actions.sql", "V016__audit_log.sql", "V017__quartz_trigger_group_due_index.sql", "V018__ops_views.sql"];
+    private static readonly string[] AllScripts = ["V001__quartz_tables.sql", "V002__batchscheduler_tables.sql", "V003__vendor_credits.sql", "V004__health_counts_index.sql", "V005__batches.sql", "V006__stats_minutely.sql", "V007__quartz_trigger_write_costs.sql", "V008__quartz_lookup_indexes.sql", "V009__work_item_fence.sql", "V010__quartz_recovery_trigger_index.sql", "V011__run_at_and_pause.sql", "V012__run_at_fence_and_batch_records.sql", "V013__node_data_types.sql", "V014__attempt_cancel.sql", "V015__bulk_actions.sql", "V016__audit_log.sql", "V017__quartz_trigger_group_due_index.sql", "V018__ops_views.sql", "V019__retention_indexes.sql"];
 
     private readonly AnyStoreMigrator _migrator = new(new TestOutputLogger<SchemaMigrator>(output));
 
