@@ -1,11 +1,9 @@
 using System.Collections.Specialized;
 using System.Globalization;
-using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using System.Web;
-using BatchScheduler.Tests.Api;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 using static Microsoft.Playwright.Assertions;
@@ -50,13 +48,6 @@ public sealed class DashboardChartsAndTimesBrowserTests(DashboardFixture fixture
     /// <summary>"2026-12-07 19:04:05 GMT+1": how the page should show <paramref name="at"/> in Berlin.</summary>
     private static string InBerlin(DateTimeOffset at, string format = "yyyy-MM-dd HH:mm:ss") =>
         $"{TimeZoneInfo.ConvertTime(at, BerlinZone).ToString(format, CultureInfo.InvariantCulture)} {ZoneName(at)}";
-
-    private async Task<JsonElement> GetJsonAsync(string uri)
-    {
-        using var response = await fixture.Node.Http.GetAsync(uri);
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET {uri}: {(int)response.StatusCode}");
-        return await ApiResponses.JsonAsync(response);
-    }
 
     [Fact]
     public async Task HealthPage_RangePicker_AsksForTheHoursPicked_AndKeepsThemAcrossAReload()
@@ -103,9 +94,9 @@ public sealed class DashboardChartsAndTimesBrowserTests(DashboardFixture fixture
     [Fact]
     public async Task Pages_InABrowserInBerlin_NameTheZoneOfEveryTime()
     {
-        var failure = (await GetJsonAsync("/api/failures?dataType=broken&pageSize=1")).GetProperty("items")[0];
+        var failure = (await fixture.GetJsonAsync("/api/failures?dataType=broken&pageSize=1")).GetProperty("items")[0];
         var failedAt = failure.GetProperty("failedAt").GetDateTimeOffset();
-        var started = (await GetJsonAsync("/api/work-items/prices/AAPL")).GetProperty("updatesStart").GetDateTimeOffset();
+        var started = (await fixture.GetJsonAsync("/api/work-items/prices/AAPL")).GetProperty("updatesStart").GetDateTimeOffset();
         await using var tab = await fixture.Chromium.OpenAsync(fixture.Node.Http.BaseAddress!, output, Berlin);
         var page = tab.Page;
 
@@ -137,7 +128,7 @@ public sealed class DashboardChartsAndTimesBrowserTests(DashboardFixture fixture
     [Fact]
     public async Task HealthPage_CountsReadEarlier_SaysWhenTheyWereRead()
     {
-        Assert.Equal(JsonValueKind.String, (await GetJsonAsync("/api/health")).GetProperty("countedAt").ValueKind);
+        Assert.Equal(JsonValueKind.String, (await fixture.GetJsonAsync("/api/health")).GetProperty("countedAt").ValueKind);
         // As a large store answers: counts read 42 s ago (whole seconds, as the page shows them).
         var now = TimeProvider.System.GetUtcNow();
         var countedAt = now.AddSeconds(-42).AddTicks(-(now.Ticks % TimeSpan.TicksPerSecond));
