@@ -60,14 +60,18 @@ public sealed class ChromiumBrowser : IAsyncDisposable
                 + $"./test.sh installs it (apt-get install chromium, as root); or set {PathVariable} to a chromium binary.");
     }
 
-    /// <summary>A fresh tab (own storage) on <paramref name="baseAddress"/>; console errors and dialogs are collected.</summary>
-    public async Task<DashboardPage> OpenAsync(Uri baseAddress, ITestOutputHelper output)
+    /// <summary>
+    /// A fresh tab (own storage) on <paramref name="baseAddress"/>; console errors and dialogs are collected.
+    /// <paramref name="timeZone"/> (an IANA id) is the browser's zone; without it, the machine's.
+    /// </summary>
+    public async Task<DashboardPage> OpenAsync(Uri baseAddress, ITestOutputHelper output, string? timeZone = null)
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions
         {
             BaseURL = baseAddress.ToString(),
             ViewportSize = new ViewportSize { Width = 1400, Height = 1000 },
             Locale = "en-US",
+            TimezoneId = timeZone,
         });
         context.SetDefaultTimeout(10_000);
         return new DashboardPage(context, await context.NewPageAsync(), output);

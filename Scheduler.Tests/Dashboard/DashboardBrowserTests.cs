@@ -84,6 +84,14 @@ public sealed class DashboardFixture : IAsyncLifetime
         }, TimeSpan.FromSeconds(10), "every attempt should be in the per-minute statistics");
     }
 
+    /// <summary>GET <paramref name="uri"/> on the node, which must answer 200 with JSON.</summary>
+    internal async Task<JsonElement> GetJsonAsync(string uri)
+    {
+        using var response = await Node.Http.GetAsync(uri);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET {uri}: {(int)response.StatusCode}");
+        return await ApiResponses.JsonAsync(response);
+    }
+
     public async Task DisposeAsync()
     {
         if (Chromium is not null)
@@ -98,13 +106,6 @@ public sealed class DashboardFixture : IAsyncLifetime
 [Trait("Provider", "Sqlite")]
 public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputHelper output) : IClassFixture<DashboardFixture>
 {
-    private async Task<JsonElement> GetJsonAsync(string uri)
-    {
-        using var response = await fixture.Node.Http.GetAsync(uri);
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET {uri}: {(int)response.StatusCode}");
-        return await ApiResponses.JsonAsync(response);
-    }
-
     [Fact]
     public async Task HealthPage_Loaded_ShowsTheNodesCounts()
     {
@@ -113,7 +114,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputH
 
         await page.GotoAsync("/");
 
-        var health = await GetJsonAsync("/api/health");
+        var health = await fixture.GetJsonAsync("/api/health");
         await Expect(page.Locator("[data-metric=failures24h] strong")).ToHaveTextAsync(health.GetProperty("failures24h").GetInt64().ToString());
         await Expect(page.Locator("[data-metric=items] strong")).ToHaveTextAsync("7");
         await Expect(page.Locator("[data-metric=deadLettered] strong")).ToHaveTextAsync("2");
@@ -166,14 +167,14 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputH
         await Expect(feeds.Locator("[data-field=paused]")).ToHaveTextAsync("paused");
         await Expect(feeds.Locator("[data-field=paused]")).ToHaveAttributeAsync("title", new System.Text.RegularExpressions.Regex("by loopback .*: vendor outage$"));
         Assert.Contains("Why?", Assert.Single(tab.Prompts), StringComparison.Ordinal);
-        var paused = (await GetJsonAsync("/api/data-types")).EnumerateArray().Single(t => t.GetProperty("dataType").GetString() == "feeds");
+        var paused = (await fixture.GetJsonAsync("/api/data-types")).EnumerateArray().Single(t => t.GetProperty("dataType").GetString() == "feeds");
         Assert.Equal("vendor outage", paused.GetProperty("pausedReason").GetString());
         await tab.ScreenshotAsync("01b-health-data-type-paused");
 
         await feeds.Locator("button[data-action=resume]").ClickAsync();
 
         await Expect(feeds.Locator("[data-field=paused]")).ToHaveCountAsync(0);
-        Assert.False((await GetJsonAsync("/api/data-types")).EnumerateArray().Single(t => t.GetProperty("dataType").GetString() == "feeds").GetProperty("paused").GetBoolean());
+        Assert.False((await fixture.GetJsonAsync("/api/data-types")).EnumerateArray().Single(t => t.GetProperty("dataType").GetString() == "feeds").GetProperty("paused").GetBoolean());
         tab.AssertNoProblems();
     }
 
@@ -182,7 +183,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputH
     {
         await using var tab = await fixture.Chromium.OpenAsync(fixture.Node.Http.BaseAddress!, output);
         var page = tab.Page;
-        var item = await GetJsonAsync("/api/work-items/reminders/patient-1");
+        var item = await fixture.GetJsonAsync("/api/work-items/reminders/patient-1");
         var next = item.GetProperty("nextRunAt").GetDateTimeOffset();
         var berlin = TimeZoneInfo.ConvertTime(next, TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin"));
 
@@ -212,7 +213,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputH
         await Expect(page.Locator(".flash")).ToHaveTextAsync($"Failure {failureId} marked done.");
         await Expect(page.Locator($"tbody tr[data-failure-id='{failureId}']")).ToHaveCountAsync(0);
         await tab.ScreenshotAsync("03-failures-marked-done");
-        var done = await GetJsonAsync($"/api/failures?done=true&dataType=broken&entityId={entityId}");
+        var done = await fixture.GetJsonAsync($"/api/failures?done=true&dataType=broken&entityId={entityId}");
         Assert.Contains(done.GetProperty("items").EnumerateArray(), f => f.GetProperty("id").GetInt64().ToString() == failureId && f.GetProperty("done").GetBoolean());
         Assert.Equal(0, await page.Locator("main img").CountAsync());
         tab.AssertNoProblems();
@@ -255,7 +256,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputH
 
         await Expect(message).ToHaveTextAsync("Paused 1 of 1 matching items (0 skipped, 0 not applied).");
         Assert.Contains("pause: all 1 matching items (dataType feeds)", Assert.Single(tab.Prompts), StringComparison.Ordinal);
-        var paused = await GetJsonAsync("/api/work-items/feeds/AAPL-feed");
+        var paused = await fixture.GetJsonAsync("/api/work-items/feeds/AAPL-feed");
         Assert.Equal(("paused", "bulk test"), (paused.GetProperty("state").GetString(), paused.GetProperty("paused").GetProperty("reason").GetString()));
         await tab.ScreenshotAsync("04b-work-items-bulk-pause");
 
@@ -263,7 +264,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputH
         await page.Locator("button[data-action=bulk]").ClickAsync();
 
         await Expect(message).ToHaveTextAsync("Resumed 1 of 1 matching items (0 skipped, 0 not applied).");
-        Assert.Equal("completed", (await GetJsonAsync("/api/work-items/feeds/AAPL-feed")).GetProperty("state").GetString());
+        Assert.Equal("completed", (await fixture.GetJsonAsync("/api/work-items/feeds/AAPL-feed")).GetProperty("state").GetString());
         tab.AssertNoProblems();
     }
 

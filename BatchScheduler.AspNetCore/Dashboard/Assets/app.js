@@ -1,6 +1,6 @@
 // The dashboard shell: hash routing, the refresh loop, the API key form and the read-only mode.
 import * as api from './api.js';
-import { el, errorBox, replace, time } from './dom.js';
+import { el, errorBox, replace, timeOfDay } from './dom.js';
 import * as health from './views/health.js';
 import * as failures from './views/failures.js';
 import * as items from './views/items.js';
@@ -103,11 +103,11 @@ async function refreshOnce() {
     await mine.instance.refresh();
     if (mine !== current) return;
     replace(mine.viewError);
-    refreshStatus.textContent = `Updated ${time(new Date().toISOString()).slice(11)} · refreshes every ${REFRESH_MS / 1000} s`;
+    refreshStatus.textContent = `Updated ${timeOfDay(new Date().toISOString())} · refreshes every ${REFRESH_MS / 1000} s`;
   } catch (e) {
     if (mine !== current) return;
     replace(mine.viewError, errorBox(e.message));
-    refreshStatus.textContent = `Refresh failed at ${time(new Date().toISOString()).slice(11)}`;
+    refreshStatus.textContent = `Refresh failed at ${timeOfDay(new Date().toISOString())}`;
   }
 }
 

@@ -37,13 +37,29 @@ export const num = (n) => (n === null || n === undefined ? '–' : numbers.forma
 
 export const percent = (p) => (p === null || p === undefined ? '–' : `${p.toFixed(1)} %`);
 
-/** 2026-11-23 08:00:01 in local time, or – for none. */
+const pad = (n) => String(n).padStart(2, '0');
+const zoneNames = new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' });
+
+/** The browser's short name of its zone at that instant ("CET", "GMT+1", "UTC", summer time included), as Intl says it in the browser's language. */
+export function zoneName(at) {
+  return zoneNames.formatToParts(new Date(at)).find((p) => p.type === 'timeZoneName')?.value ?? '';
+}
+
+/** The browser's IANA zone ("Europe/Berlin"), the one every local time on the page is in. */
+export const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+/** 2026-11-23 08:00:01 GMT+1: local time with the zone's name, or – for none. */
 export function time(iso) {
   if (!iso) return '–';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${zoneName(d)}`;
+}
+
+/** 08:00:01 GMT+1: the local time of day with the zone's name (for times of the last minutes), or – for none. */
+export function timeOfDay(iso) {
+  const text = time(iso);
+  return /^\d{4}-/.test(text) ? text.slice(11) : text;
 }
 
 /** "3 min ago" / "in 20 s". */
@@ -74,10 +90,13 @@ export function whenZoned(iso, zone) {
   return el('time', { datetime: iso, title: relative(iso), text });
 }
 
-/** A <time> element: absolute local time, the relative one as its tooltip. */
-export function when(iso) {
-  return el('time', { datetime: iso ?? undefined, title: iso ? relative(iso) : undefined, text: time(iso) });
-}
+const timeElement = (iso, text) => el('time', { datetime: iso ?? undefined, title: iso ? `${relative(iso)} · ${browserZone()}` : undefined, text });
+
+/** A <time> element: local time with its zone's name; the relative time and the browser's IANA zone as its tooltip. */
+export const when = (iso) => timeElement(iso, time(iso));
+
+/** when() for a time of the last minutes: the time of day only ("08:00:01 GMT+1"). */
+export const whenToday = (iso) => timeElement(iso, timeOfDay(iso));
 
 export const stateBadge = (state) => el('span', { class: `state state-${state}`, text: state });
 

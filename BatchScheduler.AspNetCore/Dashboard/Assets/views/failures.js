@@ -1,7 +1,7 @@
 // Failures: GET /api/failures with a done / not-done filter, mark done one by one
 // (POST /api/failures/{id}/done) or all matching (POST /api/failures/done).
 import * as api from '../api.js';
-import { el, errorBox, itemLink, num, replace, table, when } from '../dom.js';
+import { el, errorBox, itemLink, num, replace, table, time, when } from '../dom.js';
 import { choiceSelect, dataTypeSelect, filterForm, pager } from './filters.js';
 
 export const title = 'Failures';
@@ -55,7 +55,7 @@ export function mount(root, ctx) {
     return {
       cells: [String(f.id), when(f.failedAt), f.dataType, itemLink(f.dataType, f.entityId), String(f.attempt), f.nodeId,
         el('code', { text: f.exceptionType }), el('td', { class: 'message' }, text),
-        f.done ? el('span', { class: 'done', title: `done ${f.doneAt ?? ''}`, text: '✓ done' }) : markDone(f)],
+        f.done ? el('span', { class: 'done', title: f.doneAt ? `done ${time(f.doneAt)}` : 'done', text: '✓ done' }) : markDone(f)],
       attrs: { dataset: { failureId: f.id, done: f.done } },
     };
   }

@@ -1,10 +1,10 @@
 // Health: GET /api/health (running now, failures in 24 h, counts by data type and state,
-// completion, tiers, nodes), GET /api/data-types (paused or not, with pause/resume for admins;
+// completion, tiers, nodes, when the counts were read), GET /api/data-types (paused or not, with pause/resume for admins;
 // the live nodes that run each, its limits, and a flag when no live node runs it)
-// and the per-minute charts.
+// and the per-minute charts over the range picked (1, 6 or 24 h, in the address as hours=).
 import * as api from '../api.js';
-import { MinuteCharts } from '../charts.js';
-import { el, errorBox, num, percent, replace, route, stackedBar, table, when } from '../dom.js';
+import { MinuteCharts, rangeOf, rangePicker, rangeTitle } from '../charts.js';
+import { el, errorBox, num, percent, relative, replace, route, stackedBar, table, time, when, whenToday } from '../dom.js';
 
 export const title = 'Health';
 
@@ -19,7 +19,7 @@ function card(metric, label, value, href) {
 
 /** Who paused a data type, when and why, as its badge's tooltip says it. */
 function pauseNote(type) {
-  return `Paused${type.pausedBy ? ` by ${type.pausedBy}` : ''}${type.pausedAt ? ` at ${new Date(type.pausedAt).toLocaleString()}` : ''}${type.pausedReason ? `: ${type.pausedReason}` : ''}`;
+  return `Paused${type.pausedBy ? ` by ${type.pausedBy}` : ''}${type.pausedAt ? ` at ${time(type.pausedAt)}` : ''}${type.pausedReason ? `: ${type.pausedReason}` : ''}`;
 }
 
 /** Each tier's cadence (a duration or cron:…), the zone cron and quiet hours are read in, and the quiet hours. */
@@ -69,6 +69,7 @@ function dataTypeRow(entry, type, pauseButton) {
 
 export function mount(root, ctx) {
   const cards = el('section', { class: 'cards' });
+  const countedAt = el('p', { class: 'muted small counted-at', dataset: { field: 'countedAt' } });
   const message = el('p', { class: 'flash', role: 'status' });
   const types = el('section');
   const tiers = el('section', { class: 'half' });
@@ -77,11 +78,19 @@ export function mount(root, ctx) {
   const chartArea = el('div');
   const charts = new MinuteCharts(chartArea);
   let chartsAt = 0;
+  let hours = rangeOf(ctx.params.get('hours'));
+  const chartTitle = el('h2', { text: rangeTitle(hours) });
   chartType.value = ctx.params.get('chart') ?? '';
-  chartType.addEventListener('change', () => {
-    ctx.setParams({ chart: chartType.value });
+  function chartsChanged() {
+    ctx.setParams({ chart: chartType.value, hours });
+    chartTitle.textContent = rangeTitle(hours);
     chartsAt = 0;
     ctx.refresh();
+  }
+  chartType.addEventListener('change', chartsChanged);
+  const range = rangePicker(hours, (picked) => {
+    hours = picked;
+    chartsChanged();
   });
   /** Pauses (asking why) or resumes a data type, then shows what the node answered. */
   async function togglePause(button, type) {
@@ -110,8 +119,8 @@ export function mount(root, ctx) {
   }
 
   root.append(
-    el('h1', { text: 'Health' }), cards, message, types, el('div', { class: 'columns' }, tiers, nodes),
-    el('section', {}, el('div', { class: 'section-head' }, el('h2', { text: 'Last 24 hours, per minute' }), chartType), chartArea),
+    el('h1', { text: 'Health' }), cards, countedAt, message, types, el('div', { class: 'columns' }, tiers, nodes),
+    el('section', {}, el('div', { class: 'section-head' }, chartTitle, range, chartType), chartArea),
   );
 
   async function refresh() {
@@ -126,6 +135,8 @@ export function mount(root, ctx) {
       card('deadLettered', 'Dead-lettered items', num(deadLettered), route(['items'], { state: 'dead_lettered' })),
       card('items', 'Work items', num(total), route(['items'])),
       card('nodes', 'Live nodes', `${alive} / ${health.nodes.length}`, route(['nodes'])));
+    // On a large store the node answers counts read up to a minute ago rather than wait for a count.
+    replace(countedAt, health.countedAt ? ['Item counts as of ', whenToday(health.countedAt), ` (${relative(health.countedAt)})`] : null);
     replace(types, el('h2', { text: 'Data types' }),
       table(['Data type', 'Schedule', 'Total', ...STATES.map((s) => s.replace('_', ' ')), 'Completion', 'Runs on', ''],
         health.dataTypes.map((entry) => dataTypeRow(entry, typeOf.get(entry.dataType), pauseButton)), 'No data types configured.'));
@@ -145,7 +156,7 @@ export function mount(root, ctx) {
     }
     if (Date.now() - chartsAt >= CHART_EVERY_MS) {
       chartsAt = Date.now();
-      await charts.refresh(chartType.value || undefined);
+      await charts.refresh(chartType.value || undefined, hours);
     }
   }
 

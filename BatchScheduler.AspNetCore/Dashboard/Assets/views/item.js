@@ -1,6 +1,6 @@
 // One work item (#/items/{dataType}/{entityId}): its row, payload, recent failures, run now / retry, pause / resume, cancel.
 import * as api from '../api.js';
-import { el, errorBox, replace, route, stateBadge, table, when, whenZoned } from '../dom.js';
+import { el, errorBox, replace, route, stateBadge, table, time, when, whenZoned } from '../dom.js';
 
 export const title = 'Work item';
 const RETRYABLE = ['dead_lettered', 'expired', 'retrying'];
@@ -29,7 +29,7 @@ export function mount(root, ctx) {
     button.disabled = true;
     try {
       const item = await api.post(`${itemPath(dataType, entityId)}/run`);
-      replace(message, `${verb}: scheduled to run at ${new Date(item.nextRunAt ?? Date.now()).toLocaleTimeString()}.`);
+      replace(message, `${verb}: scheduled to run at ${time(item.nextRunAt ?? new Date().toISOString())}.`);
     } catch (e) {
       replace(message, errorBox(e.message));
     } finally {
@@ -105,7 +105,7 @@ export function mount(root, ctx) {
       field('updatesStart', 'Last start (updates_start)', when(item.updatesStart)),
       field('updatesEnd', 'Last end (updates_end)', when(item.updatesEnd)),
       field('nextRunAt', 'Next run', whenZoned(item.nextRunAt, zone)),
-      item.paused ? field('paused', 'Paused', `by ${item.paused.by ?? '?'} at ${new Date(item.paused.at).toLocaleString()}${item.paused.reason ? `: ${item.paused.reason}` : ''}`) : [],
+      item.paused ? field('paused', 'Paused', `by ${item.paused.by ?? '?'} at ${time(item.paused.at)}${item.paused.reason ? `: ${item.paused.reason}` : ''}`) : [],
       field('batchId', 'Batch', item.batchId ? el('a', { href: route(['batches', item.batchId]), text: item.batchId }) : null));
     lastError.textContent = item.lastError ?? 'None.';
     payload.textContent = item.payload === null || item.payload === undefined ? 'No payload.' : JSON.stringify(item.payload, null, 2);
