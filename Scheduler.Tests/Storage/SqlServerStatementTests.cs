@@ -88,12 +88,13 @@ public sealed class SqlServerStatementTests(ITestOutputHelper output)
             .Where(t => !NotSqlServer.Covers(t))
             .Where(t => !issued.Any(s => t.Pieces.All(p => s.Contains(p, StringComparison.Ordinal))))
             .ToList();
+        output.WriteLine($"{texts.Count} SQL texts in the source; {texts.Count(NotSqlServer.Covers)} other providers'; {statements.Count} statements issued");
         foreach (var e in errors)
             output.WriteLine($"path stopped: {e}");
         var stale = NotSqlServer.Entries.Where(e => !texts.Any(t => NotSqlServer.Matches(e, t))).ToList();
         Assert.True(stale.Count == 0, "NotSqlServer entries that match no SQL text in the source any more (remove them): " + string.Join("; ", stale));
         Assert.True(missing.Count == 0,
-            $"{missing.Count} SQL texts in the source are in no SQL Server statement recorded by SqlServerStatements.Issue: call the code that issues "
+            $"{missing.Count} SQL texts in the source are in no SQL Server statement recorded by SqlServerStatements.IssueAsync: call the code that issues "
             + "them there, or if no SQL Server path can issue them, list them in NotSqlServer with the reason.\n" + string.Join("\n", missing));
     }
 }

@@ -21,7 +21,8 @@ internal sealed record SqlText(string File, int Line, string Member, IReadOnlyLi
 /// Every SQL text in the product's C# source (BatchScheduler*, Scheduler, Scheduler.Executors), found
 /// with Roslyn's syntax trees: string literals, raw and verbatim strings, and interpolated strings
 /// (their holes, and Quartz's <c>{0}</c> table-prefix placeholders, split the text into pieces). A
-/// string reads as SQL when it holds an upper-case SQL keyword or clause (<see cref="Looks"/>).
+/// string reads as SQL when it holds an upper-case SQL keyword or clause, or a condition on a
+/// parameter (<see cref="Looks"/>).
 /// </summary>
 internal static partial class SqlTextsInSource
 {
@@ -99,7 +100,10 @@ internal static partial class SqlTextsInSource
     /// <summary>Whitespace runs as one space, trimmed: how both the source's pieces and the issued statements are compared.</summary>
     public static string Normalize(string sql) => Whitespace().Replace(sql, " ").Trim();
 
-    /// <summary>True for a string holding an upper-case SQL keyword or clause (HTTP's DELETE alone is not one).</summary>
+    /// <summary>
+    /// True for a string holding an upper-case SQL keyword or clause (HTTP's DELETE alone is not one), or a
+    /// condition on a parameter (<c>who = @who</c>): the pieces a query is assembled from count as well.
+    /// </summary>
     public static bool Looks(string text) => SqlWords().IsMatch(text);
 
     [GeneratedRegex(@"\{\d+\}")]
@@ -108,6 +112,6 @@ internal static partial class SqlTextsInSource
     [GeneratedRegex(@"\s+")]
     private static partial Regex Whitespace();
 
-    [GeneratedRegex(@"\b(SELECT|INSERT INTO|UPDATE \w+|DELETE FROM|MERGE|EXEC|WHERE|FROM|JOIN|SET|VALUES|CASE WHEN|ORDER BY|GROUP BY|OUTPUT|OFFSET|IS NULL|IS NOT NULL|NOT EXISTS|AND|OR|IN)\b")]
+    [GeneratedRegex(@"\b(SELECT|INSERT INTO|UPDATE \w+|DELETE FROM|MERGE|EXEC|WHERE|FROM|JOIN|SET|VALUES|CASE WHEN|ORDER BY|GROUP BY|OUTPUT|OFFSET|IS NULL|IS NOT NULL|NOT EXISTS|AND|OR|IN)\b|\b[a-z_][a-z0-9_.]*\s*(=|<>|<=|>=|<|>|LIKE)\s*@[A-Za-z]")]
     private static partial Regex SqlWords();
 }
