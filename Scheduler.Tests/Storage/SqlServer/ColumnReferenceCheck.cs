@@ -57,11 +57,7 @@ internal sealed class ColumnReferenceCheck : TSqlFragmentVisitor
 
     public override void ExplicitVisit(UpdateSpecification node)
     {
-        var scope = new Scope();
-        var target = AddSources(scope, node.Target);
-        foreach (var reference in node.FromClause?.TableReferences ?? [])
-            AddSources(scope, reference);
-        AddPseudoTables(scope, target);
+        var (scope, target) = DmlScope(node.Target, node.FromClause);
         foreach (var set in node.SetClauses.OfType<AssignmentSetClause>())
             CheckTargetColumn(target, set.Column, "UPDATE … SET");
         Within(scope, () => base.ExplicitVisit(node));
@@ -69,12 +65,19 @@ internal sealed class ColumnReferenceCheck : TSqlFragmentVisitor
 
     public override void ExplicitVisit(DeleteSpecification node)
     {
-        var scope = new Scope();
-        var target = AddSources(scope, node.Target);
-        foreach (var reference in node.FromClause?.TableReferences ?? [])
-            AddSources(scope, reference);
-        AddPseudoTables(scope, target);
+        var (scope, _) = DmlScope(node.Target, node.FromClause);
         Within(scope, () => base.ExplicitVisit(node));
+    }
+
+    /// <summary>An UPDATE's or DELETE's scope: its target, its FROM's tables and the target's OUTPUT pseudo-tables.</summary>
+    private (Scope Scope, Source? Target) DmlScope(TableReference target, FromClause? from)
+    {
+        var scope = new Scope();
+        var source = AddSources(scope, target);
+        foreach (var reference in from?.TableReferences ?? [])
+            AddSources(scope, reference);
+        AddPseudoTables(scope, source);
+        return (scope, source);
     }
 
     public override void ExplicitVisit(InsertSpecification node)
