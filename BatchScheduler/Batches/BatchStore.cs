@@ -212,7 +212,9 @@ internal sealed class BatchStore(ConnectionFactory connections)
 
     /// <summary>
     /// Whether any of the batch's items has not started yet, or runs, or waits for a retry: a cheap
-    /// look (the (batch_id, state) index alone) before <see cref="CountUnfinishedItemsAsync"/>.
+    /// look (the (batch_id, state) index alone) before <see cref="CountUnfinishedItemsAsync"/>. The
+    /// <c>ORDER BY</c> (of a column the condition fixes, so free) is for SQL Server, whose
+    /// <c>OFFSET … FETCH</c> is a syntax error without one.
     /// </summary>
     public async Task<bool> AnyItemNotDoneAsync(string id, CancellationToken cancellationToken)
     {
@@ -221,7 +223,7 @@ internal sealed class BatchStore(ConnectionFactory connections)
             $"""
             SELECT 1 FROM work_items
             WHERE batch_id = @id AND state IN ('never_run', 'in_flight', 'retrying', 'deferred')
-            {connections.Dialect.Page("@offset", "@limit")}
+            ORDER BY batch_id {connections.Dialect.Page("@offset", "@limit")}
             """).With("@id", id).With("@offset", 0).With("@limit", 1);
         return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
