@@ -22,6 +22,8 @@ internal static class NotSqlServer
         new("BatchScheduler/QuartzTables/BulkTriggerRows.cs", "", "", "PostgreSQL only: bulk trigger rows are written on PostgreSQL alone (WorkItemStore.RegisterOnceAsync: `Provider == Postgres`)."),
         new("BatchScheduler/QuartzTables/PausedGroupResume.cs", "", "", "PostgreSQL only: WorkItemScheduler calls it when `Provider == Postgres`; elsewhere Quartz's own resume runs."),
         new("BatchScheduler/QuartzTables/RecoveredFirings.cs", "RecoveredFirings.MoveAheadPostgres", "", "PostgreSQL only: MoveAheadAsync picks it when `provider == Postgres`."),
+        new("BatchScheduler/QuartzTables/StuckTriggerRepair.cs", "StuckTriggerRepair.ResumeStrayPausedAsync", "FOR UPDATE SKIP LOCKED", "PostgreSQL only: the provider switch's PostgreSQL arm; SQL Server's is the READPAST hint."),
+        new("BatchScheduler/Storage/SqlDialect.cs", "SqlDialect.DeleteChunk", "DELETE FROM", "PostgreSQL and SQLite: the base dialect's chunked delete (LIMIT); SqlServerDialect overrides it with DELETE TOP."),
         new("BatchScheduler/QuartzTables/SetFiringRounds.cs", "", "", "PostgreSQL only: set-based firing is registered for PostgreSQL alone (QuartzServiceCollectionExtensions)."),
         new("BatchScheduler/QuartzTables/StuckTriggerRepair.cs", "StuckTriggerRepair.ResumeStrayPausedAsync", "SELECT 1 FROM qrtz_locks WHERE sched_name = @sched AND lock_name = 'TRIGGER_ACCESS' FOR UPDATE", "PostgreSQL only: the lock statement's PostgreSQL arm; SQL Server's is the UPDLOCK one."),
         new("BatchScheduler/Scheduling/ClusterWake.cs", "ClusterWake.NotifyAsync", "SELECT pg_notify", "PostgreSQL only: NotifyAsync returns first on any other provider."),

@@ -82,6 +82,9 @@ internal static class SqlServerStatements
             [$"DataTypes:{DataType}:Vendor"] = "feed",
             [$"DataTypes:{DataType}:Cadence:first"] = "00:01:00",
             ["Alerts:WebhookUrl"] = "http://127.0.0.1:9/alerts",
+            ["DataTypes:reminders:Executor"] = "noop",
+            ["DataTypes:reminders:Cadence:once"] = "",
+            ["DataTypes:reminders:Retention:Completed"] = "7.00:00:00",
         }).Build();
         var services = new ServiceCollection();
         services.AddLogging();
@@ -185,6 +188,13 @@ internal static class SqlServerStatements
         });
         Add("stuck triggers", () => Get<StuckTriggerRepair>().RepairAsync(ct));
         Add("both limits", () => BothLimitsCountAsync(record));
+
+        // Retention: the chunked deletes, and the completed one-shot items it purges through the lifecycle.
+        Add("retention", () =>
+        {
+            record.Answer = sql => sql.StartsWith("SELECT work_items.entity_id FROM work_items WHERE", StringComparison.Ordinal) ? Row(("entity_id", "AAPL")) : null;
+            return Get<BatchScheduler.Retention.RetentionPass>().RunAsync(ct);
+        });
 
         // Batches.
         var batches = Get<BatchStore>();
