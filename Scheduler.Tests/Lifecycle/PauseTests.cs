@@ -182,7 +182,9 @@ public sealed class PauseTests
 
         var resumed = await PostAsync(node, $"/api/work-items/{Reminders}/patient-1/resume");
 
-        Assert.Equal(WorkItemStates.NeverRun, resumed.GetProperty("state").GetString());
+        // Its state back (never run), or already what the firing its resume released made of it: the answer reads the item
+        // after the resume, and the due trigger may have fired and even completed in between.
+        Assert.Contains(resumed.GetProperty("state").GetString(), new[] { WorkItemStates.NeverRun, WorkItemStates.InFlight, WorkItemStates.Completed });
         Assert.Equal(JsonValueKind.Null, resumed.GetProperty("paused").ValueKind);
         await node.WaitForStateAsync(Reminders, "patient-1", WorkItemStates.Completed);
         Assert.Equal(1, recorder.Of(Reminders, "patient-1"));
