@@ -7,7 +7,8 @@
 #                           2-node drains, three times, interleaved; medians reported);
 #                           BatchScheduler also: 1,000,000 registered then API latency and RSS, due-to-start
 #                           at half load, failover after SIGKILL, credit-free drain beside credit-limited items,
-#                           a drain beside a limited backlog, a bulk pause and resume of 1,000,000 items
+#                           a drain beside a limited backlog, a bulk pause and resume of 1,000,000 items,
+#                           the smallbox seed (3.08M items, 1 and 2 workers; about 45 minutes)
 #   bench/run.sh --quick    a few minutes: 10,000 registered, 2,000 drained, 100,000 for the scale run
 #
 # PostgreSQL: a private throwaway server on 127.0.0.1:$BATCHSCHEDULER_PG_PORT (default 55434 here,
@@ -76,6 +77,12 @@ run batchscheduler cron --items "$(( QUICK ? 10000 : 100000 ))"
 # --quick: 10,000), and a bulk pause then resume of the scale run's count beside a drain.
 run batchscheduler drain --items "$DRAIN" --nodes 1 --limited "$(( QUICK ? 10000 : 100000 ))"
 run batchscheduler bulk --items "$SCALE"
+# Issue 24: the smallbox seed, 35 data types over 87,878 entities (3.08M items; --quick: 2,000 entities,
+# 70,000 items), with 1 and 2 worker processes: registration, steady load for 10 minutes (--quick: 2),
+# catch-up after an hour down; the dashboard is timed in Debian's headless chromium.
+export BATCHSCHEDULER_CHROMIUM="${BATCHSCHEDULER_CHROMIUM:-$(command -v chromium || true)}"
+[[ -x "$BATCHSCHEDULER_CHROMIUM" ]] || { log "chromium not found: apt-get install chromium, or set BATCHSCHEDULER_CHROMIUM"; exit 1; }
+run batchscheduler seed --items "$(( QUICK ? 2000 : 87878 ))" --minutes "$(( QUICK ? 2 : 10 ))"
 
 # PostgreSQL's own single-row durable update limit on this machine, for scale.
 log "pgbench: single-row UPDATE + COMMIT for ${PGBENCH_SECONDS}s on 1 and 8 connections"

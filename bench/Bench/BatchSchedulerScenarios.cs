@@ -33,6 +33,7 @@ public static partial class BatchSchedulerScenarios
         "bulk" => await BulkActionAsync(options),
         "sqlite-register" => await SqliteRegisterAsync(options),
         "sqlite-drain" => await SqliteDrainAsync(options),
+        "seed" => await SeedAsync(options),
         _ => throw new ArgumentException($"unknown scenario '{scenario}'"),
     };
 
@@ -591,7 +592,7 @@ public static partial class BatchSchedulerScenarios
     {
         await using var connection = new NpgsqlConnection(db.ConnectionString);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
+        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 600 };
         return (long)(await command.ExecuteScalarAsync())!;
     }
 

@@ -34,7 +34,8 @@ public sealed class BenchDatabase : IAsyncDisposable
     {
         await using var connection = new NpgsqlConnection(ConnectionString);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
+        // Maintenance (VACUUM ANALYZE of millions of rows) outlasts Npgsql's default 30 s.
+        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 1800 };
         await command.ExecuteNonQueryAsync();
     }
 

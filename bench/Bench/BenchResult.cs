@@ -16,4 +16,5 @@ public sealed record BenchResult(string System, string Variant, string Metric, d
 /// <param name="Items">How many items/jobs the scenario uses.</param>
 /// <param name="Nodes">How many nodes (schedulers/servers) drain, where that applies.</param>
 /// <param name="Rate">Items per second fed in, for the due-to-start scenario.</param>
-public sealed record BenchOptions(string AdminConnectionString, int Items, int Nodes, int Rate = 0, int Posters = 1, int Limited = 0, int LimitedMs = 0);
+/// <param name="Minutes">How long the seed scenario's steady window lasts.</param>
+public sealed record BenchOptions(string AdminConnectionString, int Items, int Nodes, int Rate = 0, int Posters = 1, int Limited = 0, int LimitedMs = 0, int Minutes = 10);

@@ -9,7 +9,15 @@ public sealed partial class ChildNode : IDisposable
     private readonly Process _process;
     private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private ChildNode(Process process) => _process = process;
+    private readonly StreamWriter? _log;
+
+    private ChildNode(Process process, string? logPath)
+    {
+        _process = process;
+        // For diagnosis: BENCH_CHILD_LOGS=<folder> keeps each node's output there (<Cluster:NodeId>.log).
+        if (logPath is not null)
+            _log = new StreamWriter(logPath, append: true) { AutoFlush = true };
+    }
 
     public HttpClient Http { get; private set; } = null!;
 
@@ -27,7 +35,9 @@ public sealed partial class ChildNode : IDisposable
         foreach (var (key, value) in settings)
             start.ArgumentList.Add($"--{key}={value}");
         start.ArgumentList.Add("--urls=http://127.0.0.1:0");
-        var node = new ChildNode(new Process { StartInfo = start, EnableRaisingEvents = true });
+        var logs = Environment.GetEnvironmentVariable("BENCH_CHILD_LOGS");
+        var node = new ChildNode(new Process { StartInfo = start, EnableRaisingEvents = true },
+            string.IsNullOrEmpty(logs) ? null : Path.Combine(logs, $"{settings["Cluster:NodeId"] ?? "node"}.log"));
         node._process.OutputDataReceived += (_, e) => node.OnLine(e.Data);
         node._process.ErrorDataReceived += (_, e) => node.OnLine(e.Data);
         node._process.Exited += (_, _) => node._listening.TrySetException(new InvalidOperationException("the node process exited before listening"));
@@ -36,6 +46,16 @@ public sealed partial class ChildNode : IDisposable
         node._process.BeginErrorReadLine();
         node.Http = new HttpClient { BaseAddress = await node._listening.Task.WaitAsync(TimeSpan.FromSeconds(60)) };
         return node;
+    }
+
+    /// <summary>SIGTERM, as an operator stops a node: it shuts down gracefully; waits until it has exited.</summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        if (_process.HasExited)
+            return;
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            await kill.WaitForExitAsync();
+        await _process.WaitForExitAsync().WaitAsync(timeout);
     }
 
     /// <summary>SIGKILL: no shutdown code runs.</summary>
@@ -47,6 +67,11 @@ public sealed partial class ChildNode : IDisposable
 
     private void OnLine(string? line)
     {
+        if (line is not null && _log is not null)
+        {
+            lock (_log)
+                _log.WriteLine(line);
+        }
         if (line is not null && ListeningLine().Match(line) is { Success: true } match)
             _listening.TrySetResult(new Uri(match.Groups[1].Value));
     }
@@ -60,5 +85,10 @@ public sealed partial class ChildNode : IDisposable
             Kill();
         Http?.Dispose();
         _process.Dispose();
+        if (_log is not null)
+        {
+            lock (_log)
+                _log.Dispose();
+        }
     }
 }

@@ -7,6 +7,8 @@ using BatchScheduler.Bench;
 //   --posters P: batchscheduler register/scale post their 10,000-item chunks from P concurrent clients (default 1)
 //   --limited L: batchscheduler drain registers L due items of a data type limited to 2 at once (MaxConcurrency) first, beside the drained one
 //   --limited-ms M: each of those takes M ms (the demo executor); 0 (default): no-op
+//   seed (batchscheduler): the smallbox seed, 35 data types over --items entities (87,878: 3.08M items) with 1 and 2
+//             worker processes; --minutes M of steady load (default 10), then catch-up after an hour down
 // Prints one JSON line per measured figure (BenchResult) on stdout; diagnostics go to stderr.
 // dotnet Bench.dll report <results.jsonl> --quick 0|1 --out docs/benchmarks.md
 if (args is ["report", var resultsPath, ..])
@@ -32,7 +34,8 @@ var options = new BenchOptions(
     (int)double.Parse(Option("--rate", "0"), System.Globalization.CultureInfo.InvariantCulture),
     int.Parse(Option("--posters", "1"), System.Globalization.CultureInfo.InvariantCulture),
     int.Parse(Option("--limited", "0"), System.Globalization.CultureInfo.InvariantCulture),
-    int.Parse(Option("--limited-ms", "0"), System.Globalization.CultureInfo.InvariantCulture));
+    int.Parse(Option("--limited-ms", "0"), System.Globalization.CultureInfo.InvariantCulture),
+    int.Parse(Option("--minutes", "10"), System.Globalization.CultureInfo.InvariantCulture));
 
 IReadOnlyList<BenchResult> results = args[0] switch
 {
