@@ -33,6 +33,7 @@ public static partial class BatchSchedulerScenarios
         "bulk" => await BulkActionAsync(options),
         "sqlite-register" => await SqliteRegisterAsync(options),
         "sqlite-drain" => await SqliteDrainAsync(options),
+        "io" => await IoBoundAsync(options),
         _ => throw new ArgumentException($"unknown scenario '{scenario}'"),
     };
 
