@@ -88,7 +88,7 @@ public static partial class BatchSchedulerScenarios
                 $"the worker process's user + system CPU over the drain: {cpuSeconds:0.0} s, {cores:0.00} of {Environment.ProcessorCount} cores on average; peak {samples.Max(s => s.Threads)} threads"),
             new BenchResult(System, variant, "I/O-bound PostgreSQL CPU", postgresPerExecution, "µs/execution",
                 $"user + system CPU of the PostgreSQL backends serving this database over the drain: {postgres.Seconds:0.0} s, {postgres.Seconds / seconds:0.00} cores on average " +
-                $"(WAL writer and checkpointer not included); worker + PostgreSQL {cpuPerExecution + postgresPerExecution:0} µs an execution, " +
+                $"(WAL writer and checkpointer not included), at most {postgres.PeakConnections} connections at once; worker + PostgreSQL {cpuPerExecution + postgresPerExecution:0} µs an execution, " +
                 $"so {Environment.ProcessorCount} cores fully given to both would run at most {Environment.ProcessorCount * 1e6 / (cpuPerExecution + postgresPerExecution):N0}/s"),
         ];
     }
@@ -121,14 +121,19 @@ public static partial class BatchSchedulerScenarios
 
         public double Seconds => _backends.Values.Sum(b => b.Last - b.First);
 
+        /// <summary>The most connections to the database seen at once (the bench's own one included).</summary>
+        public int PeakConnections { get; private set; }
+
         public async Task SampleAsync()
         {
             await using var connection = new NpgsqlConnection(db.ConnectionString);
             await connection.OpenAsync();
             await using var command = new NpgsqlCommand("SELECT pid FROM pg_stat_activity WHERE datname = current_database()", connection);
             await using var reader = await command.ExecuteReaderAsync();
+            var connections = 0;
             while (await reader.ReadAsync())
             {
+                connections++;
                 var pid = reader.GetInt32(0);
                 string stat;
                 try
@@ -144,6 +149,7 @@ public static partial class BatchSchedulerScenarios
                 _backends[pid] = _backends.TryGetValue(pid, out var known) ? (known.First, cpu) : (_started ? 0 : cpu, cpu);
             }
             _started = true;
+            PeakConnections = Math.Max(PeakConnections, connections);
         }
     }
 }
