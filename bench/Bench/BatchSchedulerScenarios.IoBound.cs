@@ -81,7 +81,7 @@ public static partial class BatchSchedulerScenarios
         return
         [
             new BenchResult(System, variant, "I/O-bound drain", rate, "executions/s",
-                $"{notes}; 10–90% of updates_end; {rate / (IoConcurrency / IoDuration.TotalSeconds):P0} of the ceiling; whole drain {seconds:0.0} s"),
+                $"{notes}; 10–90% of updates_end; {rate / (IoConcurrency / IoDuration.TotalSeconds) * 100:0}% of the ceiling; whole drain {seconds:0.0} s"),
             new BenchResult(System, variant, "I/O-bound in flight", medianInFlight, "items",
                 $"items in_flight sampled every 250 ms while the backlog lasted: median {medianInFlight:N0}, max {maxInFlight:N0} (of {IoConcurrency:N0} slots)"),
             new BenchResult(System, variant, "I/O-bound worker CPU", cpuPerExecution, "µs/execution",
