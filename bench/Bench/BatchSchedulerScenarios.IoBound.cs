@@ -135,17 +135,15 @@ public static partial class BatchSchedulerScenarios
             {
                 connections++;
                 var pid = reader.GetInt32(0);
-                string stat;
+                double cpu;
                 try
                 {
-                    stat = await File.ReadAllTextAsync($"/proc/{pid}/stat");
+                    cpu = ChildNode.CpuSecondsOf(pid);
                 }
                 catch (IOException)
                 {
                     continue; // exited, or PostgreSQL is not on this machine
                 }
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                var cpu = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
                 _backends[pid] = _backends.TryGetValue(pid, out var known) ? (known.First, cpu) : (_started ? 0 : cpu, cpu);
             }
             _started = true;
