@@ -26,50 +26,76 @@ internal sealed partial class AttemptLeaseWatch(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var last = time.GetTimestamp();
-        var sinceCheck = TimeSpan.Zero;
         try
         {
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                await Task.Delay(_interval, time, stoppingToken);
-                var now = time.GetTimestamp();
-                var gap = time.GetElapsedTime(last, now);
-                last = now;
-                if (gap > _failover && running.Count > 0)
-                {
-                    var reason = $"Cancelled: this node was paused for {gap.TotalSeconds:0.0} s, past the cluster's failover time of {_failover.TotalSeconds:0.0} s; another node may have taken the item over";
-                    Paused(logger, node.Id, gap.TotalSeconds, running.Count);
-                    running.CancelAll(reason);
-                }
-                if (running.Count > 0)
-                {
-                    try
-                    {
-                        await CancelAskedAsync(stoppingToken);
-                    }
-                    catch (Exception ex) when (ex is System.Data.Common.DbException or TimeoutException)
-                    {
-                        AttemptControlLog.CancelCheckFailed(logger, node.Id, ex.Message);
-                    }
-                }
-                sinceCheck += gap;
-                if (sinceCheck < cluster.Value.CheckinInterval)
-                    continue;
-                sinceCheck = TimeSpan.Zero;
-                try
-                {
-                    await CancelSupersededAsync(stoppingToken);
-                }
-                catch (Exception ex) when (ex is System.Data.Common.DbException or TimeoutException)
-                {
-                    CheckFailed(logger, node.Id, ex.Message); // a database outage: the attempts' writes are fenced anyway
-                }
-            }
+            // Two loops: a pause is measured on a timer that does nothing else. Measured across the
+            // database checks too, a check that waited on a busy database (seconds, at 1,000 slots on a
+            // loaded machine) was taken for a pause of the process, and every running attempt was cancelled.
+            // Whichever loop ends first (a failure) stops the other, and its failure stops the host as one loop's did.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            Task[] loops = [WatchForPausesAsync(stop.Token), CheckAttemptsAsync(stop.Token)];
+            await Task.WhenAny(loops);
+            await stop.CancelAsync();
+            await Task.WhenAll(loops);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Stopping (also when another service failed to start, e.g. on a busy port): not a crash to report.
+        }
+    }
+
+    /// <summary>A tick that comes this much later than asked, the process stood still (a long GC, a VM stall, SIGSTOP).</summary>
+    private async Task WatchForPausesAsync(CancellationToken stoppingToken)
+    {
+        var last = time.GetTimestamp();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            await Task.Delay(_interval, time, stoppingToken);
+            var now = time.GetTimestamp();
+            var gap = time.GetElapsedTime(last, now);
+            last = now;
+            if (gap > _failover && running.Count > 0)
+            {
+                var reason = $"Cancelled: this node was paused for {gap.TotalSeconds:0.0} s, past the cluster's failover time of {_failover.TotalSeconds:0.0} s; another node may have taken the item over";
+                Paused(logger, node.Id, gap.TotalSeconds, running.Count);
+                running.CancelAll(reason);
+            }
+        }
+    }
+
+    /// <summary>Operators' cancel requests every interval, superseded attempts every check-in interval.</summary>
+    private async Task CheckAttemptsAsync(CancellationToken stoppingToken)
+    {
+        var last = time.GetTimestamp();
+        var sinceCheck = TimeSpan.Zero;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            await Task.Delay(_interval, time, stoppingToken);
+            var now = time.GetTimestamp();
+            sinceCheck += time.GetElapsedTime(last, now);
+            last = now;
+            if (running.Count > 0)
+            {
+                try
+                {
+                    await CancelAskedAsync(stoppingToken);
+                }
+                catch (Exception ex) when (ex is System.Data.Common.DbException or TimeoutException)
+                {
+                    AttemptControlLog.CancelCheckFailed(logger, node.Id, ex.Message);
+                }
+            }
+            if (sinceCheck < cluster.Value.CheckinInterval)
+                continue;
+            sinceCheck = TimeSpan.Zero;
+            try
+            {
+                await CancelSupersededAsync(stoppingToken);
+            }
+            catch (Exception ex) when (ex is System.Data.Common.DbException or TimeoutException)
+            {
+                CheckFailed(logger, node.Id, ex.Message); // a database outage: the attempts' writes are fenced anyway
+            }
         }
     }
 

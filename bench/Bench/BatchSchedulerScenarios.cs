@@ -34,6 +34,7 @@ public static partial class BatchSchedulerScenarios
         "sqlite-register" => await SqliteRegisterAsync(options),
         "sqlite-drain" => await SqliteDrainAsync(options),
         "seed" => await SeedAsync(options),
+        "io" => await IoBoundAsync(options),
         _ => throw new ArgumentException($"unknown scenario '{scenario}'"),
     };
 

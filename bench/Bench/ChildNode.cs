@@ -28,6 +28,28 @@ public sealed partial class ChildNode : IDisposable
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
     }
 
+    /// <summary>The process id (for dotnet-trace and the like).</summary>
+    public int ProcessId => _process.Id;
+
+    /// <summary>The process's CPU time so far, user + system, in seconds.</summary>
+    public double CpuSeconds() => CpuSecondsOf(_process.Id);
+
+    /// <summary>A process's CPU time so far, user + system, in seconds (/proc/PID/stat, clock ticks of 10 ms).</summary>
+    public static double CpuSecondsOf(int processId)
+    {
+        var stat = File.ReadAllText($"/proc/{processId}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // Fields 14 and 15 of stat(5), counted from the state (field 3) here.
+        return (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / 100.0;
+    }
+
+    /// <summary>The process's thread count now.</summary>
+    public int Threads()
+    {
+        var line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("Threads:", StringComparison.Ordinal));
+        return int.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     public static async Task<ChildNode> StartAsync(IDictionary<string, string?> settings)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };

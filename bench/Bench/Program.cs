@@ -4,6 +4,7 @@ using BatchScheduler.Bench;
 //   system:   batchscheduler | plain-quartz | hangfire
 //   scenario: register | drain (all systems); scale | due (batchscheduler: 1M items + API latency + RSS; due-to-start at R items/s)
 //             bulk (batchscheduler: a bulk pause and resume of N items beside a drain of 20,000)
+//             io (batchscheduler: N items whose executor awaits 100 ms, one worker process at MaxConcurrency 1,000; use --items 100000)
 //   --posters P: batchscheduler register/scale post their 10,000-item chunks from P concurrent clients (default 1)
 //   --limited L: batchscheduler drain registers L due items of a data type limited to 2 at once (MaxConcurrency) first, beside the drained one
 //   --limited-ms M: each of those takes M ms (the demo executor); 0 (default): no-op
