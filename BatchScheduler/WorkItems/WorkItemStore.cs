@@ -100,7 +100,20 @@ internal sealed class WorkItemStore(ConnectionFactory connections, IOptions<Clus
         {
             var dialect = connections.Dialect;
             var sqlite = connections.Provider == StorageProvider.Sqlite;
-            foreach (var chunk in items.Chunk(dialect.RowsPerStatement))
+            if (sqlite)
+            {
+                await using var upsert = connection.Command(SqliteBulk.UpsertWorkItems, transaction)
+                    .With("@dataType", dataType).With("@now", now).With("@rows", JsonRows(items, (json, i) =>
+                    {
+                        json.WriteStringValue(i.EntityId);
+                        json.WriteStringValue(i.Tier);
+                        json.WriteStringValue(i.Payload);
+                        json.WriteStringValue(i.BatchId);
+                        json.WriteStringValue(SqliteBulk.Time(i.RunAt?.ToUniversalTime()));
+                    }));
+                await upsert.ExecuteNonQueryAsync(cancellationToken);
+            }
+            else foreach (var chunk in items.Chunk(dialect.RowsPerStatement))
             {
                 await using var command = connection.Command(dialect.UpsertWorkItems(chunk.Length), transaction).With("@now", now);
                 for (var i = 0; i < chunk.Length; i++)
@@ -279,30 +292,40 @@ internal sealed class WorkItemStore(ConnectionFactory connections, IOptions<Clus
     }
 
     /// <summary>@rows of <see cref="SqliteBulkTriggerRows"/>: <c>[[entity id, repeat count, interval ms, position, due ticks, cron], …]</c>.</summary>
-    private static string SqliteRowsJson(IReadOnlyList<SqliteTriggerRow> rows)
+    private static string SqliteRowsJson(IReadOnlyList<SqliteTriggerRow> rows) => JsonRows(rows, (json, row) =>
     {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(rows.Count * 64);
+        json.WriteStringValue(row.EntityId);
+        json.WriteNumberValue(row.RepeatCount);
+        json.WriteNumberValue(row.Interval);
+        json.WriteNumberValue(row.Position);
+        if (row.DueTicks is { } due)
+            json.WriteNumberValue(due);
+        else
+            json.WriteNullValue();
+        json.WriteStringValue(row.Cron);
+    });
+
+    /// <summary>A JSON array for SQLite's <c>json_each</c>, of what <paramref name="element"/> writes for each item.</summary>
+    private static string Json<T>(IReadOnlyList<T> items, Action<System.Text.Json.Utf8JsonWriter, T> element)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(items.Count * 64 + 2);
         using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
         {
             json.WriteStartArray();
-            foreach (var row in rows)
-            {
-                json.WriteStartArray();
-                json.WriteStringValue(row.EntityId);
-                json.WriteNumberValue(row.RepeatCount);
-                json.WriteNumberValue(row.Interval);
-                json.WriteNumberValue(row.Position);
-                if (row.DueTicks is { } due)
-                    json.WriteNumberValue(due);
-                else
-                    json.WriteNullValue();
-                json.WriteStringValue(row.Cron);
-                json.WriteEndArray();
-            }
+            foreach (var item in items)
+                element(json, item);
             json.WriteEndArray();
         }
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
+
+    /// <summary>A JSON array of arrays, one an item, of the values <paramref name="fields"/> writes.</summary>
+    private static string JsonRows<T>(IReadOnlyList<T> items, Action<System.Text.Json.Utf8JsonWriter, T> fields) => Json(items, (json, item) =>
+    {
+        json.WriteStartArray();
+        fields(json, item);
+        json.WriteEndArray();
+    });
 
     /// <summary>
     /// When each item is due, in .NET ticks, where that is not simply now: its runAt when it lies ahead of
@@ -337,6 +360,15 @@ internal sealed class WorkItemStore(ConnectionFactory connections, IOptions<Clus
         {
             await using var command = connection.Command(PostgresBulk.ExistingItems, transaction)
                 .With("@sched", _schedulerName).With("@dataType", dataType).With("@ids", items.Select(i => i.EntityId).ToArray());
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+                result[reader.GetString(0)] = ReadOutcome(reader);
+            return result;
+        }
+        if (connections.Provider == StorageProvider.Sqlite)
+        {
+            await using var command = connection.Command(SqliteBulk.ExistingItems, transaction)
+                .With("@sched", _schedulerName).With("@dataType", dataType).With("@ids", Json(items, (json, i) => json.WriteStringValue(i.EntityId)));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
                 result[reader.GetString(0)] = ReadOutcome(reader);

@@ -237,6 +237,27 @@ public sealed class BulkTriggerTests
         await database.AssertConsistentAsync();
     }
 
+    /// <summary>
+    /// SQLite's bulk registration writes a runAt as JSON text, not as a parameter: it must be the very text a
+    /// <see cref="DateTimeOffset"/> parameter stores, since SQLite compares stored times as text.
+    /// </summary>
+    [Fact]
+    public async Task SqliteBulkRegistration_StoresRunAtAsATimeParameterWould()
+    {
+        await using var database = await Db.CreateAsync(StorageProvider.Sqlite);
+        await using var api = await StartApiAsync(database);
+        var (dataType, service) = Registration(api);
+        var runAt = new DateTimeOffset(2031, 5, 6, 7, 8, 9, TimeSpan.FromHours(2)).AddMilliseconds(250);
+
+        await service.RegisterAsync(dataType, [new WorkItemRegistration("at", "once", null, RunAt: runAt)], CancellationToken.None);
+
+        await using var connection = await database.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM work_items WHERE entity_id = 'at' AND run_at = @t";
+        command.Parameters.Add(new SqliteParameter("@t", runAt.ToUniversalTime()));
+        Assert.Equal(1L, (long)(await command.ExecuteScalarAsync())!);
+    }
+
     private static long Completed(TestNode node) => ((BatchedCompletionJobStore)((GatedJobStore)node.App.Services.GetRequiredService<IJobStore>()).Inner).Batched;
 
     private static long SetFired(TestNode node) =>
