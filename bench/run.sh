@@ -100,5 +100,9 @@ psql -qX -d postgres -c "DROP TABLE bench_counter;"
 # Issue 24: I/O-bound executors: items whose executor awaits 100 ms, one worker process at
 # Cluster:MaxConcurrency 1,000 (a ceiling of 10,000 executions/s); 100,000 items (--quick: 10,000).
 run batchscheduler io --items "$(( QUICK ? 10000 : 100000 ))"
+# Issue 24: the embedded default, one node on a SQLite file of its own (no PostgreSQL used): registration
+# through the API (100,000; --quick: 10,000) and the drain of due no-op items (20,000; --quick: 2,000).
+run batchscheduler sqlite-register --items "$(( QUICK ? 10000 : 100000 ))"
+run batchscheduler sqlite-drain --items "$(( QUICK ? 2000 : 20000 ))"
 
 "${BENCH[@]}" report "$RESULTS" --quick "$QUICK" --out docs/benchmarks.md

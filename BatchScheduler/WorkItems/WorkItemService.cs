@@ -10,7 +10,7 @@ internal sealed class WorkItemService(
     WorkItemStore store, ItemLifecycle lifecycle, ClusterWake wake, RunningItems running, NodeIdentity node, TimeProvider time)
 {
     /// <summary>
-    /// Upserts the items, then arms a trigger for every item that is new (due now; on PostgreSQL
+    /// Upserts the items, then arms a trigger for every item that is new (due now; on PostgreSQL and SQLite
     /// written in the same transaction as the rows, straight into Quartz's tables) or whose tier
     /// changed (due one new cadence after it last completed, or now when that has passed).
     /// Re-registering an unchanged item updates its payload and leaves its schedule alone. An item

@@ -25,7 +25,7 @@ internal sealed class WorkItemStore(ConnectionFactory connections, IOptions<Clus
 
     /// <summary>
     /// Inserts new items and updates existing ones in one transaction; never duplicates. On
-    /// PostgreSQL, when <paramref name="newTriggers"/> is given, the regular triggers of new items
+    /// PostgreSQL and SQLite, when <paramref name="newTriggers"/> is given, the regular triggers of new items
     /// (not in tier <c>exclude</c>) are written in the same transaction, straight into Quartz's
     /// tables; those outcomes come back <see cref="RegistrationOutcome.Armed"/>, in entity-id order.
     /// </summary>
@@ -99,7 +99,21 @@ internal sealed class WorkItemStore(ConnectionFactory connections, IOptions<Clus
         else
         {
             var dialect = connections.Dialect;
-            foreach (var chunk in items.Chunk(dialect.RowsPerStatement))
+            var sqlite = connections.Provider == StorageProvider.Sqlite;
+            if (sqlite)
+            {
+                await using var upsert = connection.Command(SqliteBulk.UpsertWorkItems, transaction)
+                    .With("@dataType", dataType).With("@now", now).With("@rows", JsonRows(items, (json, i) =>
+                    {
+                        json.WriteStringValue(i.EntityId);
+                        json.WriteStringValue(i.Tier);
+                        json.WriteStringValue(i.Payload);
+                        json.WriteStringValue(i.BatchId);
+                        json.WriteStringValue(SqliteBulk.Time(i.RunAt?.ToUniversalTime()));
+                    }));
+                await upsert.ExecuteNonQueryAsync(cancellationToken);
+            }
+            else foreach (var chunk in items.Chunk(dialect.RowsPerStatement))
             {
                 await using var command = connection.Command(dialect.UpsertWorkItems(chunk.Length), transaction).With("@now", now);
                 for (var i = 0; i < chunk.Length; i++)
@@ -108,6 +122,14 @@ internal sealed class WorkItemStore(ConnectionFactory connections, IOptions<Clus
                         .With($"@p{i}", chunk[i].Payload).With($"@b{i}", chunk[i].BatchId).WithTime($"@w{i}", chunk[i].RunAt?.ToUniversalTime());
                 }
                 await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+            if (sqlite && newTriggers is not null)
+            {
+                // As on PostgreSQL: new items' triggers written here, in the same transaction, not through Quartz.
+                var fresh = items.Where(i => !existing.ContainsKey(i.EntityId)).ToList();
+                armed.UnionWith(fresh.Where(i => i.Tier == Tiers.Exclude).Select(i => i.EntityId));
+                armed.UnionWith(await InsertTriggersAsync(
+                    connection, transaction, dataType, fresh.Where(i => i.Tier != Tiers.Exclude).ToList(), dueOrder, now, newTriggers, cancellationToken));
             }
         }
         await transaction.CommitAsync(cancellationToken);
@@ -209,6 +231,17 @@ internal sealed class WorkItemStore(ConnectionFactory connections, IOptions<Clus
             .With("@e", entityIds).With("@r", repeatCounts).With("@i", intervals).With("@n", items.Select(i => dueOrder[i.EntityId]).ToArray())
             .With("@a", DueTicks(items, cadences, now, triggers.QuietHours))
             .With("@c", cadences.Select(c => c?.CronExpression).ToArray()).With("@tz", TimeZoneIdOf(cadences)).With("@cal", CalendarNameOf(dataType, triggers));
+        if (connections.Provider == StorageProvider.Sqlite)
+        {
+            var positions = items.Select(i => dueOrder[i.EntityId]).ToArray();
+            var dueTicks = DueTicks(items, cadences, now, triggers.QuietHours);
+            var rows = Enumerable.Range(0, items.Count)
+                .Select(k => new SqliteTriggerRow(entityIds[k], repeatCounts[k], intervals[k], positions[k], dueTicks[k], cadences[k]?.CronExpression)).ToList();
+            return await InsertSqliteTriggersAsync(connection, transaction, rows, (command, json) => command
+                .With("@sched", _schedulerName).With("@group", dataType).With("@jobName", triggers.JobName).With("@jobGroup", triggers.JobGroup)
+                .With("@next", now.UtcTicks).With("@ahead", (now - WorkItemTriggers.NeverRunLead).UtcTicks).With("@rows", json)
+                .With("@tz", TimeZoneIdOf(cadences)).With("@cal", CalendarNameOf(dataType, triggers)), cancellationToken);
+        }
 
         var plain = 0;
         var wrote = await WithoutConflictAsync(transaction, async () =>
@@ -230,6 +263,69 @@ internal sealed class WorkItemStore(ConnectionFactory connections, IOptions<Clus
             written.Add(reader.GetString(0));
         return written;
     }
+
+    /// <summary>One row of <see cref="SqliteBulkTriggerRows"/>' @rows.</summary>
+    private sealed record SqliteTriggerRow(string EntityId, long RepeatCount, long Interval, long Position, long? DueTicks, string? Cron);
+
+    /// <summary>
+    /// SQLite's <see cref="InsertTriggersAsync"/>: the trigger rows of <paramref name="rows"/> in one statement
+    /// (<see cref="SqliteBulkTriggerRows.InsertTriggers"/>), then the simple- and cron-trigger rows of those written
+    /// in another; <paramref name="bind"/> adds a statement's parameters, @rows the JSON given. Returns the entity ids written.
+    /// </summary>
+    private static async Task<IEnumerable<string>> InsertSqliteTriggersAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<SqliteTriggerRow> rows, Func<DbCommand, string, DbCommand> bind,
+        CancellationToken cancellationToken)
+    {
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        await using (var insert = bind(connection.Command(SqliteBulkTriggerRows.InsertTriggers, transaction), SqliteRowsJson(rows)))
+        await using (var reader = await insert.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+                written.Add(reader.GetString(0));
+        }
+        if (written.Count == 0)
+            return [];
+        var json = written.Count == rows.Count ? SqliteRowsJson(rows) : SqliteRowsJson(rows.Where(r => written.Contains(r.EntityId)).ToList());
+        await using var details = bind(connection.Command(SqliteBulkTriggerRows.InsertTriggerDetails, transaction), json);
+        await details.ExecuteNonQueryAsync(cancellationToken);
+        return written;
+    }
+
+    /// <summary>@rows of <see cref="SqliteBulkTriggerRows"/>: <c>[[entity id, repeat count, interval ms, position, due ticks, cron], …]</c>.</summary>
+    private static string SqliteRowsJson(IReadOnlyList<SqliteTriggerRow> rows) => JsonRows(rows, (json, row) =>
+    {
+        json.WriteStringValue(row.EntityId);
+        json.WriteNumberValue(row.RepeatCount);
+        json.WriteNumberValue(row.Interval);
+        json.WriteNumberValue(row.Position);
+        if (row.DueTicks is { } due)
+            json.WriteNumberValue(due);
+        else
+            json.WriteNullValue();
+        json.WriteStringValue(row.Cron);
+    });
+
+    /// <summary>A JSON array for SQLite's <c>json_each</c>, of what <paramref name="element"/> writes for each item.</summary>
+    private static string Json<T>(IReadOnlyList<T> items, Action<System.Text.Json.Utf8JsonWriter, T> element)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(items.Count * 64 + 2);
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            json.WriteStartArray();
+            foreach (var item in items)
+                element(json, item);
+            json.WriteEndArray();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>A JSON array of arrays, one an item, of the values <paramref name="fields"/> writes.</summary>
+    private static string JsonRows<T>(IReadOnlyList<T> items, Action<System.Text.Json.Utf8JsonWriter, T> fields) => Json(items, (json, item) =>
+    {
+        json.WriteStartArray();
+        fields(json, item);
+        json.WriteEndArray();
+    });
 
     /// <summary>
     /// When each item is due, in .NET ticks, where that is not simply now: its runAt when it lies ahead of
@@ -264,6 +360,15 @@ internal sealed class WorkItemStore(ConnectionFactory connections, IOptions<Clus
         {
             await using var command = connection.Command(PostgresBulk.ExistingItems, transaction)
                 .With("@sched", _schedulerName).With("@dataType", dataType).With("@ids", items.Select(i => i.EntityId).ToArray());
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+                result[reader.GetString(0)] = ReadOutcome(reader);
+            return result;
+        }
+        if (connections.Provider == StorageProvider.Sqlite)
+        {
+            await using var command = connection.Command(SqliteBulk.ExistingItems, transaction)
+                .With("@sched", _schedulerName).With("@dataType", dataType).With("@ids", Json(items, (json, i) => json.WriteStringValue(i.EntityId)));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
                 result[reader.GetString(0)] = ReadOutcome(reader);

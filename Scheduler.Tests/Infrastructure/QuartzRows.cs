@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Npgsql;
 
 namespace BatchScheduler.Tests.Infrastructure;
@@ -41,8 +42,16 @@ public static class QuartzRows
     public static async Task<IReadOnlyList<string>> MismatchesAsync(string connectionString)
     {
         await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(Mismatches, connection);
+        return await MismatchesAsync(connection);
+    }
+
+    /// <summary>As <see cref="MismatchesAsync(string)"/>, on any provider's connection (opened here if closed).</summary>
+    public static async Task<IReadOnlyList<string>> MismatchesAsync(DbConnection connection)
+    {
+        if (connection.State != System.Data.ConnectionState.Open)
+            await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = Mismatches;
         await using var reader = await command.ExecuteReaderAsync();
         var found = new List<string>();
         while (await reader.ReadAsync())
@@ -53,7 +62,14 @@ public static class QuartzRows
     /// <summary>Fails, naming them, when some trigger rows do not hang together.</summary>
     public static async Task AssertConsistentAsync(string connectionString)
     {
-        var mismatches = await MismatchesAsync(connectionString);
+        await using var connection = new NpgsqlConnection(connectionString);
+        await AssertConsistentAsync(connection);
+    }
+
+    /// <summary>As <see cref="AssertConsistentAsync(string)"/>, on any provider's connection.</summary>
+    public static async Task AssertConsistentAsync(DbConnection connection)
+    {
+        var mismatches = await MismatchesAsync(connection);
         Assert.True(mismatches.Count == 0, "Quartz's trigger rows do not hang together: " + string.Join("; ", mismatches));
     }
 }

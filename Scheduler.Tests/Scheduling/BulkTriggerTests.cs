@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Net.Http.Json;
 using BatchScheduler.Executors.Contract;
 using BatchScheduler.Hosting;
@@ -7,13 +8,14 @@ using BatchScheduler.Storage;
 using BatchScheduler.Tests.Infrastructure;
 using BatchScheduler.WorkItems;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Data.Sqlite;
 using Npgsql;
 using Quartz.Extensibility;
 
 namespace BatchScheduler.Tests.Scheduling;
 
 /// <summary>
-/// On PostgreSQL a registration writes new items' triggers straight into Quartz's tables, in the
+/// On PostgreSQL and SQLite a registration writes new items' triggers straight into Quartz's tables, in the
 /// same transaction as their rows. These tests prove Quartz takes those rows as its own: they are
 /// the rows Quartz itself writes, and a cluster fires each exactly once.
 /// </summary>
@@ -41,12 +43,14 @@ public sealed class BulkTriggerTests
     /// which get no trigger) writes them all in one statement. Both write Quartz's rows.
     /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task BulkWrittenTriggerRows_AreTheRowsQuartzWrites(bool large)
+    [InlineData(StorageProvider.Postgres, false)]
+    [InlineData(StorageProvider.Postgres, true)]
+    [InlineData(StorageProvider.Sqlite, false)]
+    [InlineData(StorageProvider.Sqlite, true)]
+    public async Task BulkWrittenTriggerRows_AreTheRowsQuartzWrites(StorageProvider provider, bool large)
     {
-        await using var database = await PostgresTestDatabase.CreateAsync();
-        using var statements = new PostgresStatements(database.Name);
+        await using var database = await Db.CreateAsync(provider);
+        using var statements = provider == StorageProvider.Postgres ? new PostgresStatements(database.Name) : null;
         await using var api = await StartApiAsync(database);
         var (dataType, service) = Registration(api);
 
@@ -57,13 +61,14 @@ public sealed class BulkTriggerTests
                 new WorkItemRegistration("bulk-once", "once", null), new WorkItemRegistration("bulk-hourly", "hourly", null),
                 .. Enumerable.Range(0, padding).Select(i => new WorkItemRegistration($"excluded-{i}", Tiers.Exclude, null)),
             ], CancellationToken.None);
-        Assert.Equal(large ? 1 : 0, statements.Count(AllNewStatement));
+        if (statements is not null)
+            Assert.Equal(large ? 1 : 0, statements.Count(AllNewStatement));
         Assert.Equal(2 + padding, (await api.Store.ListAsync(new WorkItemQuery(DataType, null, null, 1, 1), CancellationToken.None)).Total);
         // Quartz's path: the same kinds of trigger scheduled through Quartz itself.
         await api.App.Services.GetRequiredService<WorkItemScheduler>().ArmAsync(dataType,
             [("quartz-once", "once", null, true), ("quartz-hourly", "hourly", null, true)], CancellationToken.None);
 
-        var rows = await TriggerRowsAsync(database.ConnectionString);
+        var rows = await TriggerRowsAsync(database);
         Assert.Equal(4, rows.Count);
         foreach (var kind in new[] { "once", "hourly" })
         {
@@ -73,7 +78,9 @@ public sealed class BulkTriggerTests
             {
                 if (column is "trigger_name" or "next_fire_time" or "start_time" or "job_data")
                     continue;
-                Assert.True(Equals(value, bulk[column]), $"{kind}: column {column} is '{bulk[column]}' in the bulk row, '{value}' in Quartz's");
+                // Same value and, on SQLite, whose columns take any type, the same storage class.
+                Assert.True(Equals(value, bulk[column]) && value?.GetType() == bulk[column]?.GetType(),
+                    $"{kind}: column {column} is '{bulk[column]}' ({bulk[column]?.GetType().Name}) in the bulk row, '{value}' ({value?.GetType().Name}) in Quartz's");
             }
             // Never run: the first firing is a lead early in due order, and a recurring trigger starts
             // one interval after its due time, so Quartz's next firing is a cadence after it fell due.
@@ -95,11 +102,13 @@ public sealed class BulkTriggerTests
     /// treats them as Quartz's own. The bulk item is registered first, so the group's row is the bulk write's.
     /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task BulkWrittenTriggerRows_UnderAPause_AreStoredPausedAsQuartzStoresThem(bool allGroups)
+    [InlineData(StorageProvider.Postgres, false)]
+    [InlineData(StorageProvider.Postgres, true)]
+    [InlineData(StorageProvider.Sqlite, false)]
+    [InlineData(StorageProvider.Sqlite, true)]
+    public async Task BulkWrittenTriggerRows_UnderAPause_AreStoredPausedAsQuartzStoresThem(StorageProvider provider, bool allGroups)
     {
-        await using var database = await PostgresTestDatabase.CreateAsync();
+        await using var database = await Db.CreateAsync(provider);
         await using var api = await StartApiAsync(database);
         var (dataType, service) = Registration(api);
         var scheduler = await api.App.Services.GetRequiredService<Quartz.ISchedulerFactory>().GetScheduler();
@@ -109,26 +118,26 @@ public sealed class BulkTriggerTests
             await scheduler.PauseTriggerGroups(Quartz.GroupMatcher<Quartz.TriggerKey>.GroupEquals(DataType));
 
         await service.RegisterAsync(dataType, [new WorkItemRegistration("bulk-once", "once", null)], CancellationToken.None);
-        var groupRows = await CountAsync(database.ConnectionString, $"SELECT COUNT(*) FROM qrtz_paused_trigger_grps WHERE trigger_group = '{DataType}'");
+        var groupRows = await CountAsync(database, $"SELECT COUNT(*) FROM qrtz_paused_trigger_grps WHERE trigger_group = '{DataType}'");
         await api.App.Services.GetRequiredService<WorkItemScheduler>().ArmAsync(dataType, [("quartz-once", "once", null, true)], CancellationToken.None);
 
-        var rows = await TriggerRowsAsync(database.ConnectionString);
+        var rows = await TriggerRowsAsync(database);
         Assert.Equal(("PAUSED", "PAUSED"), ((string?)rows["bulk-once"]["trigger_state"], (string?)rows["quartz-once"]["trigger_state"]));
         Assert.Equal(1, groupRows);
 
         await scheduler.ResumeTriggerGroups(Quartz.GroupMatcher<Quartz.TriggerKey>.GroupEquals(DataType));
 
-        rows = await TriggerRowsAsync(database.ConnectionString);
+        rows = await TriggerRowsAsync(database);
         Assert.Equal((string?)rows["quartz-once"]["trigger_state"], (string?)rows["bulk-once"]["trigger_state"]);
         if (!allGroups)
             Assert.Equal("WAITING", (string?)rows["bulk-once"]["trigger_state"]);
     }
 
-    private static async Task<long> CountAsync(string connectionString, string sql)
+    private static async Task<long> CountAsync(Db database, string sql)
     {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
+        await using var connection = await database.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
         return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
@@ -184,6 +193,69 @@ public sealed class BulkTriggerTests
             Completed(first) + Completed(second) == oneShot + recurring && await FiredRowsAsync(database.ConnectionString) == 0,
             TimeSpan.FromSeconds(30), "all 500 completions written in batched rounds, no fired rows left");
         await QuartzRows.AssertConsistentAsync(database.ConnectionString);
+    }
+
+    /// <summary>
+    /// On SQLite (one node, Quartz's own rounds and completions) the bulk-written rows fire as Quartz's own do:
+    /// each item ran once, a spent trigger is gone with its rows, a recurring one waits at its next fire time, fired once.
+    /// </summary>
+    [Fact]
+    public async Task BulkRegisteredItems_FireExactlyOnceOnSqlite()
+    {
+        const int oneShot = 400, recurring = 100;
+        await using var database = await Db.CreateAsync(StorageProvider.Sqlite);
+        var recorder = new RecordingExecutor();
+        void AddRecorder(IServiceCollection s) => s.AddExecutor("recording", recorder);
+
+        await using (var api = await TestNode.StartAsync(StorageProvider.Sqlite, database.ConnectionString, Settings("api"), AddRecorder))
+        {
+            var items = Enumerable.Range(0, oneShot).Select(i => (object)new { entityId = $"once-{i:000}" })
+                .Concat(Enumerable.Range(0, recurring).Select(i => new { entityId = $"hourly-{i:000}", tier = "hourly" }))
+                .ToList();
+            using var response = await api.Http.PostAsJsonAsync("/api/work-items", new { dataType = DataType, items });
+            response.EnsureSuccessStatusCode();
+        }
+        Assert.Equal(oneShot + recurring, (await TriggerRowsAsync(database)).Count);
+        Assert.Empty(recorder.Calls);
+
+        await using var worker = await TestNode.StartAsync(StorageProvider.Sqlite, database.ConnectionString, Settings("worker", setBasedFiring: false), AddRecorder);
+        await Eventually.TrueAsync(async () =>
+        {
+            var done = await worker.Store.ListAsync(new WorkItemQuery(DataType, WorkItemStates.Completed, null, 1, 1), CancellationToken.None);
+            return done.Total == oneShot + recurring && await CountAsync(database, "SELECT COUNT(*) FROM qrtz_fired_triggers") == 0;
+        }, TimeSpan.FromMinutes(2), "every bulk-registered item should complete, leaving no fired rows");
+
+        Assert.Equal(oneShot + recurring, recorder.Calls.Count);
+        Assert.All(recorder.Calls.GroupBy(c => c.EntityId), g => Assert.Single(g));
+        Assert.All(recorder.Calls, c => Assert.Equal(1, c.Attempt));
+        var left = await TriggerRowsAsync(database);
+        Assert.Equal(recurring, left.Count);
+        Assert.All(left.Values, r => Assert.Equal(1L, r["times_triggered"]));
+        Assert.All(left.Values, r => Assert.Equal("WAITING", r["trigger_state"]));
+        Assert.All(left.Values, r => Assert.Equal(r["start_time"], r["next_fire_time"]));
+        Assert.All(left.Values, r => Assert.Equal((long)r["start_time"]! - WorkItemTriggers.NeverRunLead.Ticks - TimeSpan.FromHours(1).Ticks, r["prev_fire_time"]));
+        await database.AssertConsistentAsync();
+    }
+
+    /// <summary>
+    /// SQLite's bulk registration writes a runAt as JSON text, not as a parameter: it must be the very text a
+    /// <see cref="DateTimeOffset"/> parameter stores, since SQLite compares stored times as text.
+    /// </summary>
+    [Fact]
+    public async Task SqliteBulkRegistration_StoresRunAtAsATimeParameterWould()
+    {
+        await using var database = await Db.CreateAsync(StorageProvider.Sqlite);
+        await using var api = await StartApiAsync(database);
+        var (dataType, service) = Registration(api);
+        var runAt = new DateTimeOffset(2031, 5, 6, 7, 8, 9, TimeSpan.FromHours(2)).AddMilliseconds(250);
+
+        await service.RegisterAsync(dataType, [new WorkItemRegistration("at", "once", null, RunAt: runAt)], CancellationToken.None);
+
+        await using var connection = await database.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM work_items WHERE entity_id = 'at' AND run_at = @t";
+        command.Parameters.Add(new SqliteParameter("@t", runAt.ToUniversalTime()));
+        Assert.Equal(1L, (long)(await command.ExecuteScalarAsync())!);
     }
 
     private static long Completed(TestNode node) => ((BatchedCompletionJobStore)((GatedJobStore)node.App.Services.GetRequiredService<IJobStore>()).Inner).Batched;
@@ -404,32 +476,85 @@ public sealed class BulkTriggerTests
     /// it be gone (deleted through Quartz's API by hand), a large registration of new items still
     /// stores them, and they are scheduled through Quartz, which stores the job again.
     /// </summary>
-    [Fact]
-    public async Task ALargeRegistrationWhileTheJobIsNotStored_IsScheduledThroughQuartz()
+    [Theory]
+    [InlineData(StorageProvider.Postgres)]
+    [InlineData(StorageProvider.Sqlite)]
+    public async Task ALargeRegistrationWhileTheJobIsNotStored_IsScheduledThroughQuartz(StorageProvider provider)
     {
         const int count = PostgresStatistics.MinimumRows;
-        await using var database = await PostgresTestDatabase.CreateAsync();
-        using var statements = new PostgresStatements(database.Name);
+        await using var database = await Db.CreateAsync(provider);
+        using var statements = provider == StorageProvider.Postgres ? new PostgresStatements(database.Name) : null;
         await using var api = await StartApiAsync(database);
         var (dataType, service) = Registration(api);
-        await ExecuteAsync(database.ConnectionString, "DELETE FROM qrtz_job_details WHERE job_name = 'bulk'");
+        await ExecuteAsync(database, "DELETE FROM qrtz_job_details WHERE job_name = 'bulk'");
 
         await service.RegisterAsync(dataType,
             Enumerable.Range(0, count).Select(i => new WorkItemRegistration($"jobless-{i:0000}", "once", null)).ToList(), CancellationToken.None);
 
-        Assert.Equal(1, statements.Count(AllNewStatement));
-        Assert.Equal(count, (await TriggerRowsAsync(database.ConnectionString)).Count);
+        if (statements is not null)
+            Assert.Equal(1, statements.Count(AllNewStatement));
+        Assert.Equal(count, (await TriggerRowsAsync(database)).Count);
         Assert.Equal(count, (await api.Store.ListAsync(new WorkItemQuery(DataType, null, null, 1, 1), CancellationToken.None)).Total);
-        await QuartzRows.AssertConsistentAsync(database.ConnectionString);
+        await database.AssertConsistentAsync();
     }
 
     private static Task<TestNode> StartApiAsync(PostgresTestDatabase database) =>
         TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"), s => s.AddExecutor("recording", new RecordingExecutor()));
 
+    private static Task<TestNode> StartApiAsync(Db database) =>
+        TestNode.StartAsync(database.Provider, database.ConnectionString, Settings("api"), s => s.AddExecutor("recording", new RecordingExecutor()));
+
+    /// <summary>A test database of either provider: PostgreSQL's (<see cref="PostgresTestDatabase"/>) or a SQLite file.</summary>
+    private sealed class Db : IAsyncDisposable
+    {
+        private readonly PostgresTestDatabase? _postgres;
+        private readonly SqliteTestDatabase? _sqlite;
+
+        private Db(PostgresTestDatabase? postgres, SqliteTestDatabase? sqlite) => (_postgres, _sqlite) = (postgres, sqlite);
+
+        public static async Task<Db> CreateAsync(StorageProvider provider) =>
+            provider == StorageProvider.Postgres ? new Db(await PostgresTestDatabase.CreateAsync(), null) : new Db(null, new SqliteTestDatabase());
+
+        public StorageProvider Provider => _postgres is null ? StorageProvider.Sqlite : StorageProvider.Postgres;
+
+        public string ConnectionString => _postgres?.ConnectionString ?? _sqlite!.ConnectionString;
+
+        /// <summary>PostgreSQL's database name (for <see cref="PostgresStatements"/>).</summary>
+        public string Name => _postgres!.Name;
+
+        public async Task<DbConnection> OpenAsync()
+        {
+            DbConnection connection = _postgres is null ? new SqliteConnection(ConnectionString) : new NpgsqlConnection(ConnectionString);
+            await connection.OpenAsync();
+            return connection;
+        }
+
+        public async Task AssertConsistentAsync()
+        {
+            await using var connection = await OpenAsync();
+            await QuartzRows.AssertConsistentAsync(connection);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_postgres is not null)
+                await _postgres.DisposeAsync();
+            _sqlite?.Dispose();
+        }
+    }
+
     private static (DataTypeDefinition DataType, WorkItemService Service) Registration(TestNode api)
     {
         Assert.True(api.App.Services.GetRequiredService<DataTypeCatalog>().TryGet(DataType, out var dataType));
         return (dataType, api.App.Services.GetRequiredService<WorkItemService>());
+    }
+
+    private static async Task ExecuteAsync(Db database, string sql)
+    {
+        await using var connection = await database.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
     }
 
     private static async Task ExecuteAsync(string connectionString, string sql)
@@ -461,47 +586,61 @@ public sealed class BulkTriggerTests
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
-    [Fact]
-    public async Task ANewItemWhoseTriggerIsLeftOver_IsScheduledThroughQuartzInstead()
+    [Theory]
+    [InlineData(StorageProvider.Postgres)]
+    [InlineData(StorageProvider.Sqlite)]
+    public async Task ANewItemWhoseTriggerIsLeftOver_IsScheduledThroughQuartzInstead(StorageProvider provider)
     {
-        await using var database = await PostgresTestDatabase.CreateAsync();
-        var recorder = new RecordingExecutor();
-        await using var api = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"),
-            s => s.AddExecutor("recording", recorder));
+        await using var database = await Db.CreateAsync(provider);
+        await using var api = await StartApiAsync(database);
         await api.PutAsync(DataType, "left-over", new { tier = "hourly" });
         // The row goes, the trigger stays (as after a half-finished delete by hand).
-        await using (var connection = new NpgsqlConnection(database.ConnectionString))
+        await using (var connection = await database.OpenAsync())
         {
-            await connection.OpenAsync();
-            await using var delete = new NpgsqlCommand("DELETE FROM work_items WHERE entity_id = 'left-over'", connection);
+            await using var delete = connection.CreateCommand();
+            delete.CommandText = "DELETE FROM work_items WHERE entity_id = 'left-over'";
             Assert.Equal(1, await delete.ExecuteNonQueryAsync());
         }
 
         // Registered again as new and one-shot: the bulk insert skips the existing trigger, and
         // Quartz replaces it, so the item ends with the trigger its new tier asks for.
         await api.PutAsync(DataType, "left-over", new { });
-        var rows = await TriggerRowsAsync(database.ConnectionString);
+        var rows = await TriggerRowsAsync(database);
         Assert.Equal(0L, Assert.Single(rows).Value["repeat_count"]);
-        await QuartzRows.AssertConsistentAsync(database.ConnectionString);
+        await database.AssertConsistentAsync();
     }
 
     private static async Task<Dictionary<string, Dictionary<string, object?>>> TriggerRowsAsync(string connectionString)
     {
         await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(
+        return await TriggerRowsAsync(connection);
+    }
+
+    private static async Task<Dictionary<string, Dictionary<string, object?>>> TriggerRowsAsync(Db database)
+    {
+        await using var connection = await database.OpenAsync();
+        return await TriggerRowsAsync(connection);
+    }
+
+    /// <summary>The data type's simple triggers, each with its columns by (lower-case) name; job_data's bytes as a hex string.</summary>
+    private static async Task<Dictionary<string, Dictionary<string, object?>>> TriggerRowsAsync(DbConnection connection)
+    {
+        if (connection.State != System.Data.ConnectionState.Open)
+            await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText =
             """
             SELECT t.*, s.repeat_count, s.repeat_interval, s.times_triggered
             FROM qrtz_triggers t JOIN qrtz_simple_triggers s USING (sched_name, trigger_name, trigger_group)
             WHERE t.trigger_group = 'bulk'
-            """, connection);
+            """;
         await using var reader = await command.ExecuteReaderAsync();
         var rows = new Dictionary<string, Dictionary<string, object?>>();
         while (await reader.ReadAsync())
         {
             var row = new Dictionary<string, object?>();
             for (var i = 0; i < reader.FieldCount; i++)
-                row[reader.GetName(i)] = reader.IsDBNull(i) ? null : reader.GetValue(i);
+                row[reader.GetName(i).ToLowerInvariant()] = reader.IsDBNull(i) ? null : reader.GetValue(i) is byte[] bytes ? Convert.ToHexString(bytes) : reader.GetValue(i);
             rows[(string)row["trigger_name"]!] = row;
         }
         return rows;

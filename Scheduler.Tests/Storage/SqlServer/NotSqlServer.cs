@@ -20,6 +20,8 @@ internal static class NotSqlServer
         new("BatchScheduler/Lifecycle/ItemRows.cs", "ItemRows.LockManyAsync", "ORDER BY u.n FOR UPDATE", "PostgreSQL only: the provider switch's PostgreSQL arm."),
         new("BatchScheduler/QuartzTables/BatchedCompletionJobStore.cs", "", "", "PostgreSQL only: the job store decorator is registered for PostgreSQL alone (QuartzServiceCollectionExtensions)."),
         new("BatchScheduler/QuartzTables/BulkTriggerRows.cs", "", "", "PostgreSQL only: bulk trigger rows are written on PostgreSQL alone (WorkItemStore.RegisterOnceAsync: `Provider == Postgres`)."),
+        new("BatchScheduler/QuartzTables/SqliteBulkTriggerRows.cs", "", "", "SQLite only: bulk trigger rows (json_each) are written on SQLite alone (WorkItemStore.InsertTriggersAsync: `Provider == Sqlite`)."),
+        new("BatchScheduler/Storage/SqliteBulk.cs", "", "", "SQLite only: registration's rows as JSON (json_each), each call guarded by `Provider == Sqlite`."),
         new("BatchScheduler/QuartzTables/PausedGroupResume.cs", "", "", "PostgreSQL only: WorkItemScheduler calls it when `Provider == Postgres`; elsewhere Quartz's own resume runs."),
         new("BatchScheduler/QuartzTables/RecoveredFirings.cs", "RecoveredFirings.MoveAheadPostgres", "", "PostgreSQL only: MoveAheadAsync picks it when `provider == Postgres`."),
         new("BatchScheduler/QuartzTables/StuckTriggerRepair.cs", "StuckTriggerRepair.ResumeStrayPausedAsync", "FOR UPDATE SKIP LOCKED", "PostgreSQL only: the provider switch's PostgreSQL arm; SQL Server's is the READPAST hint."),
