@@ -10,17 +10,15 @@ internal static class SqliteBulk
 {
     /// <summary>
     /// <see cref="SqlDialect.UpsertWorkItems"/> over @rows, <c>[[entity id, tier, payload, batch id, runAt], …]</c>
-    /// (runAt as Microsoft.Data.Sqlite stores a time: <see cref="Time"/>), for @dataType at @now, in the array's order.
+    /// (runAt as Microsoft.Data.Sqlite stores a time: <see cref="Time"/>), for @dataType at @now, in the array's order; on
+    /// conflict, <see cref="PostgresBulk.UpsertWorkItems"/>' update.
     /// </summary>
-    public const string UpsertWorkItems =
+    public static readonly string UpsertWorkItems =
         $"""
         INSERT INTO work_items (data_type, entity_id, tier, payload, batch_id, run_at, state, attempt, created_at, updated_at)
         SELECT @dataType, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, 'never_run', 0, @now, @now
         FROM json_each(@rows) WHERE true
-        ON CONFLICT (data_type, entity_id) DO UPDATE
-        SET tier = excluded.tier, payload = excluded.payload,
-            batch_id = COALESCE(excluded.batch_id, work_items.batch_id), updated_at = excluded.updated_at,
-            {SqlDialect.RunAtSetExcluded}
+        {PostgresBulk.UpsertWorkItems[PostgresBulk.UpsertWorkItems.IndexOf("ON CONFLICT", StringComparison.Ordinal)..]}
         """;
 
     /// <summary>
