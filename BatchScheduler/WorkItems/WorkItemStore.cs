@@ -100,29 +100,32 @@ internal sealed class WorkItemStore(ConnectionFactory connections, IOptions<Clus
         {
             var dialect = connections.Dialect;
             var sqlite = connections.Provider == StorageProvider.Sqlite;
-            // One JSON parameter per chunk of about a megabyte of payloads, not per request: a request of large
-            // payloads written as one parameter held several copies of them at once (a node's peak memory
-            // under four maximal requests went past its documented bound, JsonBodyMemoryTests).
-            if (sqlite) foreach (var chunk in ChunksOfPayload(items, SqlitePayloadCharsPerStatement))
+            // On SQLite, runs of items with small payloads go in as one JSON parameter each (json_each: one
+            // statement, no parameter per field); an item with a large payload is bound as a parameter of its
+            // own, as on SQL Server. Large payloads written as JSON made several transient copies of each one
+            // on the large-object heap (the UTF-8 buffer as it grew, its string, SQLite's UTF-8 of that) and a
+            // node sent four maximal registrations at once went past its documented peak (JsonBodyMemoryTests).
+            foreach (var (run, asJson) in sqlite ? SqliteRuns(items, dialect.RowsPerStatement) : items.Chunk(dialect.RowsPerStatement).Select(c => ((IReadOnlyList<WorkItemRegistration>)c, false)))
             {
-                await using var upsert = connection.Command(SqliteBulk.UpsertWorkItems, transaction)
-                    .With("@dataType", dataType).With("@now", now).With("@rows", JsonRows(chunk, (json, i) =>
-                    {
-                        json.WriteStringValue(i.EntityId);
-                        json.WriteStringValue(i.Tier);
-                        json.WriteStringValue(i.Payload);
-                        json.WriteStringValue(i.BatchId);
-                        json.WriteStringValue(SqliteBulk.Time(i.RunAt?.ToUniversalTime()));
-                    }));
-                await upsert.ExecuteNonQueryAsync(cancellationToken);
-            }
-            else foreach (var chunk in items.Chunk(dialect.RowsPerStatement))
-            {
-                await using var command = connection.Command(dialect.UpsertWorkItems(chunk.Length), transaction).With("@now", now);
-                for (var i = 0; i < chunk.Length; i++)
+                if (asJson)
                 {
-                    command.With($"@d{i}", dataType).With($"@e{i}", chunk[i].EntityId).With($"@t{i}", chunk[i].Tier)
-                        .With($"@p{i}", chunk[i].Payload).With($"@b{i}", chunk[i].BatchId).WithTime($"@w{i}", chunk[i].RunAt?.ToUniversalTime());
+                    await using var upsert = connection.Command(SqliteBulk.UpsertWorkItems, transaction)
+                        .With("@dataType", dataType).With("@now", now).With("@rows", JsonRows(run, (json, i) =>
+                        {
+                            json.WriteStringValue(i.EntityId);
+                            json.WriteStringValue(i.Tier);
+                            json.WriteStringValue(i.Payload);
+                            json.WriteStringValue(i.BatchId);
+                            json.WriteStringValue(SqliteBulk.Time(i.RunAt?.ToUniversalTime()));
+                        }));
+                    await upsert.ExecuteNonQueryAsync(cancellationToken);
+                    continue;
+                }
+                await using var command = connection.Command(dialect.UpsertWorkItems(run.Count), transaction).With("@now", now);
+                for (var i = 0; i < run.Count; i++)
+                {
+                    command.With($"@d{i}", dataType).With($"@e{i}", run[i].EntityId).With($"@t{i}", run[i].Tier)
+                        .With($"@p{i}", run[i].Payload).With($"@b{i}", run[i].BatchId).WithTime($"@w{i}", run[i].RunAt?.ToUniversalTime());
                 }
                 await command.ExecuteNonQueryAsync(cancellationToken);
             }
@@ -322,30 +325,40 @@ internal sealed class WorkItemStore(ConnectionFactory connections, IOptions<Clus
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    /// <summary>A JSON array of arrays, one an item, of the values <paramref name="fields"/> writes.</summary>
-    /// <summary>How many payload characters one SQLite upsert statement carries at most (one item more when a single payload is larger).</summary>
-    private const int SqlitePayloadCharsPerStatement = 1_000_000;
+    /// <summary>The largest payload, in characters, an item may have to be written inside SQLite's JSON upsert.</summary>
+    private const int SqliteJsonPayloadChars = 2_048;
 
-    /// <summary><paramref name="items"/> in order, split so that each part's payloads add up to at most <paramref name="maxChars"/> (at least one item a part).</summary>
-    private static IEnumerable<IReadOnlyList<WorkItemRegistration>> ChunksOfPayload(IReadOnlyList<WorkItemRegistration> items, int maxChars)
+    /// <summary>How many payload characters one SQLite JSON upsert carries at most.</summary>
+    private const int SqliteJsonChars = 1_000_000;
+
+    /// <summary>
+    /// <paramref name="items"/> in order, in runs: items with payloads of at most <see cref="SqliteJsonPayloadChars"/>
+    /// written as JSON (<c>true</c>; at most <see cref="SqliteJsonChars"/> payload characters a run), the others
+    /// as parameters (<c>false</c>; at most <paramref name="rowsPerStatement"/> a run).
+    /// </summary>
+    private static IEnumerable<(IReadOnlyList<WorkItemRegistration> Run, bool AsJson)> SqliteRuns(IReadOnlyList<WorkItemRegistration> items, int rowsPerStatement)
     {
-        var part = new List<WorkItemRegistration>();
+        var run = new List<WorkItemRegistration>();
+        var asJson = true;
         var chars = 0L;
         foreach (var item in items)
         {
             var size = item.Payload?.Length ?? 0;
-            if (part.Count > 0 && chars + size > maxChars)
+            var small = size <= SqliteJsonPayloadChars;
+            if (run.Count > 0 && (small != asJson || (small ? chars + size > SqliteJsonChars : run.Count == rowsPerStatement)))
             {
-                yield return part;
-                (part, chars) = (new List<WorkItemRegistration>(), 0);
+                yield return (run, asJson);
+                (run, chars) = (new List<WorkItemRegistration>(), 0);
             }
-            part.Add(item);
+            asJson = small;
+            run.Add(item);
             chars += size;
         }
-        if (part.Count > 0)
-            yield return part;
+        if (run.Count > 0)
+            yield return (run, asJson);
     }
 
+    /// <summary>A JSON array of arrays, one an item, of the values <paramref name="fields"/> writes.</summary>
     private static string JsonRows<T>(IReadOnlyList<T> items, Action<System.Text.Json.Utf8JsonWriter, T> fields) => Json(items, (json, item) =>
     {
         json.WriteStartArray();

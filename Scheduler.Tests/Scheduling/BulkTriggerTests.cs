@@ -258,6 +258,41 @@ public sealed class BulkTriggerTests
         Assert.Equal(1L, (long)(await command.ExecuteScalarAsync())!);
     }
 
+    /// <summary>
+    /// SQLite's registration writes items with small payloads as one JSON parameter and items with large ones
+    /// as parameters of their own, in runs that keep the request's order: a registration mixing them, new and
+    /// again over stored items, stores every payload as sent.
+    /// </summary>
+    [Fact]
+    public async Task SqliteRegistration_MixingSmallAndLargePayloads_StoresEachAsSent()
+    {
+        await using var database = await Db.CreateAsync(StorageProvider.Sqlite);
+        await using var api = await StartApiAsync(database);
+        var (dataType, service) = Registration(api);
+        string? Payload(int i, int round) => (i % 5) switch
+        {
+            0 => null,
+            1 => $"{{\"large\":\"{new string((char)('a' + round), 3_000 + i)}\"}}",
+            _ => $"{{\"small\":{i * 10 + round}}}",
+        };
+
+        foreach (var round in new[] { 0, 1 })
+        {
+            var items = Enumerable.Range(0, 40).Select(i => new WorkItemRegistration($"item-{i:D2}", "once", Payload(i, round))).ToList();
+            await service.RegisterAsync(dataType, items, CancellationToken.None);
+
+            await using var connection = await database.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT entity_id, payload FROM work_items WHERE data_type = @d ORDER BY entity_id";
+            command.Parameters.Add(new SqliteParameter("@d", DataType));
+            var stored = new List<(string, string?)>();
+            await using (var reader = await command.ExecuteReaderAsync())
+                while (await reader.ReadAsync())
+                    stored.Add((reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1)));
+            Assert.Equal(items.Select(i => (i.EntityId, i.Payload)), stored);
+        }
+    }
+
     private static long Completed(TestNode node) => ((BatchedCompletionJobStore)((GatedJobStore)node.App.Services.GetRequiredService<IJobStore>()).Inner).Batched;
 
     private static long SetFired(TestNode node) =>
