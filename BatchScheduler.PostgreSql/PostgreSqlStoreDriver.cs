@@ -16,6 +16,9 @@ internal sealed class PostgreSqlStoreDriver : StoreDriver
 
     public override string ForQuartz(string connectionString) => Tune(connectionString);
 
+    public override int? MaxPoolSize(string connectionString) =>
+        new NpgsqlConnectionStringBuilder(connectionString) is { Pooling: true } builder ? builder.MaxPoolSize : null;
+
     public override IMigrationTarget MigrationTarget(string connectionString, ILogger logger) => new PostgresMigrationTarget(connectionString, logger);
 
     public override void AddWorkerServices(IServiceCollection services) => services.AddHostedService<ClusterWakeListener>();

@@ -13,5 +13,8 @@ internal sealed class SqlServerStoreDriver : StoreDriver
 
     public override DbConnectionStringBuilder ParseConnectionString(string connectionString) => new SqlConnectionStringBuilder(connectionString);
 
+    public override int? MaxPoolSize(string connectionString) =>
+        new SqlConnectionStringBuilder(connectionString) is { Pooling: true } builder ? builder.MaxPoolSize : null;
+
     public override IMigrationTarget MigrationTarget(string connectionString, ILogger logger) => new SqlServerMigrationTarget(connectionString, logger);
 }

@@ -17,6 +17,18 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
 {
     private readonly string _schedulerName = cluster.Value.SchedulerName;
 
+    /// <summary>
+    /// Rows held for moves at once, at most half the pool: a move holds its row's connection while it writes the
+    /// item's trigger, and that write takes a second connection from the same pool (ArmedTriggerRows). Were every
+    /// connection held by a move, each would wait for a second one none of them gives back: a late catch-up of a
+    /// few hundred items at MaxConcurrency 128 over a 100-connection pool failed firings with "the connection pool
+    /// has been exhausted" until the pool's timeout. With half held, the other half always serves the second.
+    /// </summary>
+    private readonly SemaphoreSlim? _moveSlots = connections.MaxPoolSize is { } pool ? new SemaphoreSlim(MovesFor(pool)) : null;
+
+    /// <summary>How many rows may be held for moves at once over a pool of <paramref name="pool"/> connections.</summary>
+    internal static int MovesFor(int pool) => Math.Max(1, pool / 2);
+
     /// <summary>Whether rows are locked in the database (a store several nodes share).</summary>
     public bool LocksRows => connections.Provider != StorageProvider.Sqlite;
 
@@ -28,7 +40,7 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
     /// <param name="withRecoveries">Also read which of them a pending recovery trigger stands for (<see cref="LockedItem.HasRecovery"/>).</param>
     public async Task<LockedRows> LockManyAsync(string dataType, IReadOnlyList<string> entityIds, CancellationToken cancellationToken, bool withRecoveries = false)
     {
-        var connection = await connections.OpenAsync(cancellationToken);
+        var (connection, slot) = await OpenForMoveAsync(cancellationToken);
         DbTransaction? transaction = null;
         try
         {
@@ -86,13 +98,30 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
                 foreach (var id in recovering.Where(found.ContainsKey))
                     found[id] = found[id] with { HasRecovery = true };
             }
-            return new LockedRows(found, connection, transaction);
+            return new LockedRows(found, connection, transaction, slot);
         }
         catch
         {
             if (transaction is not null)
                 await transaction.DisposeAsync();
             await connection.DisposeAsync();
+            slot?.Release();
+            throw;
+        }
+    }
+
+    /// <summary>A connection for a move, once a move slot is free (the slot to give back with it, if the pool is bounded).</summary>
+    private async Task<(DbConnection Connection, SemaphoreSlim? Slot)> OpenForMoveAsync(CancellationToken cancellationToken)
+    {
+        if (_moveSlots is not null)
+            await _moveSlots.WaitAsync(cancellationToken);
+        try
+        {
+            return (await connections.OpenAsync(cancellationToken), _moveSlots);
+        }
+        catch
+        {
+            _moveSlots?.Release();
             throw;
         }
     }
@@ -135,7 +164,7 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
 
     public async Task<LockedRow> OpenAsync(string dataType, string entityId, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var connection = await connections.OpenAsync(cancellationToken);
+        var (connection, slot) = await OpenForMoveAsync(cancellationToken);
         DbTransaction? transaction = null;
         try
         {
@@ -162,13 +191,14 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
                         reader.GetTime("updates_start"), reader.GetTime("updates_end"), Flag(reader.GetValue(6)), reader.GetTime("paused_at") is not null);
                 }
             }
-            return new LockedRow(dataType, entityId, row, connection, transaction);
+            return new LockedRow(dataType, entityId, row, connection, transaction, slot);
         }
         catch
         {
             if (transaction is not null)
                 await transaction.DisposeAsync();
             await connection.DisposeAsync();
+            slot?.Release();
             throw;
         }
     }
@@ -183,8 +213,8 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
 internal sealed record LockedItem(string EntityId, bool HasTriggerOrFiring, bool HasPendingOneOff, bool HasFiring, bool HasRecovery = false, bool Paused = false, string? Tier = null);
 
 /// <summary>Items' rows held for a bulk move (see <see cref="ItemRows.LockManyAsync"/>); committed by <see cref="HeldRows.CommitAsync"/>.</summary>
-internal sealed class LockedRows(IReadOnlyDictionary<string, LockedItem> found, DbConnection connection, DbTransaction? transaction)
-    : HeldRows(connection, transaction)
+internal sealed class LockedRows(IReadOnlyDictionary<string, LockedItem> found, DbConnection connection, DbTransaction? transaction, SemaphoreSlim? slot)
+    : HeldRows(connection, transaction, slot)
 {
     /// <summary>The items that are stored, by entity id.</summary>
     public IReadOnlyDictionary<string, LockedItem> Found { get; } = found;
@@ -263,8 +293,10 @@ internal static class RowWrites
 /// Rows a move holds: its connection and, on stores that lock rows, the transaction holding the locks.
 /// Committed by <see cref="CommitAsync"/>; disposed without it, what was written is rolled back.
 /// </summary>
-internal abstract class HeldRows(DbConnection connection, DbTransaction? transaction) : IAsyncDisposable
+internal abstract class HeldRows(DbConnection connection, DbTransaction? transaction, SemaphoreSlim? slot) : IAsyncDisposable
 {
+    private int _disposed;
+
     protected DbConnection Connection { get; } = connection;
 
     protected DbTransaction? Transaction { get; } = transaction;
@@ -277,9 +309,18 @@ internal abstract class HeldRows(DbConnection connection, DbTransaction? transac
 
     public async ValueTask DisposeAsync()
     {
-        if (Transaction is not null)
-            await Transaction.DisposeAsync();
-        await Connection.DisposeAsync();
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        try
+        {
+            if (Transaction is not null)
+                await Transaction.DisposeAsync();
+            await Connection.DisposeAsync();
+        }
+        finally
+        {
+            slot?.Release();
+        }
     }
 }
 
@@ -298,8 +339,8 @@ internal sealed record ItemRow(
 /// the move read, so on SQLite a start that slipped in after the read makes them write nothing.
 /// Committed by <see cref="CommitAsync"/>; disposed without it, what it wrote is rolled back.
 /// </summary>
-internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, DbConnection connection, DbTransaction? transaction)
-    : HeldRows(connection, transaction)
+internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, DbConnection connection, DbTransaction? transaction, SemaphoreSlim? slot)
+    : HeldRows(connection, transaction, slot)
 {
     private const int MaxErrorLength = 4000;
 

@@ -317,10 +317,10 @@ internal sealed class SetFiringRounds
             new JobKey(r.GetString(2), r.GetString(3)),
             r.IsDBNull(4) ? null : r.GetString(4),
             r.GetInt64(5),
-            r.IsDBNull(6) ? null : r.GetInt64(6),
+            Time(r, 6),
             r.GetInt32(7),
             r.GetInt64(8),
-            r.IsDBNull(9) ? null : r.GetInt64(9),
+            Time(r, 9),
             r.GetInt32(10),
             r.IsDBNull(11) ? 0 : r.GetInt32(11),
             r.IsDBNull(12) ? 0 : r.GetInt64(12),
@@ -328,6 +328,9 @@ internal sealed class SetFiringRounds
             r.IsDBNull(15) ? null : r.GetString(15),
             r.IsDBNull(16) ? null : r.GetString(16),
             r.IsDBNull(17) ? null : r.GetString(17));
+
+        /// <summary>A nullable time column as Quartz reads it (<c>StdAdoDelegate.GetDateTimeFromDbValue</c>): ticks of 0 or less are no time.</summary>
+        private static long? Time(DbDataReader r, int ordinal) => r.IsDBNull(ordinal) || r.GetInt64(ordinal) <= 0 ? null : r.GetInt64(ordinal);
 
         /// <summary>The trigger Quartz's store builds from these columns (<c>StdAdoDelegate.BuildTrigger</c>).</summary>
         public TriggerBase ToTrigger(TimeProvider time) => CronExpression is null ? ToSimpleTrigger(time) : ToCronTrigger(time);

@@ -16,7 +16,11 @@ internal sealed class ConnectionFactory : IAsyncDisposable
             throw new InvalidOperationException($"Storage:Provider is {Provider}, but the {driver.Provider} store was registered.");
         Dialect = SqlDialect.For(Provider);
         _source = driver.CreateDataSource(options.Value.ConnectionString);
+        MaxPoolSize = driver.MaxPoolSize(options.Value.ConnectionString);
     }
+
+    /// <summary>How many connections <see cref="OpenAsync"/> hands out at once at most (null: no bound).</summary>
+    public int? MaxPoolSize { get; }
 
     public StorageProvider Provider { get; }
 

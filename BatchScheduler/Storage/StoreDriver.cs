@@ -19,6 +19,12 @@ internal abstract class StoreDriver
     /// <summary>Parses <paramref name="connectionString"/>; throws <see cref="ArgumentException"/> when it is malformed.</summary>
     public abstract DbConnectionStringBuilder ParseConnectionString(string connectionString);
 
+    /// <summary>
+    /// How many connections the pool of <paramref name="connectionString"/> hands out at most; null when it has
+    /// no bound (SQLite's pool, pooling turned off).
+    /// </summary>
+    public virtual int? MaxPoolSize(string connectionString) => null;
+
     /// <summary>The connection string Quartz's job store is given (a driver may tune it as for its own connections).</summary>
     public virtual string ForQuartz(string connectionString) => connectionString;
 

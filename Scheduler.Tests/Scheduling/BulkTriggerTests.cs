@@ -196,6 +196,41 @@ public sealed class BulkTriggerTests
     }
 
     /// <summary>
+    /// Quartz reads a time column of 0 or less ticks as no time (<c>StdAdoDelegate.GetDateTimeFromDbValue</c>), and
+    /// rows written by other tools, or by an operator moving triggers by hand, carry <c>prev_fire_time = -1</c>:
+    /// set-based firing reads them the same way and fires them, rather than failing its round and leaving them to Quartz.
+    /// </summary>
+    [Fact]
+    public async Task TriggerRowsWithoutAPreviousFireTimeWrittenAsMinusOne_AreFiredSetBased()
+    {
+        const int items = 50;
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        var recorder = new RecordingExecutor();
+        void AddRecorder(IServiceCollection s) => s.AddExecutor("recording", recorder);
+        await using (var api = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"), AddRecorder))
+        {
+            using var response = await api.Http.PostAsJsonAsync("/api/work-items",
+                new { dataType = DataType, items = Enumerable.Range(0, items).Select(i => new { entityId = $"hourly-{i:000}", tier = "hourly" }) });
+            response.EnsureSuccessStatusCode();
+        }
+        await using (var connection = new NpgsqlConnection(database.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var update = new NpgsqlCommand("UPDATE qrtz_triggers SET prev_fire_time = -1, end_time = 0", connection);
+            Assert.Equal(items, await update.ExecuteNonQueryAsync());
+        }
+
+        await using var worker = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("worker"), AddRecorder);
+        await Eventually.TrueAsync(async () =>
+            (await worker.Store.ListAsync(new WorkItemQuery(DataType, WorkItemStates.Completed, null, 1, 1), CancellationToken.None)).Total == items,
+            TimeSpan.FromMinutes(1), "every item should complete");
+
+        Assert.Equal(items, SetFired(worker));
+        Assert.All(recorder.Calls.GroupBy(c => c.EntityId), g => Assert.Single(g));
+        await QuartzRows.AssertConsistentAsync(database.ConnectionString);
+    }
+
+    /// <summary>
     /// On SQLite (one node, Quartz's own rounds and completions) the bulk-written rows fire as Quartz's own do:
     /// each item ran once, a spent trigger is gone with its rows, a recurring one waits at its next fire time, fired once.
     /// </summary>
