@@ -113,7 +113,7 @@ internal sealed partial class ItemLifecycle
                 return BeforeStart.Busy;
             if (next is not null)
             {
-                var move = await PlaceAsync(dataType, entityId, item.Tier, next, item.Paused, now, cancellationToken);
+                var move = await PlaceAsync(dataType, entityId, item.Tier, next, item.Paused, now, cancellationToken, row);
                 if (move is TriggerMove.Armed)
                     await HoldIfPausedAsync(dataType.Name, entityId, item, cancellationToken);
                 MovedLog(_logger, @event, dataType.Name, entityId, _node.Id, move);

@@ -191,7 +191,7 @@ internal sealed class ItemRows(ConnectionFactory connections, IOptions<ClusterOp
                         reader.GetTime("updates_start"), reader.GetTime("updates_end"), Flag(reader.GetValue(6)), reader.GetTime("paused_at") is not null);
                 }
             }
-            return new LockedRow(dataType, entityId, row, connection, transaction, slot);
+            return new LockedRow(dataType, entityId, row, connection, transaction, slot, _schedulerName, connections.Provider == StorageProvider.Postgres);
         }
         catch
         {
@@ -339,10 +339,38 @@ internal sealed record ItemRow(
 /// the move read, so on SQLite a start that slipped in after the read makes them write nothing.
 /// Committed by <see cref="CommitAsync"/>; disposed without it, what it wrote is rolled back.
 /// </summary>
-internal sealed class LockedRow(string dataType, string entityId, ItemRow? row, DbConnection connection, DbTransaction? transaction, SemaphoreSlim? slot)
+internal sealed class LockedRow(
+    string dataType, string entityId, ItemRow? row, DbConnection connection, DbTransaction? transaction, SemaphoreSlim? slot, string schedulerName, bool inPlace)
     : HeldRows(connection, transaction, slot)
 {
     private const int MaxErrorLength = 4000;
+
+    /// <summary>Whether <see cref="MoveTriggerAsync"/> can move the item's trigger in this move's transaction (PostgreSQL).</summary>
+    public bool MovesTriggerInPlace => Transaction is not null && inPlace;
+
+    /// <summary>
+    /// Moves the item's trigger to start and next fire at <paramref name="due"/>, in this move's transaction, if it is
+    /// still waiting with the next fire time the move read (<paramref name="seen"/>): not fired, not taken by an
+    /// acquisition, not paused since. Quartz's acquisition takes a trigger only if its next fire time is still the one
+    /// it read, and the set-based claim skips a row this transaction holds, so neither fires it at the old time.
+    /// A trigger row another transaction holds (a firing round that claimed it) is not waited for: a move holds a
+    /// pooled connection, and the round may need one to finish. False, with nothing written, when it had changed or
+    /// was held.
+    /// </summary>
+    public async Task<bool> MoveTriggerAsync(DateTimeOffset seen, DateTimeOffset due, CancellationToken cancellationToken)
+    {
+        await using var command = Connection.Command(
+            """
+            UPDATE qrtz_triggers t SET next_fire_time = @due, start_time = @due
+            FROM (SELECT sched_name, trigger_name, trigger_group FROM qrtz_triggers
+                  WHERE sched_name = @sched AND trigger_name = @entityId AND trigger_group = @dataType
+                    AND trigger_state = 'WAITING' AND next_fire_time = @seen AND job_data IS NULL
+                  FOR UPDATE SKIP LOCKED) w
+            WHERE t.sched_name = w.sched_name AND t.trigger_name = w.trigger_name AND t.trigger_group = w.trigger_group
+            """, Transaction)
+            .With("@due", due.UtcTicks).With("@seen", seen.UtcTicks).With("@sched", schedulerName).With("@entityId", EntityId).With("@dataType", DataType);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
 
     public string DataType { get; } = dataType;
 

@@ -87,6 +87,27 @@ internal sealed class WorkItemScheduler(
     }
 
     /// <summary>
+    /// The next fire time of the item's trigger when it is the regular trigger <see cref="ArmAsync"/> would arm for
+    /// <paramref name="cadence"/> (the same repeating schedule, zone and calendar, no job data), so that moving its
+    /// times alone re-arms it; otherwise (a one-off, a spent trigger, another schedule) null.
+    /// </summary>
+    internal async Task<DateTimeOffset?> RegularNextFireTimeAsync(DataTypeDefinition dataType, string entityId, Time.Cadence cadence, CancellationToken cancellationToken)
+    {
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        if (await scheduler.GetTrigger(WorkItemKeys.Trigger(dataType.Name, entityId), cancellationToken) is not { NextFireTimeUtc: { } next } trigger
+            || trigger.JobDataMap.Count > 0 || FiringData.OneOffKindOf(trigger) is not null || !trigger.JobKey.Equals(WorkItemKeys.Job(dataType.Name))
+            || trigger.CalendarName != (dataType.QuietHours is null ? null : Time.QuietHoursCalendar.CalendarName(dataType.Name)))
+            return null;
+        var same = trigger switch
+        {
+            ICronTrigger cron => cadence.IsCron && cron.CronExpressionString == cadence.CronExpression && cron.TimeZone.Id == cadence.TimeZone.Id,
+            ISimpleTrigger simple => cadence.Interval is { } every && simple.RepeatCount == -1 && simple.RepeatInterval == every,
+            _ => false,
+        };
+        return same ? next : null;
+    }
+
+    /// <summary>
     /// Replaces the item's trigger with a single firing at <paramref name="at"/>; for a <paramref name="paused"/> item
     /// stored paused in the same store operation, since a one-off due at once, stored waiting and paused after, can
     /// fire in between (and, turned away as busy, come back later than its place in the due order).
