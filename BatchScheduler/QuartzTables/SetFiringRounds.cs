@@ -261,6 +261,18 @@ internal sealed class SetFiringRounds
             var previous = trigger.PreviousFireTimeUtc;
             // As Quartz's own firing does: the next fire time steps over times the trigger's calendar excludes.
             trigger.Triggered(calendar);
+            // A repeating trigger fired so late that its next time has passed too (its nodes were down, a backlog)
+            // steps over the times it missed to its first one after now, keeping its phase: this firing is the one
+            // run they get. Quartz would fire it again at once for each, every firing late, and each late firing of
+            // a recurring item then moved its trigger under the item's lock (FiringAdmission's catch-up): after an
+            // hour down at the seeds' scale, 110 items a second instead of the set-based rate.
+            if (trigger.NextFireTimeUtc is { } next && next <= firedAt)
+            {
+                var after = trigger.GetFireTimeAfter(firedAt);
+                while (after is { } excluded && calendar is not null && !calendar.IsTimeIncluded(excluded))
+                    after = trigger.GetFireTimeAfter(excluded);
+                trigger.NextFireTimeUtc = after;
+            }
             write.Add(trigger, scheduled!.Value, job.RequestsRecovery);
             due.Add(trigger);
             fired.Add(TriggerFiredResult.Fired(new TriggerFiredBundle

@@ -231,6 +231,52 @@ public sealed class BulkTriggerTests
     }
 
     /// <summary>
+    /// A set-based round fires a recurring trigger whose next time has passed too (its nodes were down for a day) once,
+    /// and steps it over the times it missed to its first one after now, on its own phase: its start time stays, so no
+    /// catch-up move (which re-arms the trigger one cadence from now, from a new start) was needed, and each item ran once.
+    /// </summary>
+    [Fact]
+    public async Task ATriggerFiredPastSeveralMissedTimes_StepsOverThemOnItsPhase_AndItsItemRunsOnce()
+    {
+        const int items = 40;
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        var recorder = new RecordingExecutor();
+        void AddRecorder(IServiceCollection s) => s.AddExecutor("recording", recorder);
+        await using (var api = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"), AddRecorder))
+        {
+            using var response = await api.Http.PostAsJsonAsync("/api/work-items",
+                new { dataType = DataType, items = Enumerable.Range(0, items).Select(i => new { entityId = $"hourly-{i:000}", tier = "hourly" }) });
+            response.EnsureSuccessStatusCode();
+        }
+        var day = TimeSpan.FromHours(30).Ticks;
+        await using (var connection = new NpgsqlConnection(database.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var shift = new NpgsqlCommand("UPDATE qrtz_triggers SET next_fire_time = next_fire_time - @d, start_time = start_time - @d", connection);
+            shift.Parameters.AddWithValue("d", day);
+            Assert.Equal(items, await shift.ExecuteNonQueryAsync());
+        }
+        var starts = (await TriggerRowsAsync(database.ConnectionString)).ToDictionary(r => r.Key, r => (long)r.Value["start_time"]!);
+
+        await using var worker = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("worker"), AddRecorder);
+        await Eventually.TrueAsync(async () =>
+            (await worker.Store.ListAsync(new WorkItemQuery(DataType, WorkItemStates.Completed, null, 1, 1), CancellationToken.None)).Total == items
+            && await FiredRowsAsync(database.ConnectionString) == 0,
+            TimeSpan.FromMinutes(1), "every item should complete");
+
+        Assert.All(recorder.Calls.GroupBy(c => c.EntityId), g => Assert.Single(g));
+        var now = TimeProvider.System.GetUtcNow().UtcTicks;
+        foreach (var (name, row) in await TriggerRowsAsync(database.ConnectionString))
+        {
+            Assert.Equal(starts[name], (long)row["start_time"]!);
+            var next = (long)row["next_fire_time"]!;
+            Assert.InRange(next, now, now + TimeSpan.FromHours(1).Ticks);
+            Assert.Equal(0, (next - starts[name]) % TimeSpan.FromHours(1).Ticks);
+            Assert.Equal(1L, row["times_triggered"]);
+        }
+    }
+
+    /// <summary>
     /// On SQLite (one node, Quartz's own rounds and completions) the bulk-written rows fire as Quartz's own do:
     /// each item ran once, a spent trigger is gone with its rows, a recurring one waits at its next fire time, fired once.
     /// </summary>
