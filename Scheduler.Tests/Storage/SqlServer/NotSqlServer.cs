@@ -18,6 +18,7 @@ internal static class NotSqlServer
         new("BatchScheduler/Batches/BatchStore.cs", "BatchStore.AddRecordsAsync", "INSERT INTO batch_records (batch_id, line, entity_id, data_type, tier, payload, outcome, reason, run_at) SELECT", "PostgreSQL only: records from arrays (unnest); SQL Server takes the multi-row VALUES branch."),
         new("BatchScheduler/Lifecycle/ItemRows.cs", "ItemRows.LockManyAsync", "unnest(", "PostgreSQL only: the provider switch's PostgreSQL arm; SQL Server's arm is the UPDLOCK hint and IN list."),
         new("BatchScheduler/Lifecycle/ItemRows.cs", "ItemRows.LockManyAsync", "ORDER BY u.n FOR UPDATE", "PostgreSQL only: the provider switch's PostgreSQL arm."),
+        new("BatchScheduler/Lifecycle/ItemRows.cs", "LockedRow.MoveTriggerAsync", "", "PostgreSQL only: MovesTriggerInPlace is true for `Provider == Postgres` alone; elsewhere the catch-up re-arms through Quartz."),
         new("BatchScheduler/QuartzTables/BatchedCompletionJobStore.cs", "", "", "PostgreSQL only: the job store decorator is registered for PostgreSQL alone (QuartzServiceCollectionExtensions)."),
         new("BatchScheduler/QuartzTables/BulkTriggerRows.cs", "", "", "PostgreSQL only: bulk trigger rows are written on PostgreSQL alone (WorkItemStore.RegisterOnceAsync: `Provider == Postgres`)."),
         new("BatchScheduler/QuartzTables/SqliteBulkTriggerRows.cs", "", "", "SQLite only: bulk trigger rows (json_each) are written on SQLite alone (WorkItemStore.InsertTriggersAsync: `Provider == Sqlite`)."),
