@@ -207,18 +207,7 @@ public sealed class BulkTriggerTests
         await using var database = await PostgresTestDatabase.CreateAsync();
         var recorder = new RecordingExecutor();
         void AddRecorder(IServiceCollection s) => s.AddExecutor("recording", recorder);
-        await using (var api = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"), AddRecorder))
-        {
-            using var response = await api.Http.PostAsJsonAsync("/api/work-items",
-                new { dataType = DataType, items = Enumerable.Range(0, items).Select(i => new { entityId = $"hourly-{i:000}", tier = "hourly" }) });
-            response.EnsureSuccessStatusCode();
-        }
-        await using (var connection = new NpgsqlConnection(database.ConnectionString))
-        {
-            await connection.OpenAsync();
-            await using var update = new NpgsqlCommand("UPDATE qrtz_triggers SET prev_fire_time = -1, end_time = 0", connection);
-            Assert.Equal(items, await update.ExecuteNonQueryAsync());
-        }
+        await RegisterHourlyThenRewriteTriggersAsync(database, AddRecorder, items, "UPDATE qrtz_triggers SET prev_fire_time = -1, end_time = 0");
 
         await using var worker = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("worker"), AddRecorder);
         await Eventually.TrueAsync(async () =>
@@ -242,20 +231,8 @@ public sealed class BulkTriggerTests
         await using var database = await PostgresTestDatabase.CreateAsync();
         var recorder = new RecordingExecutor();
         void AddRecorder(IServiceCollection s) => s.AddExecutor("recording", recorder);
-        await using (var api = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"), AddRecorder))
-        {
-            using var response = await api.Http.PostAsJsonAsync("/api/work-items",
-                new { dataType = DataType, items = Enumerable.Range(0, items).Select(i => new { entityId = $"hourly-{i:000}", tier = "hourly" }) });
-            response.EnsureSuccessStatusCode();
-        }
-        var day = TimeSpan.FromHours(30).Ticks;
-        await using (var connection = new NpgsqlConnection(database.ConnectionString))
-        {
-            await connection.OpenAsync();
-            await using var shift = new NpgsqlCommand("UPDATE qrtz_triggers SET next_fire_time = next_fire_time - @d, start_time = start_time - @d", connection);
-            shift.Parameters.AddWithValue("d", day);
-            Assert.Equal(items, await shift.ExecuteNonQueryAsync());
-        }
+        await RegisterHourlyThenRewriteTriggersAsync(database, AddRecorder, items,
+            $"UPDATE qrtz_triggers SET next_fire_time = next_fire_time - {TimeSpan.FromHours(30).Ticks}, start_time = start_time - {TimeSpan.FromHours(30).Ticks}");
         var starts = (await TriggerRowsAsync(database.ConnectionString)).ToDictionary(r => r.Key, r => (long)r.Value["start_time"]!);
 
         await using var worker = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("worker"), AddRecorder);
@@ -372,6 +349,21 @@ public sealed class BulkTriggerTests
                     stored.Add((reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1)));
             Assert.Equal(items.Select(i => (i.EntityId, i.Payload)), stored);
         }
+    }
+
+    /// <summary>Registers <paramref name="items"/> hourly items through an API node (nothing runs them), then rewrites every trigger row with <paramref name="update"/>.</summary>
+    private static async Task RegisterHourlyThenRewriteTriggersAsync(PostgresTestDatabase database, Action<IServiceCollection> services, int items, string update)
+    {
+        await using (var api = await TestNode.StartAsync(StorageProvider.Postgres, database.ConnectionString, Settings("api"), services))
+        {
+            using var response = await api.Http.PostAsJsonAsync("/api/work-items",
+                new { dataType = DataType, items = Enumerable.Range(0, items).Select(i => new { entityId = $"hourly-{i:000}", tier = "hourly" }) });
+            response.EnsureSuccessStatusCode();
+        }
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        await using var rewrite = new NpgsqlCommand(update, connection);
+        Assert.Equal(items, await rewrite.ExecuteNonQueryAsync());
     }
 
     private static long Completed(TestNode node) => ((BatchedCompletionJobStore)((GatedJobStore)node.App.Services.GetRequiredService<IJobStore>()).Inner).Batched;
